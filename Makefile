@@ -1,0 +1,39 @@
+# Everything bootstraps from a bare python3: `make demo` and `make test` are the whole set-up.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | $(PYTHON) -c "import hashlib,sys;print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest()[:12])")
+PYTEST_ARGS ?=
+
+.PHONY: demo test lint types unit bench clean venv
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m copilot.demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check copilot tools tests
+	$(BIN)/ruff format --check copilot tools tests
+
+types: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test: lint types unit
+
+bench: $(STAMP)
+	$(BIN)/copilot bench core
+
+clean:
+	rm -rf $(VENV) .copilot .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,422 @@
+"""Proposals and their approval records: create, vote, reject, cancel, expire.
+
+An approval names one proposal and is bound to the sha256 of its exact canonical arguments
+and of its dry-run plan. Policy decides who may approve and how many approvals a call needs;
+this module only records what people did, each change in one transaction with its audit event.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert, update
+from sqlalchemy.exc import IntegrityError
+
+from copilot.audit import AuditLog
+from copilot.canonical import canonical_hash
+from copilot.domain import Approval, ApprovalState, Decision, Principal, Proposal
+from copilot.errors import ApprovalInvalid, CopilotError, InvalidInput, PolicyDenied
+from copilot.policy import PolicyEngine, RequestContext
+from copilot.registry import Registry
+from copilot.settings import Settings
+from copilot.store import Store
+from copilot.store.records import get_approval
+from copilot.store.schema import approval_votes, approvals, proposals
+from copilot.toolkit import ToolContext, ToolSpec
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(8)}"
+
+
+def decision_data(d: Decision) -> dict[str, Any]:
+    return {
+        "action": d.action,
+        "resource": d.resource,
+        "allowed": d.allowed,
+        "policy_ids": list(d.policy_ids),
+        "reason": d.reason,
+        "errors": list(d.errors),
+    }
+
+
+@dataclass(frozen=True)
+class ProposalOutcome:
+    proposal: Proposal
+    approval: Approval
+    decision: Decision
+    runs_without_approval: bool
+
+
+class ApprovalBook:
+    """The lifecycle of proposals up to the moment the executor takes over."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        registry: Registry,
+        policy: PolicyEngine,
+        audit: AuditLog,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.registry = registry
+        self.policy = policy
+        self.audit = audit
+        self.clock = clock
+
+    # -- helpers --------------------------------------------------------------------------
+    def context(self, **kw: Any) -> RequestContext:
+        return RequestContext(
+            environment=self.settings.environment, change_freeze=self.settings.change_freeze, **kw
+        )
+
+    def refuse(self, actor: str, subject: str | None, err: CopilotError) -> CopilotError:
+        """Record a refused request (bad input, denial) and hand the error back to raise."""
+        self.audit.record(
+            "request.refused",
+            actor=actor,
+            subject=subject,
+            data={"error": type(err).__name__, "message": err.message},
+        )
+        return err
+
+    def record_decision(self, d: Decision, subject: str | None) -> None:
+        self.audit.record(
+            "policy.decision", actor=d.principal, subject=subject, data=decision_data(d)
+        )
+
+    def tool_context(self, principal: str, approval_id: str | None = None) -> ToolContext:
+        return ToolContext(
+            state=self.store,
+            settings=self.settings,
+            principal=principal,
+            approval_id=approval_id,
+            clock=self.clock,
+        )
+
+    # -- propose --------------------------------------------------------------------------
+    def propose(
+        self,
+        who: Principal,
+        tool_name: str,
+        arguments: dict[str, Any],
+        *,
+        conversation: str | None = None,
+        provenance: dict[str, Any] | None = None,
+    ) -> ProposalOutcome:
+        """Validate, ask policy, dry-run, and record a proposal with its approval record."""
+        try:
+            spec = self.registry.get(tool_name)
+            args = spec.validate(arguments)
+        except InvalidInput as err:
+            raise self.refuse(who.id, tool_name, err) from None
+        decision = self.policy.decide("propose", who.id, spec.name, self.context(is_requester=True))
+        if not decision.allowed:
+            self.record_decision(decision, spec.name)
+            raise PolicyDenied(
+                f"{who.id} may not propose {spec.name}: {decision.reason}",
+                "ask someone with a suitable role",
+            )
+        plan = self._plan(who, spec, args)
+        clean = args.model_dump(mode="json")
+        now = self.clock()
+        auto = self.policy.decide("execute", who.id, spec.name, self.context()).allowed
+        required = (
+            "none" if auto else self.policy.required_approvers(spec.name, who.id, self.context())
+        )
+        proposal = Proposal(
+            id=new_id("prp"),
+            tool=spec.name,
+            arguments=clean,
+            args_hash=canonical_hash(clean),
+            plan=plan,
+            plan_hash=None if plan is None else canonical_hash(plan),
+            risk=spec.risk,
+            requester=who.id,
+            environment=self.settings.environment,
+            conversation=conversation,
+            provenance=provenance or {},
+            created_at=now,
+        )
+        approval = Approval(
+            id=new_id("apr"),
+            proposal_id=proposal.id,
+            state=ApprovalState.APPROVED if auto else ApprovalState.PROPOSED,
+            args_hash=proposal.args_hash,
+            plan_hash=proposal.plan_hash,
+            requester=who.id,
+            required=required,
+            auto=auto,
+            expires_at=now + timedelta(seconds=self.settings.executor.approval_ttl_s),
+            created_at=now,
+            updated_at=now,
+        )
+        with self.store.write() as conn:
+            conn.execute(insert(proposals).values(**proposal.model_dump()))
+            conn.execute(insert(approvals).values(**approval.model_dump(exclude={"votes"})))
+            self.audit.append(
+                conn,
+                "policy.decision",
+                actor=who.id,
+                subject=approval.id,
+                data=decision_data(decision),
+                ts=now,
+            )
+            self.audit.append(
+                conn,
+                "proposal.created",
+                actor=who.id,
+                subject=approval.id,
+                ts=now,
+                data={
+                    "proposal": proposal.id,
+                    "tool": spec.name,
+                    "arguments": clean,
+                    "args_hash": proposal.args_hash,
+                    "plan": plan,
+                    "plan_hash": proposal.plan_hash,
+                    "risk": spec.risk.value,
+                    "required": required,
+                    "auto": auto,
+                    "conversation": conversation,
+                    "provenance": provenance or {},
+                },
+            )
+        return ProposalOutcome(proposal, approval, decision, auto)
+
+    def _plan(self, who: Principal, spec: ToolSpec, args: Any) -> str | None:
+        try:
+            return spec.plan(self.tool_context(who.id), args)
+        except CopilotError as err:
+            raise self.refuse(who.id, spec.name, err) from None
+
+    # -- votes ----------------------------------------------------------------------------
+    def load(self, approval_id: str, actor: str) -> tuple[Approval, Proposal]:
+        with self.store.read() as conn:
+            found = get_approval(conn, approval_id)
+        if found is None:
+            raise self.refuse(
+                actor,
+                approval_id,
+                InvalidInput(
+                    f"no proposal with id {approval_id!r}", "list them with `copilot proposals`"
+                ),
+            )
+        return found
+
+    def expire_if_due(self, approval: Approval) -> None:
+        """Mark a waiting or approved record expired once its time is up; raise if so."""
+        now = self.clock()
+        if now < approval.expires_at:
+            return
+        with self.store.write() as conn:
+            res = conn.execute(
+                update(approvals)
+                .where(
+                    approvals.c.id == approval.id,
+                    approvals.c.state.in_([ApprovalState.PROPOSED, ApprovalState.APPROVED]),
+                )
+                .values(state=ApprovalState.EXPIRED, updated_at=now)
+            )
+            if res.rowcount:
+                self.audit.append(
+                    conn,
+                    "approval.expired",
+                    subject=approval.id,
+                    ts=now,
+                    data={"expires_at": approval.expires_at.isoformat()},
+                )
+        raise ApprovalInvalid(
+            f"approval {approval.id} expired at {approval.expires_at:%Y-%m-%d %H:%M:%S} UTC",
+            "propose the call again to get a fresh approval",
+        )
+
+    def vote(
+        self,
+        approval_id: str,
+        who: Principal,
+        verdict: str,
+        *,
+        break_glass: bool = False,
+        reason: str = "",
+    ) -> Approval:
+        """Approve or reject as ``who``; approving may complete the quorum."""
+        if verdict not in ("approve", "reject"):
+            raise InvalidInput(f"unknown verdict {verdict!r}", "use approve or reject")
+        approval, proposal = self.load(approval_id, who.id)
+        if approval.state is not ApprovalState.PROPOSED:
+            raise self.refuse(
+                who.id,
+                approval_id,
+                ApprovalInvalid(
+                    f"approval {approval_id} is {approval.state.value}, not waiting for approval",
+                    "nothing to do; propose the call again if it is still needed",
+                ),
+            )
+        self.expire_if_due(approval)
+        if any(v.approver == who.id for v in approval.votes):
+            raise self.refuse(
+                who.id,
+                approval_id,
+                ApprovalInvalid(
+                    f"{who.id} already voted on {approval_id}",
+                    "a second approver must be someone else",
+                ),
+            )
+        approvers = [v for v in approval.votes if v.verdict == "approve"]
+        ctx = self.context(
+            is_requester=who.id == proposal.requester,
+            break_glass=break_glass,
+            approval_count=len(approvers),
+        )
+        decision = self.policy.decide("approve", who.id, proposal.tool, ctx)
+        if not decision.allowed:
+            self.record_decision(decision, approval_id)
+            raise PolicyDenied(
+                f"{who.id} may not {verdict} {approval_id}: {decision.reason}",
+                f"needs {approval.required}",
+            )
+        now = self.clock()
+        with self.store.write() as conn:
+            # Compare-and-set on the state: a concurrent rejection or expiry wins cleanly.
+            res = conn.execute(
+                update(approvals)
+                .where(approvals.c.id == approval_id, approvals.c.state == ApprovalState.PROPOSED)
+                .values(updated_at=now)
+            )
+            if res.rowcount != 1:
+                raise ApprovalInvalid(f"approval {approval_id} changed meanwhile", "look again")
+            try:
+                conn.execute(
+                    insert(approval_votes).values(
+                        approval_id=approval_id,
+                        approver=who.id,
+                        verdict=verdict,
+                        roles=list(who.roles) + (["break-glass"] if break_glass else []),
+                        at=now,
+                    )
+                )
+            except IntegrityError:
+                raise ApprovalInvalid(
+                    f"{who.id} already voted on {approval_id}",
+                    "a second approver must be someone else",
+                ) from None
+            self.audit.append(
+                conn,
+                "policy.decision",
+                actor=who.id,
+                subject=approval_id,
+                data=decision_data(decision),
+                ts=now,
+            )
+            self.audit.append(
+                conn,
+                "approval.vote",
+                actor=who.id,
+                subject=approval_id,
+                ts=now,
+                data={
+                    "verdict": verdict,
+                    "break_glass": break_glass,
+                    "reason": reason,
+                    "args_hash": approval.args_hash,
+                },
+            )
+            if verdict == "reject":
+                conn.execute(
+                    update(approvals)
+                    .where(approvals.c.id == approval_id)
+                    .values(state=ApprovalState.REJECTED)
+                )
+                self.audit.append(
+                    conn,
+                    "approval.rejected",
+                    actor=who.id,
+                    subject=approval_id,
+                    ts=now,
+                    data={"reason": reason},
+                )
+            found = get_approval(conn, approval_id)
+            assert found is not None
+            approval = found[0]
+            if verdict == "approve" and self.quorum(approval, proposal).allowed:
+                conn.execute(
+                    update(approvals)
+                    .where(approvals.c.id == approval_id)
+                    .values(state=ApprovalState.APPROVED)
+                )
+                self.audit.append(
+                    conn,
+                    "approval.approved",
+                    actor=who.id,
+                    subject=approval_id,
+                    ts=now,
+                    data={
+                        "approvers": [v.approver for v in approval.votes if v.verdict == "approve"]
+                    },
+                )
+                approval = approval.model_copy(update={"state": ApprovalState.APPROVED})
+        return approval
+
+    def quorum(self, approval: Approval, proposal: Proposal) -> Decision:
+        """Policy's execute decision given the votes that still pass policy now."""
+        ctx = self.execution_context(approval, proposal)
+        return self.policy.decide("execute", proposal.requester, proposal.tool, ctx)
+
+    def execution_context(self, approval: Approval, proposal: Proposal) -> RequestContext:
+        """Context for ``execute``: only approvals whose approver policy still accepts count."""
+        counted: list[str] = []
+        roles: set[str] = set()
+        glass = False
+        for v in approval.votes:
+            if v.verdict != "approve" or v.approver not in self.policy.users:
+                continue
+            vote_glass = "break-glass" in v.roles
+            ctx = self.context(
+                is_requester=v.approver == proposal.requester,
+                break_glass=vote_glass,
+                approval_count=len(counted),
+            )
+            if self.policy.decide("approve", v.approver, proposal.tool, ctx).allowed:
+                counted.append(v.approver)
+                roles |= self.policy.role_closure(self.policy.users[v.approver].roles)
+                glass = glass or vote_glass
+        return self.context(
+            break_glass=glass, approval_count=len(counted), approver_roles=frozenset(roles)
+        )
+
+    def cancel(self, approval_id: str, who: Principal) -> Approval:
+        """The requester withdraws a proposal that has not run."""
+        approval, proposal = self.load(approval_id, who.id)
+        if who.id != proposal.requester:
+            raise self.refuse(
+                who.id,
+                approval_id,
+                PolicyDenied(
+                    f"only {proposal.requester} may cancel {approval_id}", "reject it instead"
+                ),
+            )
+        now = self.clock()
+        with self.store.write() as conn:
+            res = conn.execute(
+                update(approvals)
+                .where(
+                    approvals.c.id == approval_id,
+                    approvals.c.state.in_([ApprovalState.PROPOSED, ApprovalState.APPROVED]),
+                )
+                .values(state=ApprovalState.CANCELLED, updated_at=now)
+            )
+            if res.rowcount != 1:
+                raise ApprovalInvalid(
+                    f"approval {approval_id} is {approval.state.value}",
+                    "only waiting or approved calls can be cancelled",
+                )
+            self.audit.append(conn, "approval.cancelled", actor=who.id, subject=approval_id, ts=now)
+        return approval.model_copy(update={"state": ApprovalState.CANCELLED})

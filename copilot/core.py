@@ -1,0 +1,83 @@
+"""Wires the deterministic core together: store, tools, policy, audit, approvals, executor."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from copilot.approvals import ApprovalBook, ProposalOutcome
+from copilot.audit import AuditLog
+from copilot.domain import Principal
+from copilot.executor import ExecutionOutcome, Executor
+from copilot.policy import PolicyEngine, load_policy_engine
+from copilot.ratelimit import RateLimits
+from copilot.registry import Registry, discover
+from copilot.settings import Settings
+from copilot.store import Store, open_store
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Core:
+    """One process's view of the core. Build it with ``Core.open(settings)``."""
+
+    settings: Settings
+    store: Store
+    registry: Registry
+    policy: PolicyEngine
+    audit: AuditLog
+    book: ApprovalBook
+    executor: Executor
+
+    @classmethod
+    def open(
+        cls,
+        settings: Settings,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        registry: Registry | None = None,
+        reconcile: bool = True,
+    ) -> Core:
+        """Load tools and policy (refusing to start if either is broken), open the store."""
+        registry = registry or discover(settings.extra_tool_paths)
+        policy = load_policy_engine(settings, registry)
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        store = open_store(settings.db_url)
+        audit = AuditLog(store)
+        book = ApprovalBook(settings, store, registry, policy, audit, clock)
+        executor = Executor(book, RateLimits(settings.executor))
+        core = cls(settings, store, registry, policy, audit, book, executor)
+        if reconcile:
+            executor.reconcile_stale()
+        return core
+
+    def principal(self, user_id: str) -> Principal:
+        return self.policy.principal(user_id)
+
+    def call(
+        self, who: Principal, tool: str, arguments: dict[str, Any], **kw: Any
+    ) -> tuple[ProposalOutcome, ExecutionOutcome | None]:
+        """Propose a call; run it at once if policy lets it run without approval."""
+        outcome = self.book.propose(who, tool, arguments, **kw)
+        if outcome.runs_without_approval:
+            return outcome, self.executor.execute(outcome.approval.id, who)
+        return outcome, None
+
+    def approve(
+        self, approval_id: str, who: Principal, *, break_glass: bool = False, reason: str = ""
+    ) -> ExecutionOutcome | None:
+        """Record an approval; if it completes the quorum, run the call."""
+        approval = self.book.vote(
+            approval_id, who, "approve", break_glass=break_glass, reason=reason
+        )
+        if approval.state.value == "approved":
+            return self.executor.execute(approval_id, who)
+        return None
+
+    def close(self) -> None:
+        self.store.dispose()

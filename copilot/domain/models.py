@@ -1,0 +1,141 @@
+"""The core records: who asks, what policy said, what was proposed, approved and run."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Risk(StrEnum):
+    """How much harm a tool can do; policy keys approval rules on it."""
+
+    READ = "read"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @property
+    def level(self) -> int:
+        return _RISK_LEVELS[self]
+
+
+_RISK_LEVELS = {Risk.READ: 0, Risk.LOW: 1, Risk.MEDIUM: 2, Risk.HIGH: 3, Risk.CRITICAL: 4}
+
+
+class Principal(BaseModel):
+    """An authenticated person. ``authenticated_by`` names the surface that vouched for them."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    roles: tuple[str, ...] = ()
+    display_name: str = ""
+    authenticated_by: str = "cli"
+
+
+class Decision(BaseModel):
+    """One Cedar decision: allow or deny, which policies decided, and why in words."""
+
+    model_config = ConfigDict(frozen=True)
+
+    action: str
+    principal: str
+    resource: str
+    allowed: bool
+    policy_ids: tuple[str, ...] = ()
+    reason: str = ""
+    errors: tuple[str, ...] = ()
+
+
+class ApprovalState(StrEnum):
+    PROPOSED = "proposed"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+    EXECUTING = "executing"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+
+
+TERMINAL_STATES = frozenset(
+    {
+        ApprovalState.REJECTED,
+        ApprovalState.EXPIRED,
+        ApprovalState.CANCELLED,
+        ApprovalState.SUCCEEDED,
+        ApprovalState.FAILED,
+        ApprovalState.UNKNOWN,
+    }
+)
+
+
+class Proposal(BaseModel):
+    """A typed tool call someone asked for, frozen with the hashes approvals bind to."""
+
+    id: str
+    tool: str
+    arguments: dict[str, Any]
+    args_hash: str
+    plan: str | None = None
+    plan_hash: str | None = None
+    risk: Risk
+    requester: str
+    environment: str
+    conversation: str | None = None
+    provenance: dict[str, Any] = Field(default_factory=dict)
+    created_at: datetime
+
+
+class Vote(BaseModel):
+    approver: str
+    verdict: str
+    at: datetime
+    roles: tuple[str, ...] = ()
+
+
+class Approval(BaseModel):
+    """The server-side approval record of one proposal; its id is the idempotency key."""
+
+    id: str
+    proposal_id: str
+    state: ApprovalState
+    args_hash: str
+    plan_hash: str | None
+    requester: str
+    required: str
+    auto: bool = False
+    expires_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    votes: list[Vote] = Field(default_factory=list)
+
+
+class Execution(BaseModel):
+    approval_id: str
+    status: ApprovalState
+    started_at: datetime
+    finished_at: datetime | None = None
+    deadline: datetime
+    attempts: int = 0
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    owner: str = ""
+
+
+class AuditEvent(BaseModel):
+    """One entry of the hash chain; ``body`` is the exact canonical JSON that was hashed."""
+
+    seq: int
+    ts: datetime
+    kind: str
+    actor: str | None
+    subject: str | None
+    data: dict[str, Any]
+    leaf_hash: str
+    chain_hash: str

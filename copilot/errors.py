@@ -1,0 +1,75 @@
+"""The few error types the core raises; each surface translates them once, at its edge.
+
+Every error carries a one-line ``message`` naming what was wrong and a ``hint`` saying
+what to do. Surfaces print ``message`` and ``hint``, never ``str()`` of a foreign exception.
+"""
+
+from __future__ import annotations
+
+
+class CopilotError(Exception):
+    """Base of every error a surface may show to a person."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def one_line(self) -> str:
+        return f"{self.message} — {self.hint}" if self.hint else self.message
+
+
+class InvalidInput(CopilotError):
+    """The request itself is wrong: unknown tool, bad arguments, unknown user or id."""
+
+    exit_code = 2
+
+
+class PolicyDenied(CopilotError):
+    """Policy said no (or could not be evaluated, which also means no)."""
+
+    exit_code = 3
+
+
+class ApprovalRequired(CopilotError):
+    """The call needs (more) approvals before it may run."""
+
+    exit_code = 4
+
+
+class ApprovalInvalid(CopilotError):
+    """The approval exists but cannot be used: expired, reused, tampered or in the wrong state."""
+
+    exit_code = 5
+
+
+class ResourceBusy(CopilotError):
+    """Another write holds the lock on the same resource."""
+
+    exit_code = 6
+
+
+class RateLimited(CopilotError):
+    """A per-user or per-tool rate limit was hit."""
+
+    exit_code = 7
+
+
+class ToolRetry(CopilotError):
+    """A transient tool failure: safe to retry if, and only if, the tool is idempotent."""
+
+
+class ToolFailed(CopilotError):
+    """The tool ran and failed; its message (redacted) may be shown to the model."""
+
+
+class ConfigError(CopilotError):
+    """Configuration, policy or schema is broken: the service refuses to start."""
+
+    exit_code = 78
+
+
+class AuditTampered(CopilotError):
+    """The audit chain does not verify."""

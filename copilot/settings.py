@@ -1,0 +1,119 @@
+"""Settings: defaults < ``copilot.toml`` < ``.env`` < ``COPILOT_*`` environment variables.
+
+Nothing here is read at import: call ``load_settings()`` (or build ``Settings(...)``) where
+the process starts. ``COPILOT_DATA_DIR`` holds all local state, so tests isolate it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class UserConfig(BaseModel):
+    """A principal from config: roles map to Cedar role entities."""
+
+    roles: list[str]
+    display_name: str = ""
+
+
+# The embedded demo's people, one per default role. Operators replace them in copilot.toml.
+DEFAULT_USERS: dict[str, UserConfig] = {
+    "dana": UserConfig(roles=["viewer"], display_name="Dana (viewer)"),
+    "alice": UserConfig(roles=["responder"], display_name="Alice (responder)"),
+    "bob": UserConfig(roles=["sre"], display_name="Bob (SRE)"),
+    "sam": UserConfig(roles=["sre"], display_name="Sam (SRE)"),
+    "carol": UserConfig(roles=["oncall-lead"], display_name="Carol (on-call lead)"),
+    "root": UserConfig(roles=["admin"], display_name="Root (admin, break-glass)"),
+}
+
+
+DEFAULT_ROLES: dict[str, list[str]] = {
+    "viewer": [],
+    "responder": ["viewer"],
+    "sre": ["responder"],
+    "oncall-lead": ["sre"],
+    "admin": ["oncall-lead"],
+}
+
+
+class ExecutorSettings(BaseModel):
+    approval_ttl_s: int = Field(900, gt=0, description="how long a proposal may wait for approval")
+    lock_grace_s: float = Field(30.0, ge=0, description="lease beyond a tool's timeout")
+    max_attempts: int = Field(3, ge=1, description="attempts for idempotent tools only")
+    retry_wait_s: float = Field(0.2, ge=0, description="first back-off between attempts")
+    user_rate: str = "60/minute"
+    tool_rate: str = "30/minute"
+    rate_limit_storage: str = "memory://"
+
+
+class SandboxSettings(BaseModel):
+    seed: int = 7
+    world: str = "prod"
+
+
+class Settings(BaseSettings):
+    """All configuration of one copilot process."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="COPILOT_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="ignore",
+    )
+
+    data_dir: Path = Path(".copilot")
+    database_url: str | None = None
+    environment: str = "prod"
+    change_freeze: bool = False
+    policy_dir: Path | None = None
+    tool_paths: str = Field("", description="extra tool pack directories, os.pathsep-separated")
+    users: dict[str, UserConfig] = Field(default_factory=lambda: dict(DEFAULT_USERS))
+    roles: dict[str, list[str]] = Field(
+        default_factory=lambda: {k: list(v) for k, v in DEFAULT_ROLES.items()},
+        description="role -> the roles it inherits (a user in 'sre' is also a 'responder')",
+    )
+    executor: ExecutorSettings = Field(default_factory=ExecutorSettings)
+    sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
+
+    @field_validator("data_dir")
+    @classmethod
+    def _expand(cls, v: Path) -> Path:
+        return v.expanduser()
+
+    @property
+    def db_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'copilot.db').resolve()}"
+
+    @property
+    def extra_tool_paths(self) -> list[Path]:
+        return [Path(p) for p in self.tool_paths.split(os.pathsep) if p.strip()]
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_path = Path(os.environ.get("COPILOT_CONFIG", "copilot.toml"))
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=toml_path)
+        return (init_settings, env_settings, dotenv_settings, toml, file_secret_settings)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings from every source; overrides win (tests and CLI flags)."""
+    return Settings(**overrides)

@@ -1,0 +1,142 @@
+"""The tables. Alembic migrations create them; this module is their single description."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite keeps no zone)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use an aware UTC datetime")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC)
+
+
+metadata = MetaData()
+
+proposals = Table(
+    "proposals",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("tool", String(200), nullable=False),
+    Column("arguments", JSON, nullable=False),
+    Column("args_hash", String(64), nullable=False),
+    Column("plan", Text),
+    Column("plan_hash", String(64)),
+    Column("risk", String(16), nullable=False),
+    Column("requester", String(200), nullable=False),
+    Column("environment", String(64), nullable=False),
+    Column("conversation", String(200)),
+    Column("provenance", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+approvals = Table(
+    "approvals",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("proposal_id", String(40), ForeignKey("proposals.id"), nullable=False, unique=True),
+    Column("state", String(16), nullable=False, index=True),
+    Column("args_hash", String(64), nullable=False),
+    Column("plan_hash", String(64)),
+    Column("requester", String(200), nullable=False),
+    Column("required", Text, nullable=False),
+    Column("auto", Boolean, nullable=False, default=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+approval_votes = Table(
+    "approval_votes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("approval_id", String(40), ForeignKey("approvals.id"), nullable=False),
+    Column("approver", String(200), nullable=False),
+    Column("verdict", String(16), nullable=False),
+    Column("roles", JSON, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    # One vote per person per approval: a double click cannot count twice.
+    UniqueConstraint("approval_id", "approver", name="uq_vote_once"),
+)
+
+executions = Table(
+    "executions",
+    metadata,
+    # The approval id is the idempotency key: the primary key makes a second run impossible.
+    Column("approval_id", String(40), ForeignKey("approvals.id"), primary_key=True),
+    Column("status", String(16), nullable=False, index=True),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),
+    Column("deadline", UTCDateTime, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("result", JSON),
+    Column("error", Text),
+    Column("owner", String(200), nullable=False),
+)
+
+resource_locks = Table(
+    "resource_locks",
+    metadata,
+    Column("resource", String(300), primary_key=True),
+    Column("approval_id", String(40), nullable=False),
+    Column("holder", String(200), nullable=False),
+    Column("acquired_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+)
+
+tool_state = Table(
+    "tool_state",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("doc", JSON, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    # seq is assigned by the appender under the head lock, never by the database.
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("body", Text, nullable=False),
+    Column("leaf_hash", String(64), nullable=False),
+    Column("chain_hash", String(64), nullable=False),
+)
+
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", Integer, nullable=False),
+    Column("chain_hash", String(64), nullable=False),
+)

@@ -1,0 +1,182 @@
+"""The ``@tool`` decorator: a typed function becomes a ``ToolSpec``.
+
+The input model is built from the signature, the output model from the return annotation
+and the description from the docstring, so schemas cannot drift from the code. Tools never
+check permissions or approvals; the executor is the one checkpoint.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol, get_type_hints
+
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+
+from copilot.domain import Risk
+from copilot.errors import InvalidInput
+
+
+class StateStore(Protocol):
+    """Versioned JSON documents a tool pack keeps in the store (the sandbox's world)."""
+
+    def load(self, name: str) -> tuple[dict[str, Any], int] | None: ...
+
+    def save(self, name: str, doc: dict[str, Any], expected_version: int | None) -> int: ...
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class ToolContext:
+    """What a tool may use besides its arguments. Declared as a parameter, it is injected."""
+
+    state: StateStore
+    settings: Any = None
+    principal: str | None = None
+    approval_id: str | None = None
+    clock: Callable[[], datetime] = _utcnow
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+Resource = str | Callable[[Any], str] | None
+PlanFn = Callable[[ToolContext, Any], str]
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """Everything the registry, policy and executor need to know about one tool."""
+
+    name: str
+    pack: str
+    description: str
+    risk: Risk
+    side_effects: bool
+    idempotent: bool
+    input_model: type[BaseModel]
+    output_model: type[BaseModel]
+    timeout_s: float
+    resource_template: Resource = None
+    plan_fn: PlanFn | None = None
+    _func: Callable[..., Any] | None = None
+    _context_param: str | None = None
+    _wraps_output: bool = False
+
+    def validate(self, arguments: dict[str, Any]) -> BaseModel:
+        """Validate raw arguments, or raise ``InvalidInput`` naming each bad field."""
+        try:
+            return self.input_model.model_validate(arguments)
+        except ValidationError as exc:
+            raise InvalidInput(
+                f"invalid arguments for {self.name}: {describe_validation_error(exc)}",
+                f"see `copilot tools show {self.name}` for the expected arguments",
+            ) from None
+
+    def resource(self, args: BaseModel) -> str | None:
+        """The lock key this call writes to, derived from its arguments (None: no lock)."""
+        if self.resource_template is None:
+            return None
+        if callable(self.resource_template):
+            return self.resource_template(args)
+        return self.resource_template.format(**args.model_dump())
+
+    def plan(self, ctx: ToolContext, args: BaseModel) -> str | None:
+        """A human-readable preview of the change (dry run); None if the tool has none."""
+        return None if self.plan_fn is None else self.plan_fn(ctx, args)
+
+    def run_unchecked(self, ctx: ToolContext, args: BaseModel) -> BaseModel:
+        """Call the function. Only the executor may call this: it is the one door."""
+        assert self._func is not None
+        kwargs = {k: getattr(args, k) for k in type(args).model_fields}
+        if self._context_param:
+            kwargs[self._context_param] = ctx
+        out = self._func(**kwargs)
+        if self._wraps_output:
+            return self.output_model(value=out)
+        if not isinstance(out, self.output_model):
+            return self.output_model.model_validate(out)
+        return out
+
+    def schema(self) -> dict[str, Any]:
+        """JSON schema of the input, as shown to people and (later) to the model."""
+        return self.input_model.model_json_schema()
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """Field-by-field summary of a pydantic error, without echoing whole inputs."""
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "(arguments)"
+        if err["type"] == "extra_forbidden":
+            parts.append(f"{loc}: unknown argument")
+        elif err["type"] == "missing":
+            parts.append(f"{loc}: required")
+        else:
+            parts.append(f"{loc}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def tool(
+    *,
+    risk: Risk | str,
+    side_effects: bool | None = None,
+    idempotent: bool | None = None,
+    resource: Resource = None,
+    plan: PlanFn | None = None,
+    timeout_s: float = 30.0,
+    name: str | None = None,
+    pack: str | None = None,
+) -> Callable[[Callable[..., Any]], ToolSpec]:
+    """Declare a typed function as a tool. Reads default to no side effects and idempotent."""
+    risk = Risk(risk)
+
+    def decorate(func: Callable[..., Any]) -> ToolSpec:
+        hints = get_type_hints(func, include_extras=True)
+        sig = inspect.signature(func)
+        fields: dict[str, Any] = {}
+        ctx_param = None
+        for pname, param in sig.parameters.items():
+            ann = hints.get(pname, Any)
+            if ann is ToolContext:
+                ctx_param = pname
+                continue
+            default = ... if param.default is inspect.Parameter.empty else param.default
+            fields[pname] = (ann, default)
+        camel = "".join(p.capitalize() for p in func.__name__.split("_"))
+        input_model = create_model(  # type: ignore[call-overload]
+            f"{camel}Input", __config__=ConfigDict(extra="forbid"), **fields
+        )
+        ret = hints.get("return")
+        wraps = not (isinstance(ret, type) and issubclass(ret, BaseModel))
+        output_model = (
+            create_model(f"{camel}Output", value=(ret if ret is not None else Any, ...))
+            if wraps
+            else ret
+        )
+        doc = inspect.getdoc(func) or ""
+        description = doc.split("\n\n", 1)[0].replace("\n", " ").strip()
+        if not description:
+            raise TypeError(f"tool {func.__name__} needs a docstring: it is its description")
+        pack_name = pack or func.__module__.rsplit(".", 1)[-1]
+        return ToolSpec(
+            name=f"{pack_name}.{name or func.__name__}",
+            pack=pack_name,
+            description=description,
+            risk=risk,
+            side_effects=(risk is not Risk.READ) if side_effects is None else side_effects,
+            idempotent=(risk is Risk.READ) if idempotent is None else idempotent,
+            input_model=input_model,
+            output_model=output_model,
+            timeout_s=timeout_s,
+            resource_template=resource,
+            plan_fn=plan,
+            _func=func,
+            _context_param=ctx_param,
+            _wraps_output=wraps,
+        )
+
+    return decorate
