@@ -1,0 +1,1 @@
+"""Benchmarks behind `copilot bench ...`: timings live here, never in tests."""

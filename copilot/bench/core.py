@@ -1,0 +1,175 @@
+"""`copilot bench core`: policy latency, audit append and verify rates, executor overhead.
+
+Runs in a throw-away data dir on SQLite (the embedded default). Figures are medians and
+percentiles of one run on this machine; the machine is printed with them.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from copilot.toolkit import tool
+
+
+class _Nothing(BaseModel):
+    ok: bool = True
+
+
+@tool(risk="read", pack="bench")
+def noop_read(name: str) -> _Nothing:
+    """Do nothing, read-only: measures the executor's own overhead."""
+    return _Nothing()
+
+
+@tool(risk="low", pack="bench", resource="bench/{name}", plan=lambda ctx, a: f"touch {a.name}")
+def noop_write(name: str) -> _Nothing:
+    """Do nothing, as a low-risk write with a lock and a plan."""
+    return _Nothing()
+
+
+def machine() -> dict[str, Any]:
+    cpu = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "system": f"{platform.system()} {platform.release()}",
+    }
+
+
+def _percentiles(samples: list[float]) -> tuple[float, float]:
+    samples = sorted(samples)
+    p99 = samples[min(len(samples) - 1, int(len(samples) * 0.99))]
+    return statistics.median(samples), p99
+
+
+def _time_each(fn: Callable[[], Any], n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def run_core_bench(events: int = 20000, decisions: int = 5000, calls: int = 300) -> dict[str, Any]:
+    from copilot.audit import verify_chain
+    from copilot.core import Core
+    from copilot.policy import RequestContext
+    from copilot.registry import Registry, discover
+    from copilot.settings import ExecutorSettings, Settings
+
+    with tempfile.TemporaryDirectory(prefix="copilot-bench-") as tmp:
+        settings = Settings(
+            data_dir=Path(tmp),
+            database_url=None,
+            executor=ExecutorSettings(user_rate="1000000/minute", tool_rate="1000000/minute"),
+        )
+        registry = Registry([*discover(), noop_read, noop_write])
+        core = Core.open(settings, registry=registry)
+        try:
+            ctx = RequestContext(
+                environment="prod",
+                approval_count=2,
+                approver_roles=frozenset({"sre", "oncall-lead"}),
+            )
+            tool_name = noop_write.name
+            core.policy.decide("execute", "alice", tool_name, ctx)
+            pol = _time_each(
+                lambda: core.policy.decide("execute", "alice", tool_name, ctx), decisions
+            )
+            pol_p50, pol_p99 = _percentiles(pol)
+
+            t = time.perf_counter()
+            for i in range(events):
+                core.audit.record("bench.event", actor="bench", subject=str(i), data={"i": i})
+            append_s = time.perf_counter() - t
+
+            t = time.perf_counter()
+            report = verify_chain(core.store)
+            verify_s = time.perf_counter() - t
+            assert report.ok, report.problem
+
+            alice, bob = core.principal("alice"), core.principal("bob")
+            reads = _time_each(lambda: core.call(alice, noop_read.name, {"name": "x"}), calls)
+
+            def approved_write() -> Callable[[], Any]:
+                out, _ = core.call(alice, tool_name, {"name": "x"})
+                core.book.vote(out.approval.id, bob, "approve")
+                return lambda: core.executor.execute(out.approval.id, bob)
+
+            runs = []
+            for _ in range(calls):
+                go = approved_write()
+                t = time.perf_counter()
+                go()
+                runs.append(time.perf_counter() - t)
+            read_p50, read_p99 = _percentiles(reads)
+            run_p50, run_p99 = _percentiles(runs)
+        finally:
+            core.close()
+    total_events = report.events
+    return {
+        "machine": machine(),
+        "policy_decision_us": {
+            "p50": round(pol_p50 * 1e6, 1),
+            "p99": round(pol_p99 * 1e6, 1),
+            "n": decisions,
+        },
+        "audit_appends_per_s": round(events / append_s),
+        "audit_verify_events_per_s": round(total_events / verify_s),
+        "audit_verify_s_per_million": round(verify_s / total_events * 1e6, 2),
+        "executor_ms": {
+            "read_call_p50": round(read_p50 * 1e3, 2),
+            "read_call_p99": round(read_p99 * 1e3, 2),
+            "approved_write_p50": round(run_p50 * 1e3, 2),
+            "approved_write_p99": round(run_p99 * 1e3, 2),
+            "n": calls,
+        },
+        "backend": "sqlite",
+    }
+
+
+def print_table(f: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("figure", "value", "goal", title=f"copilot bench core — {f['machine']['cpu']}")
+    pol = f["policy_decision_us"]
+    table.add_row("policy decision p50 / p99", f"{pol['p50']} µs / {pol['p99']} µs", "p50 ≤ 100 µs")
+    table.add_row(
+        "audit appends (SQLite, 1 tx each)", f"{f['audit_appends_per_s']:,}/s", "≥ 5,000/s"
+    )
+    table.add_row(
+        "audit verify",
+        f"{f['audit_verify_events_per_s']:,} events/s ({f['audit_verify_s_per_million']} s per 1M)",
+        "1M ≤ 10 s",
+    )
+    ex = f["executor_ms"]
+    table.add_row(
+        "read call (propose + run) p50 / p99",
+        f"{ex['read_call_p50']} ms / {ex['read_call_p99']} ms",
+        "",
+    )
+    table.add_row(
+        "approved write execute p50 / p99",
+        f"{ex['approved_write_p50']} ms / {ex['approved_write_p99']} ms",
+        "",
+    )
+    Console().print(table)

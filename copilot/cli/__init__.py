@@ -1,0 +1,53 @@
+"""The ``copilot`` command. Imports stay light: heavy modules load inside each command."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from copilot.cli import admin, calls
+from copilot.errors import CopilotError
+
+app = typer.Typer(
+    name="copilot",
+    help="Incident copilot: propose typed operational actions, approve them, audit everything.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+calls.register(app)
+app.add_typer(admin.tools_app, name="tools")
+app.add_typer(admin.sandbox_app, name="sandbox")
+app.add_typer(admin.audit_app, name="audit")
+app.add_typer(admin.policy_app, name="policy")
+app.add_typer(admin.bench_app, name="bench")
+
+
+def main() -> None:
+    """Entry point: translate the core's errors into one line and an exit code, once."""
+    try:
+        app(standalone_mode=False)
+    except CopilotError as err:
+        print(f"error: {err.message}", file=sys.stderr)
+        if err.hint:
+            print(f"  → {err.hint}", file=sys.stderr)
+        sys.exit(err.exit_code)
+    except typer.Exit as ex:
+        sys.exit(ex.exit_code)
+    except typer.Abort:
+        sys.exit(130)
+    except Exception as exc:  # click's usage errors are handled below
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if os.environ.get("COPILOT_DEBUG"):
+            raise
+        print(
+            f"internal error ({type(exc).__name__}); set COPILOT_DEBUG=1 to see the traceback",
+            file=sys.stderr,
+        )
+        sys.exit(70)

@@ -1,0 +1,203 @@
+"""Operator commands: tools, sandbox, audit, policy and bench."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from copilot.cli.common import open_core, print_json
+
+tools_app = typer.Typer(help="The tool catalogue.", no_args_is_help=True)
+sandbox_app = typer.Typer(
+    help="The simulated production the demo and tests act on.", no_args_is_help=True
+)
+audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+policy_app = typer.Typer(help="Cedar policy.", no_args_is_help=True)
+bench_app = typer.Typer(
+    help="Benchmarks (timings live here, never in tests).", no_args_is_help=True
+)
+JSON = typer.Option(False, "--json", help="print JSON")
+
+
+@tools_app.command("list")
+def tools_list(as_json: bool = JSON) -> None:
+    """List every tool with its risk, side effects and idempotency."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from copilot.registry import discover
+    from copilot.settings import load_settings
+
+    registry = discover(load_settings().extra_tool_paths)
+    if as_json:
+        print_json(
+            [
+                {
+                    "name": s.name,
+                    "risk": s.risk.value,
+                    "side_effects": s.side_effects,
+                    "idempotent": s.idempotent,
+                    "description": s.description,
+                    "has_plan": s.plan_fn is not None,
+                }
+                for s in registry
+            ]
+        )
+        return
+    table = Table("tool", "risk", "writes", "idempotent", "description")
+    for s in registry:
+        table.add_row(
+            s.name,
+            s.risk.value,
+            "yes" if s.side_effects else "no",
+            "yes" if s.idempotent else "no",
+            s.description,
+        )
+    Console().print(table)
+
+
+@tools_app.command("show")
+def tools_show(name: str) -> None:
+    """Show one tool's description and argument schema."""
+    from copilot.registry import discover
+    from copilot.settings import load_settings
+
+    spec = discover(load_settings().extra_tool_paths).get(name)
+    print_json(
+        {
+            "name": spec.name,
+            "description": spec.description,
+            "risk": spec.risk.value,
+            "side_effects": spec.side_effects,
+            "idempotent": spec.idempotent,
+            "timeout_s": spec.timeout_s,
+            "arguments": spec.schema(),
+        }
+    )
+
+
+@sandbox_app.command("status")
+def sandbox_status(as_json: bool = JSON) -> None:
+    """Summarise the sandbox: services, faults, database, certificates, jobs."""
+    from tools import sandbox
+
+    core = open_core()
+    status = sandbox.world_status(core.store, core.settings, core.book.clock())
+    if as_json:
+        print_json(status)
+        return
+    from rich.console import Console
+
+    Console(highlight=False).print_json(data=status)
+
+
+@sandbox_app.command("inject")
+def sandbox_inject(
+    fault: str = typer.Argument(..., help="fault name; see `copilot sandbox faults`"),
+    target: str | None = typer.Option(None, help="service, job, domain... (default: per fault)"),
+) -> None:
+    """Inject a fault into the sandbox (an operator action, not a tool: it is not audited)."""
+    from tools import sandbox
+
+    core = open_core()
+    print(sandbox.inject_fault(core.store, core.settings, fault, target, core.book.clock()))
+
+
+@sandbox_app.command("faults")
+def sandbox_faults() -> None:
+    """List the faults that can be injected."""
+    from tools import sandbox
+
+    for name, text in sandbox.FAULTS.items():
+        print(f"{name:18} {text}")
+
+
+@sandbox_app.command("reset")
+def sandbox_reset() -> None:
+    """Put the sandbox back to its healthy initial state (same seed)."""
+    from tools import sandbox
+
+    core = open_core()
+    sandbox.reset_world(core.store, core.settings, core.book.clock())
+    print("sandbox reset")
+
+
+@audit_app.command("verify")
+def audit_verify(
+    anchor: str | None = typer.Option(None, help="SEQ:HASH of a head recorded earlier"),
+    as_json: bool = JSON,
+) -> None:
+    """Recompute the hash chain; exit 1 naming the first edited, deleted or reordered event."""
+    from copilot.audit import verify_chain
+    from copilot.errors import InvalidInput
+
+    parsed = None
+    if anchor:
+        seq, _, digest = anchor.partition(":")
+        if not seq.isdigit() or len(digest) != 64:
+            raise InvalidInput(f"anchor {anchor!r} is not SEQ:HASH", "copy it from a verify run")
+        parsed = (int(seq), digest)
+    core = open_core()
+    report = verify_chain(core.store, parsed)
+    if as_json:
+        print_json(report.__dict__)
+    elif report.ok:
+        print(f"ok: {report.events} events verify; head {report.head_seq}:{report.head_hash}")
+        print("  (record that head elsewhere and pass it as --anchor to detect a full rewrite)")
+    else:
+        print(f"TAMPERED: {report.problem}", file=sys.stderr)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@audit_app.command("export")
+def audit_export(
+    fmt: str = typer.Option("jsonl", "--format", help="jsonl or ocsf"),
+    output: Path | None = typer.Option(None, "--output", "-o", help="file (default stdout)"),
+) -> None:
+    """Export the audit log as JSON lines or OCSF API Activity (class 6003)."""
+    from copilot.audit.export import export_lines
+    from copilot.errors import InvalidInput
+
+    if fmt not in ("jsonl", "ocsf"):
+        raise InvalidInput(f"unknown format {fmt!r}", "use --format jsonl or --format ocsf")
+    core = open_core()
+    out = output.open("w", encoding="utf-8") if output else sys.stdout
+    try:
+        for line in export_lines(core.audit.events(), fmt):
+            out.write(line + "\n")
+    finally:
+        if output:
+            out.close()
+
+
+@policy_app.command("check")
+def policy_check() -> None:
+    """Load and validate the policies and schema (exit non-zero with file:line on error)."""
+    from copilot.policy import load_policy_engine
+    from copilot.registry import discover
+    from copilot.settings import load_settings
+
+    settings = load_settings()
+    engine = load_policy_engine(settings, discover(settings.extra_tool_paths))
+    print(
+        f"ok: policies load and match the schema ({len(engine.tools)} tools, "
+        f"{len(engine.users)} users)"
+    )
+
+
+@bench_app.command("core")
+def bench_core(
+    as_json: bool = JSON,
+    events: int = typer.Option(20000, help="audit events to append and verify"),
+) -> None:
+    """Policy latency, audit appends/s, verify rate and executor overhead."""
+    from copilot.bench.core import print_table, run_core_bench
+
+    figures = run_core_bench(events=events)
+    if as_json:
+        print_json(figures)
+    else:
+        print_table(figures)
