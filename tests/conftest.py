@@ -1,0 +1,158 @@
+"""Shared fixtures: network guard, isolated data dirs, SQLite/PostgreSQL store URLs."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+PACKS = Path(__file__).parent / "packs"
+POSTGRES_URL = os.environ.get("COPILOT_TEST_POSTGRES_URL", "")
+
+os.environ.setdefault("LITELLM_OFFLINE_MODE", "true")
+
+
+# -- the network guard: anything but loopback fails the test ------------------------------
+def _is_loopback(host: object) -> bool:
+    if not isinstance(host, str):
+        return False
+    if host in ("localhost", "ip6-localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
+
+
+class NetworkBlocked(RuntimeError):
+    pass
+
+
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+_real_getaddrinfo = socket.getaddrinfo
+
+
+def _guard(sock: socket.socket, address: object) -> None:
+    if sock.family in (socket.AF_INET, socket.AF_INET6):
+        host = address[0] if isinstance(address, tuple) else address
+        if not _is_loopback(host):
+            raise NetworkBlocked(f"test tried to reach {address!r}: only loopback is allowed")
+
+
+def _connect(self: socket.socket, address: object) -> None:
+    _guard(self, address)
+    _real_connect(self, address)  # type: ignore[arg-type]
+
+
+def _connect_ex(self: socket.socket, address: object) -> int:
+    _guard(self, address)
+    return _real_connect_ex(self, address)  # type: ignore[arg-type]
+
+
+def _getaddrinfo(host: object, *args: object, **kw: object) -> object:
+    if host is not None and not _is_loopback(host if isinstance(host, str) else str(host)):
+        raise NetworkBlocked(f"test tried to resolve {host!r}: only loopback is allowed")
+    return _real_getaddrinfo(host, *args, **kw)  # type: ignore[arg-type]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    socket.socket.connect = _connect  # type: ignore[method-assign]
+    socket.socket.connect_ex = _connect_ex  # type: ignore[method-assign]
+    socket.getaddrinfo = _getaddrinfo  # type: ignore[assignment]
+
+
+# -- isolation ------------------------------------------------------------------------------
+@pytest.fixture(autouse=True)
+def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test gets its own data dir and no stray config from the developer's shell."""
+    for key in list(os.environ):
+        if key.startswith("COPILOT_") and key != "COPILOT_TEST_POSTGRES_URL":
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("COPILOT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("COPILOT_CONFIG", str(tmp_path / "copilot.toml"))
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
+    if not POSTGRES_URL:
+        pytest.skip("COPILOT_TEST_POSTGRES_URL is not set: PostgreSQL tests skipped")
+    from sqlalchemy import create_engine, text
+
+    from copilot.store.db import normalise_url
+
+    base = normalise_url(POSTGRES_URL)
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    sep = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each store test runs on SQLite and, where configured, on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'data' / 'copilot.db'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+class FakeClock:
+    """A clock tests move by hand (expiry, deadlines)."""
+
+    def __init__(self) -> None:
+        from datetime import UTC, datetime
+
+        self.now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+
+    def __call__(self):  # type: ignore[no-untyped-def]
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        from datetime import timedelta
+
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def make_core(tmp_path: Path, clock: FakeClock):  # type: ignore[no-untyped-def]
+    """Build a Core on a given URL with the test pack loaded; closes them all afterwards."""
+    from copilot.core import Core
+    from copilot.settings import Settings
+
+    opened = []
+
+    def build(url: str, use_clock: bool = True, **overrides):  # type: ignore[no-untyped-def]
+        overrides.setdefault("tool_paths", str(PACKS))
+        settings = Settings(data_dir=tmp_path / "data", database_url=url, **overrides)
+        core = Core.open(settings, clock=clock) if use_clock else Core.open(settings)
+        opened.append(core)
+        return core
+
+    yield build
+    for core in opened:
+        core.close()
+
+
+def runs(core) -> list[list[str]]:  # type: ignore[no-untyped-def]
+    """What actually ran, as recorded by the test pack's tools."""
+    found = core.store.load("runs")
+    return found[0]["runs"] if found else []
