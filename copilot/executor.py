@@ -82,7 +82,8 @@ def run_with_timeout(fn: Callable[[], BaseModel], timeout_s: float) -> BaseModel
         raise ToolTimeout(f"tool did not finish within {timeout_s:g}s")
     if "error" in box:
         raise box["error"]
-    return box["value"]  # type: ignore[no-any-return]
+    value: BaseModel = box["value"]
+    return value
 
 
 class Executor:

@@ -147,16 +147,14 @@ def tool(
             default = ... if param.default is inspect.Parameter.empty else param.default
             fields[pname] = (ann, default)
         camel = "".join(p.capitalize() for p in func.__name__.split("_"))
-        input_model = create_model(  # type: ignore[call-overload]
-            f"{camel}Input", __config__=ConfigDict(extra="forbid"), **fields
-        )
+        input_model = create_model(f"{camel}Input", __config__=ConfigDict(extra="forbid"), **fields)
         ret = hints.get("return")
-        wraps = not (isinstance(ret, type) and issubclass(ret, BaseModel))
-        output_model = (
-            create_model(f"{camel}Output", value=(ret if ret is not None else Any, ...))
-            if wraps
-            else ret
-        )
+        output_model: type[BaseModel]
+        if isinstance(ret, type) and issubclass(ret, BaseModel):
+            output_model, wraps = ret, False
+        else:
+            value_type = ret if ret is not None else Any
+            output_model, wraps = create_model(f"{camel}Output", value=(value_type, ...)), True
         doc = inspect.getdoc(func) or ""
         description = doc.split("\n\n", 1)[0].replace("\n", " ").strip()
         if not description:

@@ -28,7 +28,9 @@ app.add_typer(admin.bench_app, name="bench")
 def main() -> None:
     """Entry point: translate the core's errors into one line and an exit code, once."""
     try:
-        app(standalone_mode=False)
+        # Without standalone mode click hands back `typer.Exit` codes as the return value.
+        code = app(standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
     except CopilotError as err:
         print(f"error: {err.message}", file=sys.stderr)
         if err.hint:

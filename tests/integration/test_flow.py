@@ -60,8 +60,14 @@ def test_medium_change_needs_an_sre_and_runs_once(make_core, db_url):
         core.approve(out.approval.id, core.principal("carol"))
     assert runs(core) == [["bump_counter", out.approval.id]]
     kinds = _kinds(core)
-    for k in ("proposal.created", "approval.vote", "approval.approved", "execution.started",
-              "execution.succeeded", "request.refused"):
+    for k in (
+        "proposal.created",
+        "approval.vote",
+        "approval.approved",
+        "execution.started",
+        "execution.succeeded",
+        "request.refused",
+    ):
         assert k in kinds
     assert verify_chain(core.store).ok
 
@@ -135,8 +141,11 @@ def test_tampered_arguments_are_refused(make_core, db_url):
     core = make_core(db_url)
     out, _ = core.call(core.principal("alice"), "bump_counter", {"name": "a", "by": 1})
     with core.store.write() as conn:
-        conn.execute(update(proposals).where(proposals.c.id == out.proposal.id)
-                     .values(arguments={"name": "a", "by": 99}))
+        conn.execute(
+            update(proposals)
+            .where(proposals.c.id == out.proposal.id)
+            .values(arguments={"name": "a", "by": 99})
+        )
     with pytest.raises(ApprovalInvalid, match="hash mismatch"):
         core.approve(out.approval.id, core.principal("bob"))
     assert runs(core) == []
@@ -174,12 +183,19 @@ def test_change_freeze_and_break_glass(make_core, db_url):
     assert core.approve(out.approval.id, core.principal("bob")) is None  # no quorum in a freeze
     with pytest.raises(ApprovalRequired):
         core.executor.execute(out.approval.id, core.principal("bob"))
-    decision = core.policy.decide("execute", "alice", "testpack.bump_counter", core.book.context(
-        approval_count=1, approver_roles=frozenset({"sre", "responder", "viewer"})))
+    decision = core.policy.decide(
+        "execute",
+        "alice",
+        "testpack.bump_counter",
+        core.book.context(
+            approval_count=1, approver_roles=frozenset({"sre", "responder", "viewer"})
+        ),
+    )
     assert not decision.allowed and decision.policy_ids == ("change-freeze",)
     out2, _ = core.call(core.principal("alice"), "bump_counter", {"name": "b"})
-    ex = core.approve(out2.approval.id, core.principal("root"), break_glass=True,
-                      reason="site down")
+    ex = core.approve(
+        out2.approval.id, core.principal("root"), break_glass=True, reason="site down"
+    )
     assert ex is not None and ex.status is ApprovalState.SUCCEEDED
     # a read still runs in a freeze
     _, ran = core.call(core.principal("dana"), "read_counter", {"name": "b"})
@@ -217,9 +233,15 @@ def test_lock_busy_names_the_holder(make_core, db_url, clock):
     out, _ = core.call(alice, "bump_counter", {"name": "a"})
     core.book.vote(out.approval.id, bob, "approve")
     with core.store.write() as conn:  # another write is in flight on the same counter
-        conn.execute(resource_locks.insert().values(
-            resource="counter/a", approval_id="apr_other", holder="sam",
-            acquired_at=clock(), expires_at=clock().replace(year=2027)))
+        conn.execute(
+            resource_locks.insert().values(
+                resource="counter/a",
+                approval_id="apr_other",
+                holder="sam",
+                acquired_at=clock(),
+                expires_at=clock().replace(year=2027),
+            )
+        )
     clock.advance(12)
     with pytest.raises(ResourceBusy, match=r"busy: counter/a is held by sam \(apr_other\) for 12s"):
         core.executor.execute(out.approval.id, bob)
@@ -275,6 +297,8 @@ def test_audit_rows_are_appended_in_order(make_core, db_url):
     core = make_core(db_url)
     core.call(core.principal("dana"), "read_counter", {"name": "a"})
     with core.store.read() as conn:
-        seqs = [r.seq for r in conn.execute(select(audit_events.c.seq).order_by(audit_events.c.seq))]
+        seqs = [
+            r.seq for r in conn.execute(select(audit_events.c.seq).order_by(audit_events.c.seq))
+        ]
         states = [r.state for r in conn.execute(select(approvals.c.state))]
     assert seqs == list(range(1, len(seqs) + 1)) and states == ["succeeded"]

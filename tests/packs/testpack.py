@@ -60,9 +60,7 @@ def low_note(ctx: ToolContext, name: str) -> Count:
 
 
 @tool(risk="medium", resource="counter/{name}", plan=lambda ctx, a: _bump_plan(ctx, a))
-def bump_counter(
-    ctx: ToolContext, name: str, by: Annotated[int, Field(ge=1, le=100)] = 1
-) -> Count:
+def bump_counter(ctx: ToolContext, name: str, by: Annotated[int, Field(ge=1, le=100)] = 1) -> Count:
     """Add to a counter (medium risk, not idempotent)."""
     record_run(ctx, "bump_counter")
     value = _counter(ctx, name) + by

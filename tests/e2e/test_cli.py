@@ -1,0 +1,129 @@
+"""The `copilot` command as a person runs it: real subprocesses, real SQLite, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKS = Path(__file__).parent.parent / "packs"
+
+
+def cli(
+    *args: str, env: dict[str, str] | None = None, ok: bool = True
+) -> subprocess.CompletedProcess:
+    run_env = {**os.environ, "COPILOT_TOOL_PATHS": str(PACKS), **(env or {})}
+    proc = subprocess.run(
+        [sys.executable, "-m", "copilot", *args],
+        capture_output=True,
+        text=True,
+        env=run_env,
+        timeout=120,
+    )
+    if ok:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def test_help_stays_light():
+    code = (
+        "import sys, copilot.cli\n"
+        "heavy = [m for m in ('litellm', 'chromadb', 'torch', 'langgraph', 'sqlalchemy', 'cedarpy')"
+        " if m in sys.modules]\n"
+        "print(','.join(heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+    assert "Incident copilot" in cli("--help").stdout
+
+
+def test_call_approve_and_audit_from_the_command_line():
+    listed = json.loads(cli("tools", "list", "--json").stdout)
+    assert {"testpack.bump_counter", "testpack.read_counter"} <= {t["name"] for t in listed}
+
+    card = json.loads(
+        cli(
+            "call", "bump_counter", "--arg", "name=a", "--arg", "by=2", "--as", "alice", "--json"
+        ).stdout
+    )
+    assert card["state"] == "proposed" and card["required"] == "1 approval: sre"
+    assert card["plan"] == "counter a: 0 → 2" and card["policy"]["allowed"]
+
+    own = cli("approve", card["id"], "--as", "alice", ok=False)
+    assert own.returncode == 3 and "two-person rule" in own.stderr
+    assert "Traceback" not in own.stderr and len(own.stderr.strip().splitlines()) == 2
+
+    done = json.loads(cli("approve", card["id"], "--as", "bob", "--json").stdout)
+    assert done["execution"]["status"] == "succeeded" and done["execution"]["result"] == {
+        "value": 2
+    }
+
+    again = cli("approve", card["id"], "--as", "carol", ok=False)
+    assert again.returncode == 5 and "not waiting for approval" in again.stderr
+
+    read = json.loads(cli("call", "read_counter", "-a", "name=a", "--as", "dana", "--json").stdout)
+    assert read["execution"]["result"] == {"value": 2}
+
+    rows = json.loads(cli("proposals", "--json").stdout)
+    assert [r["state"] for r in rows] == ["succeeded", "succeeded"]
+
+    assert "ok: " in cli("audit", "verify").stdout
+    lines = cli("audit", "export", "--format", "ocsf").stdout.splitlines()
+    assert lines and all(json.loads(x)["class_uid"] == 6003 for x in lines)
+    jsonl = [json.loads(x) for x in cli("audit", "export").stdout.splitlines()]
+    assert [x["seq"] for x in jsonl] == list(range(1, len(jsonl) + 1))
+
+
+def test_tampered_row_fails_verify_with_exit_1(tmp_path):
+    cli("call", "read_counter", "-a", "name=a", "--as", "dana")
+    db = Path(os.environ["COPILOT_DATA_DIR"]) / "copilot.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "UPDATE audit_events SET body = replace(body, 'dana', 'mallory') WHERE seq = 2"
+        )
+    out = cli("audit", "verify", ok=False)
+    assert out.returncode == 1 and "event #2 was edited" in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "needle"),
+    [
+        (("call", "nope", "--as", "alice"), 2, "unknown tool 'nope'"),
+        (("call", "bump_counter", "--as", "mallory"), 2, "unknown user 'mallory'"),
+        (("call", "bump_counter", "-a", "by=0", "--as", "alice"), 2, "by: Input should be greater"),
+        (("call", "bump_counter", "-a", "oops", "--as", "alice"), 2, "not key=value"),
+        (("approve", "apr_nothing", "--as", "bob"), 2, "no proposal with id"),
+        (("audit", "export", "--format", "xml"), 2, "unknown format"),
+    ],
+)
+def test_bad_input_is_one_clear_line(args, code, needle):
+    out = cli(*args, ok=False)
+    assert out.returncode == code and needle in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_broken_policy_refuses_to_start(tmp_path):
+    from copilot.policy.sources import DEFAULT_DIR
+
+    pdir = tmp_path / "pol"
+    pdir.mkdir()
+    (pdir / "schema.cedarschema").write_text((DEFAULT_DIR / "schema.cedarschema").read_text())
+    (pdir / "p.cedar").write_text('@id("x")\npermit (principal, action, resource)\nwhen { 1 + };\n')
+    out = cli("policy", "check", env={"COPILOT_POLICY_DIR": str(pdir)}, ok=False)
+    assert out.returncode == 78 and f"{pdir / 'p.cedar'}:3:" in out.stderr
+    out = cli(
+        "call",
+        "read_counter",
+        "-a",
+        "name=a",
+        "--as",
+        "dana",
+        env={"COPILOT_POLICY_DIR": str(pdir)},
+        ok=False,
+    )
+    assert out.returncode == 78
