@@ -1,0 +1,1 @@
+"""The tool catalogue: one module per target system, each tool a typed function."""
