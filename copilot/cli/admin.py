@@ -46,7 +46,10 @@ def tools_list(as_json: bool = JSON) -> None:
             ]
         )
         return
-    table = Table("tool", "risk", "writes", "idempotent", "description")
+    table = Table()
+    table.add_column("tool", no_wrap=True)
+    for col in ("risk", "writes", "idempotent", "description"):
+        table.add_column(col)
     for s in registry:
         table.add_row(
             s.name,

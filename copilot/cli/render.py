@@ -90,4 +90,7 @@ def print_execution(ex: ExecutionOutcome) -> None:
     if ex.error:
         c.print(f"  error: {ex.error}")
     if ex.result is not None:
-        c.print(json.dumps(ex.result, indent=2, sort_keys=True, default=str), markup=False)
+        c.print(
+            json.dumps(ex.result, indent=2, sort_keys=True, default=str, ensure_ascii=False),
+            markup=False,
+        )
