@@ -127,3 +127,36 @@ def test_broken_policy_refuses_to_start(tmp_path):
         ok=False,
     )
     assert out.returncode == 78
+
+
+def test_sandbox_incident_from_the_cli():
+    assert "bad_deploy" in cli("sandbox", "faults").stdout
+    cli("sandbox", "inject", "bad_deploy", "--target", "checkout")
+    status = json.loads(cli("sandbox", "status", "--json").stdout)
+    assert any(f["kind"] == "bad_deploy" and f["active"] for f in status["faults"])
+    card = json.loads(
+        cli(
+            "call",
+            "sandbox.rollback_deployment",
+            "-a",
+            "service=checkout",
+            "--as",
+            "alice",
+            "--json",
+        ).stdout
+    )
+    assert card["risk"] == "medium" and "checkout: revision" in card["plan"]
+    done = json.loads(cli("approve", card["id"], "--as", "bob", "--json").stdout)
+    assert done["execution"]["status"] == "succeeded"
+    status = json.loads(cli("sandbox", "status", "--json").stdout)
+    assert not any(f["active"] for f in status["faults"])
+    bad = cli("sandbox", "inject", "meteor", ok=False)
+    assert bad.returncode == 2 and "meteor" in bad.stderr
+
+
+def test_demo_runs_offline():
+    out = subprocess.run(
+        [sys.executable, "-m", "copilot.demo"], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert "two-person rule" in out.stdout and "audit: ok" in out.stdout
