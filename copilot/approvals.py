@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,7 +17,14 @@ from sqlalchemy.exc import IntegrityError
 
 from copilot.audit import AuditLog
 from copilot.canonical import canonical_hash
-from copilot.domain import Approval, ApprovalState, Decision, Principal, Proposal
+from copilot.domain import (
+    Approval,
+    ApprovalState,
+    Decision,
+    Principal,
+    Proposal,
+    ProposalOutcome,
+)
 from copilot.errors import ApprovalInvalid, CopilotError, InvalidInput, PolicyDenied
 from copilot.policy import PolicyEngine, RequestContext
 from copilot.registry import Registry
@@ -31,25 +37,6 @@ from copilot.toolkit import ToolContext, ToolSpec
 
 def new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(8)}"
-
-
-def decision_data(d: Decision) -> dict[str, Any]:
-    return {
-        "action": d.action,
-        "resource": d.resource,
-        "allowed": d.allowed,
-        "policy_ids": list(d.policy_ids),
-        "reason": d.reason,
-        "errors": list(d.errors),
-    }
-
-
-@dataclass(frozen=True)
-class ProposalOutcome:
-    proposal: Proposal
-    approval: Approval
-    decision: Decision
-    runs_without_approval: bool
 
 
 class ApprovalBook:
@@ -89,7 +76,7 @@ class ApprovalBook:
 
     def record_decision(self, d: Decision, subject: str | None) -> None:
         self.audit.record(
-            "policy.decision", actor=d.principal, subject=subject, data=decision_data(d)
+            "policy.decision", actor=d.principal, subject=subject, data=d.audit_data()
         )
 
     def tool_context(self, principal: str, approval_id: str | None = None) -> ToolContext:
@@ -166,7 +153,7 @@ class ApprovalBook:
                 "policy.decision",
                 actor=who.id,
                 subject=approval.id,
-                data=decision_data(decision),
+                data=decision.audit_data(),
                 ts=now,
             )
             self.audit.append(
@@ -189,7 +176,9 @@ class ApprovalBook:
                     "provenance": provenance or {},
                 },
             )
-        return ProposalOutcome(proposal, approval, decision, auto)
+        return ProposalOutcome(
+            proposal=proposal, approval=approval, decision=decision, runs_without_approval=auto
+        )
 
     def _plan(self, who: Principal, spec: ToolSpec, args: Any) -> str | None:
         try:
@@ -313,7 +302,7 @@ class ApprovalBook:
                 "policy.decision",
                 actor=who.id,
                 subject=approval_id,
-                data=decision_data(decision),
+                data=decision.audit_data(),
                 ts=now,
             )
             self.audit.append(
@@ -372,24 +361,8 @@ class ApprovalBook:
 
     def execution_context(self, approval: Approval, proposal: Proposal) -> RequestContext:
         """Context for ``execute``: only approvals whose approver policy still accepts count."""
-        counted: list[str] = []
-        roles: set[str] = set()
-        glass = False
-        for v in approval.votes:
-            if v.verdict != "approve" or v.approver not in self.policy.users:
-                continue
-            vote_glass = "break-glass" in v.roles
-            ctx = self.context(
-                is_requester=v.approver == proposal.requester,
-                break_glass=vote_glass,
-                approval_count=len(counted),
-            )
-            if self.policy.decide("approve", v.approver, proposal.tool, ctx).allowed:
-                counted.append(v.approver)
-                roles |= self.policy.role_closure(self.policy.users[v.approver].roles)
-                glass = glass or vote_glass
-        return self.context(
-            break_glass=glass, approval_count=len(counted), approver_roles=frozenset(roles)
+        return self.policy.counted_context(
+            approval.votes, proposal.requester, proposal.tool, self.context()
         )
 
     def cancel(self, approval_id: str, who: Principal) -> Approval:

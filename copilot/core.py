@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from copilot.approvals import ApprovalBook, ProposalOutcome
+from copilot.approvals import ApprovalBook
 from copilot.audit import AuditLog
-from copilot.domain import Principal
+from copilot.domain import Principal, ProposalOutcome
 from copilot.executor import ExecutionOutcome, Executor
 from copilot.policy import PolicyEngine, load_policy_engine
 from copilot.ratelimit import RateLimits
+from copilot.reconcile import Reconciler
 from copilot.registry import Registry, discover
 from copilot.settings import Settings
 from copilot.store import Store, open_store
@@ -33,6 +34,7 @@ class Core:
     audit: AuditLog
     book: ApprovalBook
     executor: Executor
+    reconciler: Reconciler
 
     @classmethod
     def open(
@@ -51,9 +53,9 @@ class Core:
         audit = AuditLog(store)
         book = ApprovalBook(settings, store, registry, policy, audit, clock)
         executor = Executor(book, RateLimits(settings.executor))
-        core = cls(settings, store, registry, policy, audit, book, executor)
+        core = cls(settings, store, registry, policy, audit, book, executor, Reconciler(book))
         if reconcile:
-            executor.reconcile_stale()
+            core.reconciler.reconcile_stale()
         return core
 
     def principal(self, user_id: str) -> Principal:

@@ -127,7 +127,7 @@ def reconcile(
 ) -> None:
     """Record the real outcome of a call whose run ended *unknown* (e.g. after a crash)."""
     core = open_core()
-    core.executor.reconcile(approval_id, core.principal(as_user), outcome, note)
+    core.reconciler.reconcile(approval_id, core.principal(as_user), outcome, note)
     print(f"{approval_id}: reconciled as {outcome}")
 
 

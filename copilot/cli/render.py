@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from copilot.approvals import ProposalOutcome
-    from copilot.domain import Approval, Proposal
+    from copilot.domain import Approval, Proposal, ProposalOutcome
     from copilot.executor import ExecutionOutcome
 
 

@@ -9,6 +9,7 @@ from copilot.domain.models import (
     Execution,
     Principal,
     Proposal,
+    ProposalOutcome,
     Risk,
     Vote,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "Execution",
     "Principal",
     "Proposal",
+    "ProposalOutcome",
     "Risk",
     "Vote",
 ]

@@ -50,6 +50,17 @@ class Decision(BaseModel):
     reason: str = ""
     errors: tuple[str, ...] = ()
 
+    def audit_data(self) -> dict[str, Any]:
+        """The decision as it goes into the audit log (and OCSF ``actor.authorizations``)."""
+        return {
+            "action": self.action,
+            "resource": self.resource,
+            "allowed": self.allowed,
+            "policy_ids": list(self.policy_ids),
+            "reason": self.reason,
+            "errors": list(self.errors),
+        }
+
 
 class ApprovalState(StrEnum):
     PROPOSED = "proposed"
@@ -139,3 +150,12 @@ class AuditEvent(BaseModel):
     data: dict[str, Any]
     leaf_hash: str
     chain_hash: str
+
+
+class ProposalOutcome(BaseModel):
+    """What proposing a call produced: the records, policy's verdict, and whether it runs now."""
+
+    proposal: Proposal
+    approval: Approval
+    decision: Decision
+    runs_without_approval: bool

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import combinations_with_replacement
 from pathlib import Path
 
 import cedarpy
 
-from copilot.domain import Decision, Principal
+from copilot.domain import Decision, Principal, Vote
 from copilot.errors import ConfigError, InvalidInput
 from copilot.policy.sources import DEFAULT_DIR, Statement, read_policies, read_schema
 from copilot.settings import Settings, UserConfig
@@ -251,6 +251,35 @@ class PolicyEngine:
             allowed=res.allowed,
             policy_ids=ids,
             reason=reason,
+        )
+
+    def counted_context(
+        self, votes: Sequence[Vote], requester: str, tool: str, base: RequestContext
+    ) -> RequestContext:
+        """``base`` plus the approvals that still pass policy now (roles may have changed).
+
+        Roles come from the current configuration, never from the vote record; a vote only
+        contributes its break-glass mark, and that too must pass policy again.
+        """
+        counted: list[str] = []
+        roles: set[str] = set()
+        glass = False
+        for v in votes:
+            if v.verdict != "approve" or v.approver not in self.users:
+                continue
+            vote_glass = "break-glass" in v.roles
+            ctx = replace(
+                base,
+                is_requester=v.approver == requester,
+                break_glass=vote_glass,
+                approval_count=len(counted),
+            )
+            if self.decide("approve", v.approver, tool, ctx).allowed:
+                counted.append(v.approver)
+                roles |= self.role_closure(self.users[v.approver].roles)
+                glass = glass or vote_glass
+        return replace(
+            base, break_glass=glass, approval_count=len(counted), approver_roles=frozenset(roles)
         )
 
     def required_approvers(self, tool: str, requester: str, base: RequestContext) -> str:
