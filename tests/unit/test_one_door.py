@@ -1,0 +1,30 @@
+"""Contract line 1, statically: only the executor calls a tool's function."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _callers(attr: str) -> set[str]:
+    found = set()
+    for folder in ("copilot", "tools"):
+        for path in (ROOT / folder).rglob("*.py"):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Attribute) and node.attr == attr:
+                    found.add(str(path.relative_to(ROOT)))
+    return found
+
+
+def test_only_the_executor_runs_tools():
+    assert _callers("run_unchecked") == {"copilot/executor.py"}
+    # the function itself is private to the spec: only the toolkit and executor touch it
+    assert _callers("_func") <= {"copilot/toolkit.py"}
+
+
+def test_the_check_would_notice_a_second_door(tmp_path):
+    # the scan is real: it finds the attribute wherever it is used
+    assert "copilot/toolkit.py" in _callers("plan_fn")
