@@ -68,7 +68,43 @@ def _time_each(fn: Callable[[], Any], n: int) -> list[float]:
     return out
 
 
-def run_core_bench(events: int = 20000, decisions: int = 5000, calls: int = 300) -> dict[str, Any]:
+def extend_chain(store: Any, total: int) -> None:
+    """Grow the audit chain to ``total`` events in bulk, hashed exactly as appends hash them."""
+    from datetime import UTC, datetime
+
+    from copilot.audit.chain import chain_hash, leaf_hash
+    from copilot.canonical import canonical_json
+
+    with store.write() as conn:
+        head = conn.exec_driver_sql("SELECT seq, chain_hash FROM audit_head WHERE id = 1").first()
+    seq, prev = (int(head[0]), str(head[1])) if head else (0, "0" * 64)
+    ts = datetime.now(UTC).isoformat(timespec="microseconds")
+    while seq < total:
+        rows = []
+        for _ in range(min(20000, total - seq)):
+            seq += 1
+            body = canonical_json(
+                {
+                    "seq": seq,
+                    "ts": ts,
+                    "kind": "bench.bulk",
+                    "actor": "bench",
+                    "subject": None,
+                    "data": {"i": seq},
+                }
+            )
+            leaf = leaf_hash(body)
+            prev = chain_hash(prev, leaf)
+            rows.append((seq, body.decode(), leaf, prev))
+        with store.write() as conn:
+            cur = conn.connection.dbapi_connection.cursor()
+            cur.executemany("INSERT INTO audit_events VALUES (?, ?, ?, ?)", rows)
+            cur.execute("UPDATE audit_head SET seq = ?, chain_hash = ? WHERE id = 1", (seq, prev))
+
+
+def run_core_bench(
+    events: int = 20000, decisions: int = 5000, calls: int = 300, verify_events: int = 1_000_000
+) -> dict[str, Any]:
     from copilot.audit import verify_chain
     from copilot.core import Core
     from copilot.policy import RequestContext
@@ -101,6 +137,7 @@ def run_core_bench(events: int = 20000, decisions: int = 5000, calls: int = 300)
                 core.audit.record("bench.event", actor="bench", subject=str(i), data={"i": i})
             append_s = time.perf_counter() - t
 
+            extend_chain(core.store, verify_events)
             t = time.perf_counter()
             report = verify_chain(core.store)
             verify_s = time.perf_counter() - t
@@ -134,7 +171,8 @@ def run_core_bench(events: int = 20000, decisions: int = 5000, calls: int = 300)
         },
         "audit_appends_per_s": round(events / append_s),
         "audit_verify_events_per_s": round(total_events / verify_s),
-        "audit_verify_s_per_million": round(verify_s / total_events * 1e6, 2),
+        "audit_verify_events": total_events,
+        "audit_verify_s": round(verify_s, 2),
         "executor_ms": {
             "read_call_p50": round(read_p50 * 1e3, 2),
             "read_call_p99": round(read_p99 * 1e3, 2),
@@ -158,7 +196,8 @@ def print_table(f: dict[str, Any]) -> None:
     )
     table.add_row(
         "audit verify",
-        f"{f['audit_verify_events_per_s']:,} events/s ({f['audit_verify_s_per_million']} s per 1M)",
+        f"{f['audit_verify_events']:,} events in {f['audit_verify_s']} s "
+        f"({f['audit_verify_events_per_s']:,}/s)",
         "1M ≤ 10 s",
     )
     ex = f["executor_ms"]

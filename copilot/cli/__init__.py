@@ -40,12 +40,12 @@ def main() -> None:
         sys.exit(ex.exit_code)
     except typer.Abort:
         sys.exit(130)
-    except Exception as exc:  # click's usage errors are handled below
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
+    except typer.TyperException as exc:  # usage errors: typer's own one-line messages
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        sys.exit(int(getattr(exc, "exit_code", 2)))
+    except Exception as exc:
         if os.environ.get("COPILOT_DEBUG"):
             raise
         print(

@@ -194,12 +194,13 @@ def policy_check() -> None:
 @bench_app.command("core")
 def bench_core(
     as_json: bool = JSON,
-    events: int = typer.Option(20000, help="audit events to append and verify"),
+    events: int = typer.Option(20000, help="audit events to append, one transaction each"),
+    verify_events: int = typer.Option(1_000_000, help="length of the chain to verify"),
 ) -> None:
     """Policy latency, audit appends/s, verify rate and executor overhead."""
     from copilot.bench.core import print_table, run_core_bench
 
-    figures = run_core_bench(events=events)
+    figures = run_core_bench(events=events, verify_events=verify_events)
     if as_json:
         print_json(figures)
     else:
