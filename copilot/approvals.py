@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -113,6 +114,19 @@ class ApprovalBook:
             )
         plan = self._plan(who, spec, args)
         clean = args.model_dump(mode="json")
+        try:
+            args_hash = canonical_hash(clean)
+            plan_hash = None if plan is None else canonical_hash(plan)
+        except (ValueError, TypeError, UnicodeError):
+            # RFC 8785 refuses NaN, integers beyond 2^53 and lone surrogates: so do we.
+            raise self.refuse(
+                who.id,
+                spec.name,
+                InvalidInput(
+                    f"arguments for {spec.name} cannot be hashed canonically",
+                    "use integers below 2^53, finite numbers and valid Unicode",
+                ),
+            ) from None
         now = self.clock()
         auto = self.policy.decide("execute", who.id, spec.name, self.context()).allowed
         required = (
@@ -122,9 +136,9 @@ class ApprovalBook:
             id=new_id("prp"),
             tool=spec.name,
             arguments=clean,
-            args_hash=canonical_hash(clean),
+            args_hash=args_hash,
             plan=plan,
-            plan_hash=None if plan is None else canonical_hash(plan),
+            plan_hash=plan_hash,
             risk=spec.risk,
             requester=who.id,
             environment=self.settings.environment,
@@ -148,14 +162,7 @@ class ApprovalBook:
         with self.store.write() as conn:
             conn.execute(insert(proposals).values(**proposal.model_dump()))
             conn.execute(insert(approvals).values(**approval.model_dump(exclude={"votes"})))
-            self.audit.append(
-                conn,
-                "policy.decision",
-                actor=who.id,
-                subject=approval.id,
-                data=decision.audit_data(),
-                ts=now,
-            )
+            self.audit.append_decision(conn, decision, approval.id, ts=now)
             self.audit.append(
                 conn,
                 "proposal.created",
@@ -200,11 +207,15 @@ class ApprovalBook:
             )
         return found
 
-    def expire_if_due(self, approval: Approval) -> None:
+    def expire_if_due(self, approval: Approval, actor: str) -> None:
         """Mark a waiting or approved record expired once its time is up; raise if so."""
         now = self.clock()
         if now < approval.expires_at:
             return
+        err = ApprovalInvalid(
+            f"approval {approval.id} expired at {approval.expires_at:%Y-%m-%d %H:%M:%S} UTC",
+            "propose the call again to get a fresh approval",
+        )
         with self.store.write() as conn:
             res = conn.execute(
                 update(approvals)
@@ -214,18 +225,20 @@ class ApprovalBook:
                 )
                 .values(state=ApprovalState.EXPIRED, updated_at=now)
             )
-            if res.rowcount:
+            expired_now = res.rowcount == 1
+            if expired_now:
                 self.audit.append(
                     conn,
                     "approval.expired",
+                    actor=actor,
                     subject=approval.id,
                     ts=now,
                     data={"expires_at": approval.expires_at.isoformat()},
                 )
-        raise ApprovalInvalid(
-            f"approval {approval.id} expired at {approval.expires_at:%Y-%m-%d %H:%M:%S} UTC",
-            "propose the call again to get a fresh approval",
-        )
+        # Raised outside the transaction: raising inside it would roll the expiry back.
+        if expired_now:
+            raise err
+        raise self.refuse(actor, approval.id, err)
 
     def vote(
         self,
@@ -249,22 +262,20 @@ class ApprovalBook:
                     "nothing to do; propose the call again if it is still needed",
                 ),
             )
-        self.expire_if_due(approval)
-        if any(v.approver == who.id for v in approval.votes):
-            raise self.refuse(
-                who.id,
-                approval_id,
-                ApprovalInvalid(
-                    f"{who.id} already voted on {approval_id}",
-                    "a second approver must be someone else",
-                ),
-            )
-        approvers = [v for v in approval.votes if v.verdict == "approve"]
+        self.expire_if_due(approval, who.id)
         ctx = self.context(
             is_requester=who.id == proposal.requester,
-            break_glass=break_glass,
-            approval_count=len(approvers),
+            approval_count=sum(v.verdict == "approve" for v in approval.votes),
         )
+        if break_glass:
+            glass = self.policy.decide("break_glass", who.id, proposal.tool, ctx)
+            if not glass.allowed:
+                self.record_decision(glass, approval_id)
+                raise PolicyDenied(
+                    f"{who.id} may not declare break-glass: {glass.reason}",
+                    "ask an admin, or approve without --break-glass",
+                )
+            ctx = replace(ctx, break_glass=True)
         decision = self.policy.decide("approve", who.id, proposal.tool, ctx)
         if not decision.allowed:
             self.record_decision(decision, approval_id)
@@ -272,44 +283,62 @@ class ApprovalBook:
                 f"{who.id} may not {verdict} {approval_id}: {decision.reason}",
                 f"needs {approval.required}",
             )
+        try:
+            return self._record_vote(
+                approval, proposal, who, verdict, decision, break_glass, reason
+            )
+        except ApprovalInvalid as err:
+            raise self.refuse(who.id, approval_id, err) from None
+
+    def _record_vote(
+        self,
+        approval: Approval,
+        proposal: Proposal,
+        who: Principal,
+        verdict: str,
+        decision: Decision,
+        break_glass: bool,
+        reason: str,
+    ) -> Approval:
         now = self.clock()
+        aid = approval.id
         with self.store.write() as conn:
-            # Compare-and-set on the state: a concurrent rejection or expiry wins cleanly.
+            # Compare-and-set: a concurrent rejection, expiry or quorum wins cleanly.
             res = conn.execute(
                 update(approvals)
-                .where(approvals.c.id == approval_id, approvals.c.state == ApprovalState.PROPOSED)
+                .where(
+                    approvals.c.id == aid,
+                    approvals.c.state == ApprovalState.PROPOSED,
+                    approvals.c.expires_at > now,
+                )
                 .values(updated_at=now)
             )
             if res.rowcount != 1:
-                raise ApprovalInvalid(f"approval {approval_id} changed meanwhile", "look again")
+                raise ApprovalInvalid(
+                    f"approval {aid} changed or expired meanwhile",
+                    "look at it again with `copilot proposals`",
+                )
             try:
                 conn.execute(
                     insert(approval_votes).values(
-                        approval_id=approval_id,
+                        approval_id=aid,
                         approver=who.id,
                         verdict=verdict,
-                        roles=list(who.roles) + (["break-glass"] if break_glass else []),
                         at=now,
+                        # The break-glass mark is re-checked by policy whenever votes are counted.
+                        roles=list(who.roles) + (["break-glass"] if break_glass else []),
                     )
                 )
             except IntegrityError:
                 raise ApprovalInvalid(
-                    f"{who.id} already voted on {approval_id}",
-                    "a second approver must be someone else",
+                    f"{who.id} already voted on {aid}", "a second approver must be someone else"
                 ) from None
-            self.audit.append(
-                conn,
-                "policy.decision",
-                actor=who.id,
-                subject=approval_id,
-                data=decision.audit_data(),
-                ts=now,
-            )
+            self.audit.append_decision(conn, decision, aid, ts=now)
             self.audit.append(
                 conn,
                 "approval.vote",
                 actor=who.id,
-                subject=approval_id,
+                subject=aid,
                 ts=now,
                 data={
                     "verdict": verdict,
@@ -318,40 +347,35 @@ class ApprovalBook:
                     "args_hash": approval.args_hash,
                 },
             )
+            final: ApprovalState | None = None
+            found = get_approval(conn, aid)
+            assert found is not None
+            approval = found[0]
             if verdict == "reject":
-                conn.execute(
-                    update(approvals)
-                    .where(approvals.c.id == approval_id)
-                    .values(state=ApprovalState.REJECTED)
-                )
+                final = ApprovalState.REJECTED
                 self.audit.append(
                     conn,
                     "approval.rejected",
                     actor=who.id,
-                    subject=approval_id,
+                    subject=aid,
                     ts=now,
                     data={"reason": reason},
                 )
-            found = get_approval(conn, approval_id)
-            assert found is not None
-            approval = found[0]
-            if verdict == "approve" and self.quorum(approval, proposal).allowed:
-                conn.execute(
-                    update(approvals)
-                    .where(approvals.c.id == approval_id)
-                    .values(state=ApprovalState.APPROVED)
-                )
+            elif self.quorum(approval, proposal).allowed:
+                final = ApprovalState.APPROVED
                 self.audit.append(
                     conn,
                     "approval.approved",
                     actor=who.id,
-                    subject=approval_id,
+                    subject=aid,
                     ts=now,
                     data={
                         "approvers": [v.approver for v in approval.votes if v.verdict == "approve"]
                     },
                 )
-                approval = approval.model_copy(update={"state": ApprovalState.APPROVED})
+            if final is not None:
+                conn.execute(update(approvals).where(approvals.c.id == aid).values(state=final))
+                approval = approval.model_copy(update={"state": final})
         return approval
 
     def quorum(self, approval: Approval, proposal: Proposal) -> Decision:

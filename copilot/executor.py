@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
@@ -29,18 +29,17 @@ from copilot.canonical import canonical_hash
 from copilot.domain import Approval, ApprovalState, Principal, Proposal
 from copilot.errors import (
     ApprovalInvalid,
-    ApprovalRequired,
     CopilotError,
     InvalidInput,
-    PolicyDenied,
     ResourceBusy,
     ToolFailed,
     ToolRetry,
 )
+from copilot.preflight import Preflight
 from copilot.ratelimit import RateLimits
 from copilot.store.records import get_execution
 from copilot.store.schema import approvals, executions
-from copilot.toolkit import ToolSpec
+from copilot.toolkit import ToolSpec, describe_validation_error
 
 
 class ToolTimeout(CopilotError):
@@ -86,80 +85,29 @@ def run_with_timeout(fn: Callable[[], BaseModel], timeout_s: float) -> BaseModel
     return value
 
 
+def describe_failure(exc: BaseException) -> str:
+    """One short line about a tool's exception, for the record and for the model."""
+    if isinstance(exc, ValidationError):
+        text = f"tool returned an invalid result: {describe_validation_error(exc)}"
+    elif isinstance(exc, CopilotError):
+        text = exc.message
+    else:
+        text = f"tool raised {type(exc).__name__}: {exc}"
+    return " ".join(text.split())[:300]
+
+
 class Executor:
     """Runs approved calls. Nothing else in the code base calls ``ToolSpec.run_unchecked``."""
 
     def __init__(self, book: ApprovalBook, limits: RateLimits) -> None:
         self.book = book
         self.limits = limits
+        self.preflight = Preflight(book)
         self.store = book.store
         self.audit = book.audit
-        self.policy = book.policy
         self.clock = book.clock
         self.settings = book.settings
 
-    # -- checks ---------------------------------------------------------------------------
-    def _check(
-        self, approval: Approval, proposal: Proposal, who: Principal
-    ) -> tuple[ToolSpec, Any]:
-        if approval.state is ApprovalState.PROPOSED:
-            raise ApprovalRequired(
-                f"{approval.id} still needs approval ({approval.required})",
-                f"ask an approver to run `copilot approve {approval.id}`",
-            )
-        if approval.state is not ApprovalState.APPROVED:
-            raise self.book.refuse(
-                who.id,
-                approval.id,
-                ApprovalInvalid(
-                    f"approval {approval.id} is {approval.state.value}; it cannot run (again)",
-                    "approvals are single-use: propose the call again if it is still needed",
-                ),
-            )
-        self.book.expire_if_due(approval)
-        spec = self.book.registry.get(proposal.tool)
-        try:
-            args = spec.validate(proposal.arguments)
-        except InvalidInput as err:
-            raise self.book.refuse(
-                who.id,
-                approval.id,
-                ApprovalInvalid(
-                    f"stored arguments of {approval.id} no longer validate: {err.message}",
-                    "propose the call again",
-                ),
-            ) from None
-        digest = canonical_hash(args.model_dump(mode="json"))
-        if not (digest == proposal.args_hash == approval.args_hash):
-            raise self.book.refuse(
-                who.id,
-                approval.id,
-                ApprovalInvalid(
-                    f"arguments of {approval.id} do not match what was approved (hash mismatch)",
-                    "someone changed the stored call; propose it again and investigate",
-                ),
-            )
-        decision = self.book.quorum(approval, proposal)
-        self.book.record_decision(decision, approval.id)
-        if not decision.allowed:
-            raise PolicyDenied(
-                f"policy refuses to run {approval.id}: {decision.reason}",
-                f"it needs {approval.required} still valid at execution time",
-            )
-        plan = self.book._plan(who, spec, args)
-        plan_digest = None if plan is None else canonical_hash(plan)
-        if plan_digest != approval.plan_hash:
-            raise self.book.refuse(
-                who.id,
-                approval.id,
-                ApprovalInvalid(
-                    f"the plan of {approval.id} changed since it was approved (now: {plan})",
-                    "the system changed under the proposal; propose the call again",
-                ),
-            )
-        return spec, args
-
-    # -- the door ---------------------------------------------------------------------------
     def execute(self, approval_id: str, who: Principal) -> ExecutionOutcome:
         """Run an approved call exactly once, or raise why not (state unchanged)."""
         approval, proposal = self.book.load(approval_id, who.id)
@@ -175,16 +123,38 @@ class Executor:
                     "propose the call again if it is still needed",
                 ),
             )
-        spec, args = self._check(approval, proposal, who)
+        spec, args = self.preflight.check(approval, proposal, who)
         limited = self.limits.hit(proposal.requester, spec.name, spec.risk.level > 0)
         if limited is not None:
             raise self.book.refuse(who.id, approval_id, limited)
         resource = spec.resource(args)
-        self._claim(approval, proposal, spec, resource)
+        self._claim(approval, proposal, spec, resource, who)
+        # The world may have changed between the preflight and taking the lock (another run
+        # on the same resource finished in between): the plan must still be the approved one.
+        stale = self._stale_plan(approval, proposal, spec, args)
+        if stale is not None:
+            self._finish(approval, spec, resource, ApprovalState.FAILED, None, stale, 0)
+            return ExecutionOutcome(approval.id, spec.name, ApprovalState.FAILED, None, stale, 0)
         return self._run(approval, proposal, spec, args, resource)
 
+    def _stale_plan(
+        self, approval: Approval, proposal: Proposal, spec: ToolSpec, args: Any
+    ) -> str | None:
+        try:
+            plan = self.preflight.current_plan(proposal, spec, args)
+        except CopilotError as err:
+            return f"not run: the dry run failed after the lock was taken ({err.message})"
+        if (None if plan is None else canonical_hash(plan)) != approval.plan_hash:
+            return f"not run: the plan changed since approval (now: {plan}); propose it again"
+        return None
+
     def _claim(
-        self, approval: Approval, proposal: Proposal, spec: ToolSpec, resource: str | None
+        self,
+        approval: Approval,
+        proposal: Proposal,
+        spec: ToolSpec,
+        resource: str | None,
+        who: Principal,
     ) -> None:
         now = self.clock()
         budget = spec.timeout_s * (self.settings.executor.max_attempts if spec.idempotent else 1)
@@ -194,13 +164,15 @@ class Executor:
                 res = conn.execute(
                     update(approvals)
                     .where(
-                        approvals.c.id == approval.id, approvals.c.state == ApprovalState.APPROVED
+                        approvals.c.id == approval.id,
+                        approvals.c.state == ApprovalState.APPROVED,
+                        approvals.c.expires_at > now,
                     )
                     .values(state=ApprovalState.EXECUTING, updated_at=now)
                 )
                 if res.rowcount != 1:
                     raise ApprovalInvalid(
-                        f"approval {approval.id} is already being used",
+                        f"approval {approval.id} is no longer approved (expired or already used)",
                         "nothing ran twice; check `copilot proposals`",
                     )
                 if resource is not None:
@@ -224,16 +196,18 @@ class Executor:
                     data={
                         "tool": spec.name,
                         "args_hash": approval.args_hash,
+                        "plan_hash": approval.plan_hash,
                         "resource": resource,
+                        "triggered_by": who.id,
                         "deadline": deadline.isoformat(),
                     },
                 )
-        except ResourceBusy as err:
-            raise self.book.refuse(proposal.requester, approval.id, err) from None
+        except (ApprovalInvalid, ResourceBusy) as err:
+            raise self.book.refuse(who.id, approval.id, err) from None
         except IntegrityError:
             # The primary key on executions: someone else claimed this approval first.
             raise self.book.refuse(
-                proposal.requester,
+                who.id,
                 approval.id,
                 ApprovalInvalid(
                     f"approval {approval.id} is already being used", "nothing ran twice"
@@ -259,26 +233,53 @@ class Executor:
         status, result, error = ApprovalState.SUCCEEDED, None, None
         try:
             if spec.idempotent:
-                retrying = Retrying(
+                # Only a tool's own "transient, nothing applied" signal is retried: after a
+                # timeout the first attempt may still be running, so a retry could overlap it.
+                out = Retrying(
                     stop=stop_after_attempt(self.settings.executor.max_attempts),
                     wait=wait_exponential(multiplier=self.settings.executor.retry_wait_s, max=5),
-                    retry=retry_if_exception_type((ToolRetry, ToolTimeout)),
+                    retry=retry_if_exception_type(ToolRetry),
                     reraise=True,
-                )
-                out = retrying(once)
+                )(once)
             else:
                 out = once()
             result = out.model_dump(mode="json")
         except ToolTimeout as exc:
             status, error = ApprovalState.UNKNOWN, f"{exc.message}; outcome unknown"
         except (ToolFailed, ToolRetry, InvalidInput) as exc:
-            status, error = ApprovalState.FAILED, exc.message
+            status, error = ApprovalState.FAILED, describe_failure(exc)
         except Exception as exc:
-            status, error = ApprovalState.FAILED, f"tool raised {type(exc).__name__}: {exc}"
+            status, error = ApprovalState.FAILED, describe_failure(exc)
         self._finish(approval, spec, resource, status, result, error, attempts)
         return ExecutionOutcome(approval.id, spec.name, status, result, error, attempts)
 
     def _finish(
+        self,
+        approval: Approval,
+        spec: ToolSpec,
+        resource: str | None,
+        status: ApprovalState,
+        result: dict[str, Any] | None,
+        error: str | None,
+        attempts: int,
+    ) -> None:
+        try:
+            self._record(approval, spec, resource, status, result, error, attempts)
+        except Exception as exc:
+            # The tool has run: never lose that because its result cannot be stored (a
+            # number RFC 8785 refuses, say). Record the outcome without the result.
+            note = f"result not recorded ({type(exc).__name__})"
+            self._record(
+                approval,
+                spec,
+                resource,
+                status,
+                None,
+                f"{error}; {note}" if error else note,
+                attempts,
+            )
+
+    def _record(
         self,
         approval: Approval,
         spec: ToolSpec,
@@ -317,7 +318,9 @@ class Executor:
                 .where(approvals.c.id == approval.id)
                 .values(state=status, updated_at=now)
             )
-            if resource is not None:
+            # After a timeout the tool may still be running: its lease stays until the
+            # deadline, so no second write to the same resource starts underneath it.
+            if resource is not None and status is not ApprovalState.UNKNOWN:
                 locks.release(conn, resource, approval.id)
             self.audit.append(
                 conn,

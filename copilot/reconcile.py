@@ -18,29 +18,36 @@ class Reconciler:
         self.book = book
         self.store = book.store
         self.audit = book.audit
-        self.policy = book.policy
         self.clock = book.clock
 
     def reconcile_stale(self) -> list[str]:
         """Mark runs whose deadline passed while still *executing* as *unknown*."""
         now = self.clock()
-        marked = []
-        with self.store.write() as conn:
-            rows = conn.execute(
-                select(executions).where(
+        with self.store.read() as conn:
+            stale = conn.execute(
+                select(executions.c.approval_id, executions.c.owner, executions.c.started_at).where(
                     executions.c.status == ApprovalState.EXECUTING, executions.c.deadline < now
                 )
             ).all()
-            for r in rows:
-                conn.execute(
+        marked = []
+        # One transaction per run, each update conditional on the state we saw: a run that
+        # finished meanwhile keeps its real outcome.
+        for r in stale:
+            with self.store.write() as conn:
+                res = conn.execute(
                     update(executions)
-                    .where(executions.c.approval_id == r.approval_id)
+                    .where(
+                        executions.c.approval_id == r.approval_id,
+                        executions.c.status == ApprovalState.EXECUTING,
+                    )
                     .values(
                         status=ApprovalState.UNKNOWN,
                         finished_at=now,
                         error="the process running it stopped; outcome unknown",
                     )
                 )
+                if res.rowcount != 1:
+                    continue
                 conn.execute(
                     update(approvals)
                     .where(approvals.c.id == r.approval_id)
@@ -65,20 +72,14 @@ class Reconciler:
         if outcome not in ("succeeded", "failed"):
             raise InvalidInput(f"unknown outcome {outcome!r}", "use succeeded or failed")
         approval, proposal = self.book.load(approval_id, who.id)
-        if approval.state is not ApprovalState.UNKNOWN:
-            raise self.book.refuse(
-                who.id,
-                approval_id,
-                ApprovalInvalid(
-                    f"{approval_id} is {approval.state.value}, not unknown", "nothing to reconcile"
-                ),
-            )
-        decision = self.policy.decide(
-            "approve",
-            who.id,
-            proposal.tool,
-            self.book.context(is_requester=who.id == proposal.requester),
+        not_unknown = ApprovalInvalid(
+            f"{approval_id} is {approval.state.value}, not unknown", "nothing to reconcile"
         )
+        if approval.state is not ApprovalState.UNKNOWN:
+            raise self.book.refuse(who.id, approval_id, not_unknown)
+        # Only someone who could have approved the call may say what became of it.
+        ctx = self.book.context(is_requester=who.id == proposal.requester)
+        decision = self.book.policy.decide("approve", who.id, proposal.tool, ctx)
         if not decision.allowed:
             self.book.record_decision(decision, approval_id)
             raise PolicyDenied(
@@ -86,30 +87,33 @@ class Reconciler:
                 "ask someone who could have approved it",
             )
         now = self.clock()
-        with self.store.write() as conn:
-            conn.execute(
-                update(approvals)
-                .where(approvals.c.id == approval_id, approvals.c.state == ApprovalState.UNKNOWN)
-                .values(state=outcome, updated_at=now)
-            )
-            conn.execute(
-                update(executions)
-                .where(executions.c.approval_id == approval_id)
-                .values(status=outcome)
-            )
-            self.audit.append(
-                conn,
-                "policy.decision",
-                actor=who.id,
-                subject=approval_id,
-                data=decision.audit_data(),
-                ts=now,
-            )
-            self.audit.append(
-                conn,
-                "execution.reconciled",
-                actor=who.id,
-                subject=approval_id,
-                ts=now,
-                data={"outcome": outcome, "note": note},
-            )
+        try:
+            with self.store.write() as conn:
+                res = conn.execute(
+                    update(approvals)
+                    .where(
+                        approvals.c.id == approval_id, approvals.c.state == ApprovalState.UNKNOWN
+                    )
+                    .values(state=outcome, updated_at=now)
+                )
+                if res.rowcount != 1:
+                    raise ApprovalInvalid(
+                        f"{approval_id} was reconciled meanwhile",
+                        "look at it again with `copilot proposals`",
+                    )
+                conn.execute(
+                    update(executions)
+                    .where(executions.c.approval_id == approval_id)
+                    .values(status=outcome)
+                )
+                self.audit.append_decision(conn, decision, approval_id, ts=now)
+                self.audit.append(
+                    conn,
+                    "execution.reconciled",
+                    actor=who.id,
+                    subject=approval_id,
+                    ts=now,
+                    data={"outcome": outcome, "note": note},
+                )
+        except ApprovalInvalid as err:
+            raise self.book.refuse(who.id, approval_id, err) from None

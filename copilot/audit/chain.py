@@ -22,7 +22,8 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from copilot.canonical import canonical_json
-from copilot.domain import AuditEvent
+from copilot.domain import AuditEvent, Decision
+from copilot.errors import AuditTampered
 from copilot.store.db import Store
 from copilot.store.schema import audit_events, audit_head
 
@@ -57,7 +58,6 @@ class AuditLog:
             "INSERT INTO audit_events (seq, body, leaf_hash, chain_hash) "
             f"VALUES ({ph}, {ph}, {ph}, {ph})"
         )
-        self._first_head = f"INSERT INTO audit_head (chain_hash, seq, id) VALUES ({ph}, {ph}, 1)"
         self._move_head = f"UPDATE audit_head SET chain_hash = {ph}, seq = {ph} WHERE id = 1"
 
     def append(
@@ -74,8 +74,12 @@ class AuditLog:
         cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         cur.execute(self._head)
         head = cur.fetchone()
-        seq = 1 if head is None else int(head[0]) + 1
-        prev = GENESIS if head is None else str(head[1])
+        if head is None:
+            raise AuditTampered(
+                "the audit log's head row is missing: it was deleted",
+                "run `copilot audit verify` and restore the database from a backup",
+            )
+        seq, prev = int(head[0]) + 1, str(head[1])
         when = (ts or datetime.now(UTC)).astimezone(UTC)
         payload = data or {}
         if self._redact is not None:
@@ -92,7 +96,7 @@ class AuditLog:
         leaf = leaf_hash(body)
         chained = chain_hash(prev, leaf)
         cur.execute(self._insert, (seq, body.decode("utf-8"), leaf, chained))
-        cur.execute(self._first_head if head is None else self._move_head, (chained, seq))
+        cur.execute(self._move_head, (chained, seq))
         cur.close()
         return AuditEvent(
             seq=seq,
@@ -103,6 +107,19 @@ class AuditLog:
             data=payload,
             leaf_hash=leaf,
             chain_hash=chained,
+        )
+
+    def append_decision(
+        self, conn: Connection, decision: Decision, subject: str | None, ts: datetime | None = None
+    ) -> AuditEvent:
+        """Append one policy decision (who, what, allow/deny, deciding policies, reason)."""
+        return self.append(
+            conn,
+            "policy.decision",
+            actor=decision.principal,
+            subject=subject,
+            data=decision.audit_data(),
+            ts=ts,
         )
 
     def record(self, kind: str, **fields: Any) -> AuditEvent:
@@ -126,22 +143,27 @@ class AuditLog:
             )
 
 
-def _rows(store: Store, since: int, batch: int) -> Iterator[tuple[int, str, str, str]]:
+def _rows(
+    store: Store, since: int, batch: int, upto: int | None = None
+) -> Iterator[tuple[int, str, str, str]]:
     # Keyset pagination: bounded memory and no long-held read transaction.
     last = since
     while True:
+        query = (
+            select(
+                audit_events.c.seq,
+                audit_events.c.body,
+                audit_events.c.leaf_hash,
+                audit_events.c.chain_hash,
+            )
+            .where(audit_events.c.seq > last)
+            .order_by(audit_events.c.seq)
+            .limit(batch)
+        )
+        if upto is not None:
+            query = query.where(audit_events.c.seq <= upto)
         with store.read() as conn:
-            rows = conn.execute(
-                select(
-                    audit_events.c.seq,
-                    audit_events.c.body,
-                    audit_events.c.leaf_hash,
-                    audit_events.c.chain_hash,
-                )
-                .where(audit_events.c.seq > last)
-                .order_by(audit_events.c.seq)
-                .limit(batch)
-            ).all()
+            rows = conn.execute(query).all()
         if not rows:
             return
         for r in rows:
@@ -168,7 +190,16 @@ def _body_seq(body: str) -> int | None:
 
 
 def verify_chain(store: Store, anchor: tuple[int, str] | None = None) -> VerifyReport:
-    """Recompute the chain; name the first edited, deleted or reordered event."""
+    """Recompute the chain up to the recorded head; name the first bad event.
+
+    The head is read first, so events appended while verifying are simply not looked at
+    (they are not mistaken for a tail that was cut off).
+    """
+    with store.read() as conn:
+        head = conn.execute(select(audit_head).where(audit_head.c.id == 1)).first()
+    if head is None:
+        return VerifyReport(False, 0, 0, GENESIS, "the head row is missing: it was deleted", 1)
+    head_seq, head_hash = int(head.seq), str(head.chain_hash)
     expected, prev, count = 1, GENESIS, 0
     sha = hashlib.sha256
     anchor_seen = anchor is None
@@ -176,11 +207,10 @@ def verify_chain(store: Store, anchor: tuple[int, str] | None = None) -> VerifyR
     def bad(seq: int, problem: str) -> VerifyReport:
         return VerifyReport(False, count, seq, prev, problem, seq)
 
-    for seq, body, leaf, chained in _rows(store, 0, 20000):
+    for seq, body, leaf, chained in _rows(store, 0, 20000, upto=head_seq):
         if seq != expected:
             return bad(expected, f"event #{expected} is missing: deleted (the next is #{seq})")
-        raw = body.encode("utf-8")
-        if sha(_LEAF + raw).hexdigest() != leaf:
+        if sha(_LEAF + body.encode("utf-8")).hexdigest() != leaf:
             return bad(seq, f"event #{seq} was edited: its content no longer matches its hash")
         if sha(_NODE + bytes.fromhex(prev) + bytes.fromhex(leaf)).hexdigest() != chained:
             moved = _body_seq(body)
@@ -192,12 +222,9 @@ def verify_chain(store: Store, anchor: tuple[int, str] | None = None) -> VerifyR
                 return bad(seq, f"event #{seq} differs from the anchored head: history rewritten")
             anchor_seen = True
         prev, expected, count = chained, expected + 1, count + 1
-    with store.read() as conn:
-        head = conn.execute(select(audit_head).where(audit_head.c.id == 1)).first()
-    head_seq = 0 if head is None else head.seq
-    if head_seq > count:
+    if count < head_seq:
         return bad(count + 1, f"events #{count + 1}..#{head_seq} are missing: deleted from the end")
-    if head is not None and (head_seq != count or head.chain_hash != prev):
+    if head_hash != prev:
         return bad(count, "the recorded head does not match the last event: the tail was edited")
     if not anchor_seen and anchor is not None:
         return bad(anchor[0], f"anchored event #{anchor[0]} is missing: the log was truncated")

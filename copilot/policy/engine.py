@@ -24,7 +24,7 @@ NS = "Copilot"
 # Stand-in users, one per role, for asking "could a member of this role approve?".
 # Config users cannot use this prefix, so nobody can authenticate as one.
 PROBE_PREFIX = "~role:"
-ACTIONS = ("propose", "approve", "execute")
+ACTIONS = ("propose", "approve", "execute", "break_glass")
 
 
 @dataclass(frozen=True)
@@ -267,7 +267,16 @@ class PolicyEngine:
         for v in votes:
             if v.verdict != "approve" or v.approver not in self.users:
                 continue
-            vote_glass = "break-glass" in v.roles
+            # A break-glass mark counts only while policy still lets this person declare it.
+            vote_glass = (
+                "break-glass" in v.roles
+                and self.decide(
+                    "break_glass",
+                    v.approver,
+                    tool,
+                    replace(base, is_requester=v.approver == requester),
+                ).allowed
+            )
             ctx = replace(
                 base,
                 is_requester=v.approver == requester,

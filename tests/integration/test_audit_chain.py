@@ -95,7 +95,7 @@ def test_full_rewrite_is_caught_only_by_an_anchor(chain, db_url):
         rows = conn.execute(select(audit_events).order_by(audit_events.c.seq)).all()
     with chain.write() as conn:
         conn.execute(delete(audit_events))
-        conn.exec_driver_sql("DELETE FROM audit_head")
+        conn.exec_driver_sql("UPDATE audit_head SET seq = 0, chain_hash = '" + "0" * 64 + "'")
     log = AuditLog(chain)
     for r in rows:
         ev = json.loads(r.body)

@@ -1,23 +1,25 @@
-"""The safety contract under random sequences of operations (a hypothesis state machine).
+"""The safety contract under random sequences of operations (hypothesis).
 
 Random proposals, votes, rejections, cancellations, tampering with stored arguments, expiry,
-executions, simulated crashes and reconciliation, on SQLite and PostgreSQL. A model kept by
-the test predicts, independently of the copilot's code, what each step may do; after every
-step the test checks what actually ran (the test pack records each run in the store):
+demoted approvers, executions, simulated crashes and reconciliation, on SQLite and
+PostgreSQL. A model kept by the test predicts, independently of the copilot's code (the
+default policy is restated below), what each operation must do. After every operation the
+test checks what actually ran (the test pack records each run in the store):
 
-(a) every run's approval holds the votes the default policy requires, from eligible people
-    other than the requester (medium and up), and the stored arguments and hashes are the
+(a) every run's approval holds the votes the policy requires, from people eligible now and
+    other than the requester (medium and up), and its stored arguments and hashes are the
     ones proposed; (b) no approval runs twice; (c) nothing tampered, rejected, expired,
-    crashed or unapproved runs, and what the model says must run does run; (d) the audit
-    chain verifies. Counters must equal the fold of the runs over the approved arguments.
+    crashed or short of its quorum runs, and what the model says must run does run;
+(d) the audit chain verifies. Counters must equal the fold of the runs over the approved
+arguments, and every stored approval state must be the one the model expects.
 """
 
 from __future__ import annotations
 
-import itertools
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -25,27 +27,21 @@ from typing import Any
 
 import pytest
 from conftest import PACKS, POSTGRES_URL, FakeClock, runs
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import (
-    RuleBasedStateMachine,
-    invariant,
-    precondition,
-    rule,
-    run_state_machine_as_test,
-)
 from sqlalchemy import create_engine, delete, insert, select, text, update
 
 from copilot.audit import verify_chain
 from copilot.canonical import canonical_hash
 from copilot.core import Core
 from copilot.errors import CopilotError
-from copilot.settings import ExecutorSettings, Settings
+from copilot.settings import DEFAULT_USERS, ExecutorSettings, Settings
 from copilot.store.db import normalise_url
 from copilot.store.schema import approvals, executions, proposals, resource_locks
 
 # -- the default policy, restated independently of the Cedar files -----------------------
-ROLES: dict[str, frozenset[str]] = {
+Roles = Mapping[str, frozenset[str]]
+ROLES: Roles = {  # each user's roles with everything they inherit
     "dana": frozenset({"viewer"}),
     "alice": frozenset({"viewer", "responder"}),
     "bob": frozenset({"viewer", "responder", "sre"}),
@@ -58,30 +54,35 @@ RISK = {"low_note": 1, "bump_counter": 2, "reset_counter": 3, "drop_all": 4}
 WRITE_TOOLS = sorted(RISK)
 APPROVER_ROLE = {1: "responder", 2: "sre", 3: "sre", 4: "oncall-lead"}
 NAMES = ("a", "b")
-LEASE_S = 60  # the lease a simulated crashed run holds its lock and execution row for
+LEASE_S = 60  # how long a simulated crashed run holds its lock and execution row
 TERMINAL = {"succeeded", "failed", "rejected", "cancelled", "expired"}
 
 
-def may_approve(user: str, tool: str, requester: str) -> bool:
+def may_approve(roles: Roles, user: str, tool: str, requester: str) -> bool:
     """Who may vote (approve or reject) on, or reconcile, a call."""
     risk = RISK[tool]
     if risk >= 2 and user == requester:
-        return False  # two-person rule
-    return APPROVER_ROLE[risk] in ROLES[user]
+        return False  # the two-person rule
+    return APPROVER_ROLE[risk] in roles[user]
 
 
-def quorum_met(tool: str, requester: str, approvers: list[str]) -> bool:
-    """Prod quorum: low 1; medium 1 SRE; high 2 incl. an on-call lead; critical 2 leads."""
-    counted = {u for u in approvers if may_approve(u, tool, requester)}
-    roles = set().union(*(ROLES[u] for u in counted)) if counted else set()
+def quorum_met(roles: Roles, tool: str, requester: str, approvers: list[str]) -> bool:
+    """In prod: low 1; medium 1 SRE; high 2 incl. an on-call lead; critical 2 on-call leads."""
+    counted = {u for u in approvers if may_approve(roles, u, tool, requester)}
+    have = set().union(*(roles[u] for u in counted)) if counted else set()
     risk = RISK[tool]
     if risk == 1:
         return len(counted) >= 1
     if risk == 2:
-        return len(counted) >= 1 and "sre" in roles
+        return len(counted) >= 1 and "sre" in have
     if risk == 3:
-        return len(counted) >= 2 and {"sre", "oncall-lead"} <= roles
-    return len(counted) >= 2 and "oncall-lead" in roles
+        return len(counted) >= 2 and {"sre", "oncall-lead"} <= have
+    return len(counted) >= 2 and "oncall-lead" in have
+
+
+def reconciler(core: Core) -> Any:
+    """Where ``reconcile_stale`` and ``reconcile`` live (they moved out of the executor)."""
+    return getattr(core, "reconciler", core.executor)
 
 
 def tool_args(tool: str, name: str, by: int) -> dict[str, Any]:
@@ -92,7 +93,7 @@ def tool_args(tool: str, name: str, by: int) -> dict[str, Any]:
     return {"name": name}
 
 
-def other_args(args: dict[str, Any]) -> dict[str, Any]:
+def forged_args(args: dict[str, Any]) -> dict[str, Any]:
     """Different arguments an attacker with database access might write instead."""
     if "by" in args:
         return {**args, "by": args["by"] + 10}
@@ -111,12 +112,11 @@ class Call:
     args: dict[str, Any]
     requester: str
     expires_at: datetime
-    plan_counter: int | None  # counter value the bump plan was computed from
+    plan_counter: int | None  # the counter value the bump plan was computed from
     state: str = "proposed"  # proposed approved ran rejected cancelled crashed unknown <outcome>
     approvers: list[str] = field(default_factory=list)
     voters: set[str] = field(default_factory=set)
     tampered: bool = False
-    rejected: bool = False
     crashed: bool = False
     deadline: datetime | None = None
 
@@ -125,24 +125,15 @@ class Call:
         return None if self.tool == "drop_all" else f"counter/{self.args['name']}"
 
 
-class SafetyMachine(RuleBasedStateMachine):
-    """One fresh Core (and database) per example; see the module docstring."""
+class Model:
+    """A fresh Core (and database) per example, and what the test expects of it."""
 
-    new_url: Callable[[], tuple[str, Path, Callable[[], None]]]
-    stats: Counter[str]
-
-    def __init__(self) -> None:
-        super().__init__()
-        url, data_dir, self._drop = self.new_url()
+    def __init__(self, url: str, data_dir: Path, stats: Counter[str]) -> None:
+        self.url, self.data_dir, self.stats = url, data_dir, stats
         self.clock = FakeClock()
-        cfg = Settings(
-            data_dir=data_dir,
-            database_url=url,
-            tool_paths=str(PACKS),
-            executor=ExecutorSettings(user_rate="10000/minute", tool_rate="10000/minute"),
-        )
-        self.core = Core.open(cfg, clock=self.clock)
-        self.ttl = timedelta(seconds=cfg.executor.approval_ttl_s)
+        self.roles: dict[str, frozenset[str]] = dict(ROLES)
+        self.core = self.open_core()
+        self.ttl = timedelta(seconds=self.core.settings.executor.approval_ttl_s)
         self.calls: dict[str, Call] = {}
         self.writes: list[Call] = []
         self.counters = dict.fromkeys(NAMES, 0)
@@ -152,9 +143,29 @@ class SafetyMachine(RuleBasedStateMachine):
         self.may: set[str] = set()
         self.last_state: dict[str, str] = {}
 
-    def teardown(self) -> None:
-        self.core.close()
-        self._drop()
+    def open_core(self) -> Core:
+        users = {
+            u: cfg if self.roles[u] == ROLES[u] else cfg.model_copy(update={"roles": ["viewer"]})
+            for u, cfg in DEFAULT_USERS.items()
+        }
+        cfg = Settings(
+            data_dir=self.data_dir,
+            database_url=self.url,
+            tool_paths=str(PACKS),
+            users=users,
+            executor=ExecutorSettings(user_rate="10000/minute", tool_rate="10000/minute"),
+        )
+        return Core.open(cfg, clock=self.clock)
+
+    def apply(self, op: tuple[Any, ...]) -> None:
+        """One operation, then every invariant."""
+        name, *params = op
+        if name in NEEDS_A_PROPOSAL and not self.writes:
+            return
+        getattr(self, name)(*params)
+        self.what_ran_was_allowed()
+        assert verify_chain(self.core.store).ok  # (d)
+        self.stored_state_matches_model()
 
     # -- model helpers -----------------------------------------------------------------
     def now(self) -> datetime:
@@ -163,14 +174,19 @@ class SafetyMachine(RuleBasedStateMachine):
     def live(self, call: Call) -> bool:
         return self.now() < call.expires_at
 
-    def pick(self, index: int) -> Call:
-        """Recent proposals first: that is where quorums, runs and conflicts happen."""
-        return self.writes[-1 - index % len(self.writes)]
+    def pick(self, index: int, pool: str = "any") -> Call:
+        """Recent proposals first, those in state ``pool`` (if any) first of all."""
+        among = [c for c in self.writes if c.state == pool] or self.writes
+        return among[-1 - index % len(among)]
 
     def would_run(self, call: Call) -> bool:
         """Everything the executor must check, decided from the model alone."""
         if call.state != "approved" or call.tampered or not self.live(call):
             return False
+        if "responder" not in self.roles[call.requester]:
+            return False  # policy runs a change only for a requester who could propose it
+        if not quorum_met(self.roles, call.tool, call.requester, call.approvers):
+            return False  # an approver lost the role that made their vote count
         if call.tool == "bump_counter" and self.counters[call.args["name"]] != call.plan_counter:
             return False  # the dry-run plan changed since approval
         held = self.locks.get(call.resource or "")
@@ -186,16 +202,15 @@ class SafetyMachine(RuleBasedStateMachine):
             self.locks.pop(call.resource, None)
         self.stats["runs"] += 1
 
+    def stale(self) -> set[str]:
+        """Simulated crashed runs whose lease has run out."""
+        now = self.now()
+        return {c.id for c in self.writes if c.state == "crashed" and (c.deadline or now) < now}
+
     # -- operations --------------------------------------------------------------------
-    @rule(
-        tool=st.sampled_from(WRITE_TOOLS),
-        user=st.sampled_from(USERS),
-        name=st.sampled_from(NAMES),
-        by=st.integers(1, 3),
-    )
     def propose(self, tool: str, user: str, name: str, by: int) -> None:
         args = tool_args(tool, name, by)
-        allowed = "responder" in ROLES[user]
+        allowed = "responder" in self.roles[user]
         try:
             out, ran = self.core.call(self.core.principal(user), tool, dict(args))
         except CopilotError as err:
@@ -214,63 +229,62 @@ class SafetyMachine(RuleBasedStateMachine):
         )
         self.calls[call.id] = call
         self.writes.append(call)
+        self.stats["proposals"] += 1
 
-    @rule(user=st.sampled_from(USERS), name=st.sampled_from(NAMES))
     def read(self, user: str, name: str) -> None:
         out, ran = self.core.call(self.core.principal(user), "read_counter", {"name": name})
         assert ran is not None and ran.result == {"value": self.counters[name]}
-        call = Call(out.approval.id, out.proposal.id, "read_counter", {"name": name}, user,
-                    self.now() + self.ttl, None, state="ran")  # fmt: skip
-        self.calls[call.id] = call
-        self.must.add(call.id)
+        self.calls[out.approval.id] = Call(
+            out.approval.id, out.proposal.id, "read_counter", {"name": name}, user,
+            self.now() + self.ttl, None, state="ran",
+        )  # fmt: skip
+        self.must.add(out.approval.id)
 
-    def vote(self, index: int, user: str, verdict: str) -> Call | None:
-        call = self.pick(index)
+    def vote(self, index: int, pool: str, user: str, verdict: str) -> Call | None:
+        call = self.pick(index, pool)
         ok = (
             call.state == "proposed"
             and self.live(call)
             and user not in call.voters
-            and may_approve(user, call.tool, call.requester)
+            and may_approve(self.roles, user, call.tool, call.requester)
         )
         try:
             approval = self.core.book.vote(call.id, self.core.principal(user), verdict)
         except CopilotError as err:
             assert not ok, f"{verdict} by {user} on {call} refused: {err.message}"
+            self.stats["refused votes"] += 1
             return None
         assert ok, f"{verdict} by {user} accepted on {call}"
+        self.stats[f"{verdict} votes"] += 1
         call.voters.add(user)
         if verdict == "reject":
-            call.state, call.rejected = "rejected", True
+            call.state = "rejected"
         else:
             call.approvers.append(user)
-            if quorum_met(call.tool, call.requester, call.approvers):
+            if quorum_met(self.roles, call.tool, call.requester, call.approvers):
                 call.state = "approved"
+                self.stats["quorums"] += 1
         assert approval.state.value == call.state, (approval.state, call)
         return call
 
-    @precondition(lambda self: self.writes)
-    @rule(
-        index=st.integers(0, 7),
-        users=st.lists(st.sampled_from(USERS), min_size=1, max_size=3),
-        run=st.booleans(),
-    )
-    def approve(self, index: int, users: list[str], run: bool) -> None:
-        """Approvals by one to three people in turn; with ``run``, what ``Core.approve`` does:
-        the vote that completes the quorum also runs the call."""
+    def approve(self, index: int, pool: str, users: list[str], then: str) -> None:
+        """Approvals by one to three people in turn. Once the quorum is complete, ``run`` is
+        what ``Core.approve`` does, ``hold`` leaves the call approved, and ``crash`` claims
+        it in a process that dies."""
         for user in users:
-            call = self.vote(index, user, "approve")
-            if run and call is not None and call.state == "approved":
+            call = self.vote(index, pool, user, "approve")
+            if call is None or call.state != "approved":
+                continue
+            if then == "run":
                 self.execute_call(call, user)
+            elif then == "crash" and self.would_run(call):
+                self.crash_call(call)
 
-    @precondition(lambda self: self.writes)
-    @rule(index=st.integers(0, 7), user=st.sampled_from(USERS))
-    def reject(self, index: int, user: str) -> None:
-        self.vote(index, user, "reject")
+    def reject(self, index: int, pool: str, user: str) -> None:
+        self.vote(index, pool, user, "reject")
 
-    @precondition(lambda self: self.writes)
-    @rule(index=st.integers(0, 7), user=st.sampled_from(USERS))
-    def execute(self, index: int, user: str) -> None:
-        self.execute_call(self.pick(index), user)
+    def execute(self, index: int, user: str, pool: str) -> None:
+        self.execute_call(self.pick(index, pool), user)
 
     def execute_call(self, call: Call, user: str) -> None:
         expected = self.would_run(call)
@@ -287,8 +301,6 @@ class SafetyMachine(RuleBasedStateMachine):
         assert outcome.status.value == "succeeded", outcome
         self.ran(call)
 
-    @precondition(lambda self: self.writes)
-    @rule(index=st.integers(0, 7), user=st.sampled_from(USERS))
     def cancel(self, index: int, user: str) -> None:
         call = self.pick(index)
         ok = user == call.requester and call.state in ("proposed", "approved")
@@ -301,12 +313,10 @@ class SafetyMachine(RuleBasedStateMachine):
         assert ok, f"{user} cancelled {call}"
         call.state = "cancelled"
 
-    @precondition(lambda self: self.writes)
-    @rule(index=st.integers(0, 7), how=st.sampled_from(["args", "args+hash", "approval-hash"]))
-    def tamper(self, index: int, how: str) -> None:
+    def tamper(self, index: int, pool: str, how: str) -> None:
         """Someone with database access rewrites what was approved."""
-        call = self.pick(index)
-        forged = other_args(call.args)
+        call = self.pick(index, pool)
+        forged = forged_args(call.args)
         with self.core.store.write() as conn:
             if how == "approval-hash":
                 conn.execute(
@@ -324,21 +334,29 @@ class SafetyMachine(RuleBasedStateMachine):
         call.tampered = True
         self.stats["tampered"] += 1
 
-    @rule(seconds=st.integers(1, 90))
+    def demote(self, user: str) -> None:
+        """An approver loses their roles; the service restarts with the new configuration."""
+        self.roles[user] = frozenset({"viewer"})
+        due = self.stale()  # a restart marks these unknown
+        self.core.close()
+        self.core = self.open_core()
+        for aid in due:
+            self.calls[aid].state = "unknown"
+        self.stats["demoted"] += 1
+
     def wait(self, seconds: int) -> None:
         self.clock.advance(seconds)
 
-    @rule()
     def expire(self) -> None:
         self.clock.advance(self.ttl.total_seconds() + 1)
 
-    @precondition(lambda self: self.writes)
-    @rule(index=st.integers(0, 7))
     def crash(self, index: int) -> None:
-        """Simulate a process that claimed the call and died before running the tool."""
-        call = self.pick(index)
-        if not self.would_run(call):
-            return  # a real claim would have been refused
+        runnable = [c for c in self.writes if self.would_run(c)]
+        if runnable:  # else a real claim would have been refused
+            self.crash_call(runnable[index % len(runnable)])
+
+    def crash_call(self, call: Call) -> None:
+        """Simulate a process that claimed a runnable call and died before running the tool."""
         now, deadline = self.now(), self.now() + timedelta(seconds=LEASE_S)
         with self.core.store.write() as conn:
             claimed = conn.execute(
@@ -379,30 +397,18 @@ class SafetyMachine(RuleBasedStateMachine):
             self.locks[call.resource] = (call.id, deadline)
         self.stats["crashed"] += 1
 
-    @rule()
     def reconcile_stale(self) -> None:
-        marked = self.core.executor.reconcile_stale()
-        due = {
-            c.id
-            for c in self.writes
-            if c.state == "crashed" and c.deadline is not None and c.deadline < self.now()
-        }
-        assert sorted(marked) == sorted(due)
+        due = self.stale()
+        assert sorted(reconciler(self.core).reconcile_stale()) == sorted(due)
         for aid in due:
             self.calls[aid].state = "unknown"
         self.stats["marked unknown"] += len(due)
 
-    @precondition(lambda self: self.writes)
-    @rule(
-        index=st.integers(0, 7),
-        user=st.sampled_from(USERS),
-        outcome=st.sampled_from(["succeeded", "failed"]),
-    )
     def reconcile(self, index: int, user: str, outcome: str) -> None:
         call = self.pick(index)
-        ok = call.state == "unknown" and may_approve(user, call.tool, call.requester)
+        ok = call.state == "unknown" and may_approve(self.roles, user, call.tool, call.requester)
         try:
-            self.core.executor.reconcile(call.id, self.core.principal(user), outcome, "checked")
+            reconciler(self.core).reconcile(call.id, self.core.principal(user), outcome, "seen")
         except CopilotError as err:
             assert not ok, f"{user} could not reconcile {call}: {err.message}"
             return
@@ -411,7 +417,6 @@ class SafetyMachine(RuleBasedStateMachine):
         self.stats["reconciled"] += 1
 
     # -- invariants ----------------------------------------------------------------------
-    @invariant()
     def what_ran_was_allowed(self) -> None:
         got = runs(self.core)
         assert got[: len(self.seen)] == self.seen, "the record of runs was rewritten"
@@ -435,24 +440,19 @@ class SafetyMachine(RuleBasedStateMachine):
         if tool == "read_counter":
             assert approval.auto and approval.votes == []
             return
-        assert not (call.tampered or call.rejected or call.crashed), call
+        assert not (call.tampered or call.crashed), call
         assert self.now() < call.expires_at, f"{aid} ran after it expired"
         assert not approval.auto
-        approvers = [v.approver for v in approval.votes if v.verdict == "approve"]
-        assert sorted(approvers) == sorted(call.approvers), "votes differ from who voted"
         assert all(v.verdict == "approve" for v in approval.votes), "a rejected call ran"
-        assert all(may_approve(u, tool, call.requester) for u in approvers), approvers
-        assert quorum_met(tool, call.requester, approvers), f"{tool} ran on {approvers}"
+        approvers = [v.approver for v in approval.votes]
+        assert sorted(approvers) == sorted(call.approvers), "stored votes differ from the votes"
+        counted = [u for u in approvers if may_approve(self.roles, u, tool, call.requester)]
+        assert quorum_met(self.roles, tool, call.requester, counted), (tool, counted)
         if RISK[tool] >= 2:
             assert call.requester not in approvers
         if tool == "reset_counter":
-            assert len(set(approvers)) >= 2 and {"carol", "root"} & set(approvers)
+            assert len(counted) >= 2 and {"carol", "root"} & set(counted), counted
 
-    @invariant()
-    def chain_verifies(self) -> None:
-        assert verify_chain(self.core.store).ok  # (d)
-
-    @invariant()
     def stored_state_matches_model(self) -> None:
         for name in NAMES:
             found = self.core.store.load(f"counter:{name}")
@@ -464,36 +464,74 @@ class SafetyMachine(RuleBasedStateMachine):
         for aid, call in self.calls.items():
             expected = {by_model.get(call.state, call.state)}
             if call.state in ("proposed", "approved") and not self.live(call):
-                expected.add("expired")
+                expected.add("expired")  # marked lazily, when someone next touches it
             assert stored[aid] in expected, (aid, stored[aid], call)
             before = self.last_state.get(aid)
-            assert before not in TERMINAL or before == stored[aid], f"{aid}: {before} → reopened"
+            assert before not in TERMINAL or before == stored[aid], f"{aid}: {before} reopened"
             self.last_state[aid] = stored[aid]
 
 
-# -- fresh databases per example ------------------------------------------------------------
-def sqlite_databases(root: Path) -> Iterator[tuple[str, Path, Callable[[], None]]]:
-    for n in itertools.count():
-        data = root / f"example{n}"
-        yield f"sqlite:///{data / 'copilot.db'}", data, lambda: None
+# -- operations and the test ----------------------------------------------------------------
+NEEDS_A_PROPOSAL = {"approve", "reject", "execute", "cancel", "tamper", "crash", "reconcile"}
+INDEX = st.integers(0, 3)  # which proposal, counting back from the newest
+USER = st.sampled_from(USERS)
+WAITING = st.sampled_from(["proposed", "proposed", "any"])  # prefer calls awaiting votes
+APPROVED = st.sampled_from(["approved", "any"])  # prefer calls approved and not yet run
+STEPS: dict[str, st.SearchStrategy[tuple[Any, ...]]] = {
+    "propose": st.tuples(
+        st.just("propose"),
+        st.sampled_from(WRITE_TOOLS),
+        USER,
+        st.sampled_from(NAMES),
+        st.integers(1, 3),
+    ),
+    "approve": st.tuples(
+        st.just("approve"),
+        INDEX,
+        WAITING,
+        st.lists(USER, min_size=1, max_size=3),
+        st.sampled_from(["run", "hold", "crash"]),
+    ),
+    "execute": st.tuples(st.just("execute"), INDEX, USER, APPROVED),
+    "reject": st.tuples(st.just("reject"), INDEX, WAITING, USER),
+    "cancel": st.tuples(st.just("cancel"), INDEX, USER),
+    "tamper": st.tuples(
+        st.just("tamper"), INDEX, APPROVED, st.sampled_from(["args", "args+hash", "approval-hash"])
+    ),
+    "demote": st.tuples(st.just("demote"), st.sampled_from(["bob", "sam", "carol", "alice"])),
+    "crash": st.tuples(st.just("crash"), INDEX),
+    "wait": st.tuples(st.just("wait"), st.integers(1, 90)),
+    "expire": st.tuples(st.just("expire")),
+    "reconcile_stale": st.tuples(st.just("reconcile_stale")),
+    "reconcile": st.tuples(
+        st.just("reconcile"), INDEX, USER, st.sampled_from(["succeeded", "failed"])
+    ),
+    "read": st.tuples(st.just("read"), USER, st.sampled_from(NAMES)),
+}
+# Proposing, approving and executing weigh more: the rest needs something to act on.
+WEIGHTS = {"propose": 4, "approve": 5, "execute": 3, "wait": 2, "reconcile_stale": 2}
+KINDS = [kind for kind in STEPS for _ in range(WEIGHTS.get(kind, 1))]
+OPERATION = st.sampled_from(KINDS).flatmap(STEPS.__getitem__)
 
 
-def postgres_databases(root: Path) -> Iterator[tuple[str, Path, Callable[[], None]]]:
+@contextmanager
+def fresh_database(backend: str, root: Path) -> Iterator[tuple[str, Path]]:
+    """A new SQLite file, or a new PostgreSQL schema dropped afterwards."""
+    data = root / uuid.uuid4().hex[:12]
+    if backend == "sqlite":
+        yield f"sqlite:///{data / 'copilot.db'}", data
+        return
     base = normalise_url(POSTGRES_URL)
+    schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = create_engine(base)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
     sep = "&" if "?" in base else "?"
     try:
-        for n in itertools.count():
-            schema = f"t_{uuid.uuid4().hex[:12]}"
-            with admin.begin() as conn:
-                conn.execute(text(f"CREATE SCHEMA {schema}"))
-
-            def drop(schema: str = schema) -> None:
-                with admin.begin() as conn:
-                    conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-
-            yield f"{base}{sep}options=-csearch_path%3D{schema}", root / f"example{n}", drop
+        yield f"{base}{sep}options=-csearch_path%3D{schema}", data
     finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()
 
 
@@ -501,27 +539,28 @@ def postgres_databases(root: Path) -> Iterator[tuple[str, Path, Callable[[], Non
 def test_safety_contract_holds_under_random_operations(backend: str, tmp_path: Path) -> None:
     if backend == "postgres" and not POSTGRES_URL:
         pytest.skip("COPILOT_TEST_POSTGRES_URL is not set: PostgreSQL tests skipped")
-    databases = (sqlite_databases if backend == "sqlite" else postgres_databases)(tmp_path)
     stats: Counter[str] = Counter()
-    machine = type(
-        "SafetyMachineRun",
-        (SafetyMachine,),
-        {"new_url": staticmethod(lambda: next(databases)), "stats": stats},
+
+    @settings(
+        max_examples=50 if backend == "sqlite" else 25,
+        deadline=None,
+        derandomize=True,  # the same examples on every run
+        database=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     )
-    try:
-        run_state_machine_as_test(
-            machine,
-            settings=settings(
-                max_examples=30 if backend == "sqlite" else 15,
-                stateful_step_count=25,
-                deadline=None,
-                derandomize=True,
-                database=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-            ),
-        )
-    finally:
-        databases.close()
-    # The examples must actually exercise what the invariants guard, or they prove nothing.
+    @given(ops=st.lists(OPERATION, min_size=10, max_size=30))
+    def run(ops: list[tuple[Any, ...]]) -> None:
+        with fresh_database(backend, tmp_path) as (url, data):
+            model = Model(url, data, stats)
+            try:
+                model.apply(("wait", 0))  # the invariants hold before anything happens, too
+                for op in ops:
+                    model.apply(op)
+            finally:
+                model.core.close()
+
+    run()
+    # The examples must exercise what the invariants guard, or passing proves nothing.
     for what in ("runs", "refused executions", "tampered", "crashed", "marked unknown"):
         assert stats[what] > 0, f"no example exercised {what!r}: {dict(stats)}"
+    print(backend, dict(stats))  # DEBUG

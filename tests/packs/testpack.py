@@ -100,7 +100,7 @@ def flaky_once(ctx: ToolContext) -> Count:
     raise ToolRetry("transient upstream error")
 
 
-@tool(risk="low", timeout_s=0.3)
+@tool(risk="low", timeout_s=0.3, resource="slow")
 def slow(ctx: ToolContext, seconds: float) -> Count:
     """Sleeps; used to hit the timeout."""
     record_run(ctx, "slow")
@@ -121,3 +121,17 @@ def crash(ctx: ToolContext, marker: str) -> Count:
     record_run(ctx, "crash")
     Path(marker).write_text("started")
     os._exit(9)
+
+
+@tool(risk="low")
+def huge(ctx: ToolContext) -> Count:
+    """Returns a number canonical JSON cannot hold exactly."""
+    record_run(ctx, "huge")
+    return Count(value=2**70)
+
+
+@tool(risk="low")
+def noisy_failure(ctx: ToolContext) -> Count:
+    """Raises a foreign exception with a long, multi-line message."""
+    record_run(ctx, "noisy_failure")
+    raise RuntimeError("connection refused\n" + "x" * 2000)

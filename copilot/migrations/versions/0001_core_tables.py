@@ -120,6 +120,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("executions", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_executions_status"), ["status"], unique=False)
+    # The chain's head exists from the start: appenders lock this row (even the first one),
+    # and a missing head later means someone deleted it.
+    op.execute("INSERT INTO audit_head (id, seq, chain_hash) VALUES (1, 0, '" + "0" * 64 + "')")
 
 
 def downgrade() -> None:

@@ -1,0 +1,118 @@
+"""The checks the executor makes before it may claim an approval, all at execution time.
+
+Each refusal is audited and leaves state as it was: the approval can be looked at again,
+and nothing ran.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from copilot.approvals import ApprovalBook
+from copilot.canonical import canonical_hash
+from copilot.domain import Approval, ApprovalState, Principal, Proposal
+from copilot.errors import (
+    ApprovalInvalid,
+    ApprovalRequired,
+    CopilotError,
+    InvalidInput,
+    PolicyDenied,
+)
+from copilot.toolkit import ToolSpec
+
+
+class Preflight:
+    """State, expiry, who triggers, exact arguments, quorum under current policy, plan."""
+
+    def __init__(self, book: ApprovalBook) -> None:
+        self.book = book
+
+    def refuse(self, who: Principal, approval: Approval, err: CopilotError) -> CopilotError:
+        return self.book.refuse(who.id, approval.id, err)
+
+    def check(self, approval: Approval, proposal: Proposal, who: Principal) -> tuple[ToolSpec, Any]:
+        """Return the tool and validated arguments, or raise (audited) why it may not run."""
+        if approval.state is ApprovalState.PROPOSED:
+            raise self.refuse(
+                who,
+                approval,
+                ApprovalRequired(
+                    f"{approval.id} still needs approval ({approval.required})",
+                    f"ask an approver to run `copilot approve {approval.id}`",
+                ),
+            )
+        if approval.state is not ApprovalState.APPROVED:
+            raise self.refuse(
+                who,
+                approval,
+                ApprovalInvalid(
+                    f"approval {approval.id} is {approval.state.value}; it cannot run (again)",
+                    "approvals are single-use: propose the call again if it is still needed",
+                ),
+            )
+        self.book.expire_if_due(approval, who.id)
+        spec = self.book.registry.get(proposal.tool)
+        self._trigger(who, approval, spec)
+        try:
+            args = spec.validate(proposal.arguments)
+        except InvalidInput as err:
+            raise self.refuse(
+                who,
+                approval,
+                ApprovalInvalid(
+                    f"stored arguments of {approval.id} no longer validate: {err.message}",
+                    "propose the call again",
+                ),
+            ) from None
+        digest = canonical_hash(args.model_dump(mode="json"))
+        if not (digest == proposal.args_hash == approval.args_hash):
+            raise self.refuse(
+                who,
+                approval,
+                ApprovalInvalid(
+                    f"arguments of {approval.id} do not match what was approved (hash mismatch)",
+                    "someone changed the stored call; propose it again and investigate",
+                ),
+            )
+        decision = self.book.quorum(approval, proposal)
+        self.book.record_decision(decision, approval.id)
+        if not decision.allowed:
+            raise PolicyDenied(
+                f"policy refuses to run {approval.id}: {decision.reason}",
+                f"it needs {approval.required} still valid at execution time",
+            )
+        self.plan_matches(approval, proposal, spec, args, who)
+        return spec, args
+
+    def _trigger(self, who: Principal, approval: Approval, spec: ToolSpec) -> None:
+        """Whoever presses "run" must be someone who could have asked for this call."""
+        if who.id == approval.requester:
+            return
+        decision = self.book.policy.decide("propose", who.id, spec.name, self.book.context())
+        if not decision.allowed:
+            self.book.record_decision(decision, approval.id)
+            raise PolicyDenied(
+                f"{who.id} may not run {spec.name}: {decision.reason}",
+                "ask the requester or an approver to run it",
+            )
+
+    def current_plan(self, proposal: Proposal, spec: ToolSpec, args: Any) -> str | None:
+        """The dry run as the requester would see it now."""
+        return spec.plan(self.book.tool_context(proposal.requester, None), args)
+
+    def plan_matches(
+        self, approval: Approval, proposal: Proposal, spec: ToolSpec, args: Any, who: Principal
+    ) -> None:
+        try:
+            plan = self.current_plan(proposal, spec, args)
+        except CopilotError as err:
+            raise self.refuse(who, approval, err) from None
+        if (None if plan is None else canonical_hash(plan)) != approval.plan_hash:
+            raise self.refuse(
+                who,
+                approval,
+                ApprovalInvalid(
+                    f"the plan of {approval.id} changed since it was approved (now: {plan})",
+                    "the system changed under the proposal; propose the call again",
+                ),
+            )

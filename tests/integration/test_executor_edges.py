@@ -1,0 +1,161 @@
+"""Edges of the one door found in review: break-glass, leases after timeouts, stale plans,
+unrecordable results, who may trigger a run, verify while others append."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from conftest import runs
+
+from copilot.audit import verify_chain
+from copilot.domain import ApprovalState
+from copilot.errors import ApprovalInvalid, InvalidInput, PolicyDenied, ResourceBusy
+
+
+def test_break_glass_is_for_admins_only(make_core, db_url):
+    core = make_core(db_url)
+    bob = core.principal("bob")
+    out, _ = core.call(bob, "bump_counter", {"name": "a"})
+    with pytest.raises(PolicyDenied, match="may not declare break-glass"):
+        core.approve(out.approval.id, bob, break_glass=True, reason="trust me")
+    assert runs(core) == []
+    assert "break-glass-admins" not in str(
+        [e.data for e in core.audit.events() if e.kind == "policy.decision"][-1]["policy_ids"]
+    )
+
+
+def test_break_glass_cannot_lift_a_freeze_for_non_admins(make_core, db_url):
+    core = make_core(db_url, change_freeze=True)
+    out, _ = core.call(core.principal("alice"), "bump_counter", {"name": "a"})
+    with pytest.raises(PolicyDenied):
+        core.approve(out.approval.id, core.principal("carol"), break_glass=True, reason="x")
+    assert core.approve(out.approval.id, core.principal("carol")) is None  # freeze holds
+    assert runs(core) == []
+
+
+def test_admin_losing_the_role_loses_break_glass(make_core, db_url):
+    core = make_core(db_url, change_freeze=True)
+    out, _ = core.call(core.principal("alice"), "bump_counter", {"name": "a"})
+    core.book.vote(
+        out.approval.id, core.principal("root"), "approve", break_glass=True, reason="outage"
+    )
+    users = dict(core.settings.users)
+    users["root"] = users["root"].model_copy(update={"roles": ["sre"]})
+    demoted = make_core(db_url, change_freeze=True, users=users)
+    with pytest.raises(PolicyDenied):
+        demoted.executor.execute(out.approval.id, demoted.principal("alice"))
+    assert runs(demoted) == []
+
+
+def test_a_timed_out_run_keeps_its_lease(make_core, db_url):
+    core = make_core(db_url)
+    alice, bob = core.principal("alice"), core.principal("bob")
+    first, _ = core.call(alice, "slow", {"seconds": 1.0})
+    ex = core.approve(first.approval.id, bob)
+    assert ex is not None and ex.status is ApprovalState.UNKNOWN
+    second, _ = core.call(alice, "slow", {"seconds": 0})
+    with pytest.raises(ResourceBusy, match=first.approval.id):
+        core.approve(second.approval.id, bob)  # the first may still be running
+
+
+def test_plan_is_checked_again_under_the_lock(make_core, db_url, monkeypatch):
+    core = make_core(db_url)
+    alice, bob = core.principal("alice"), core.principal("bob")
+    out, _ = core.call(alice, "bump_counter", {"name": "a", "by": 2})
+    core.book.vote(out.approval.id, bob, "approve")
+    other, _ = core.call(alice, "bump_counter", {"name": "a", "by": 1})
+    # The world changes after the preflight check and before the lock is taken.
+    real = core.executor.preflight.plan_matches
+    changed = []
+
+    def change_after_check(*args, **kw):  # type: ignore[no-untyped-def]
+        real(*args, **kw)
+        if not changed:
+            changed.append(True)
+            core.approve(other.approval.id, bob)
+
+    monkeypatch.setattr(core.executor.preflight, "plan_matches", change_after_check)
+    ex = core.executor.execute(out.approval.id, bob)
+    assert ex.status is ApprovalState.FAILED and "plan changed" in (ex.error or "")
+    assert [r[1] for r in runs(core)] == [other.approval.id]
+
+
+def test_unrecordable_result_is_not_lost(make_core, db_url):
+    core = make_core(db_url)
+    out, _ = core.call(core.principal("alice"), "huge", {})
+    ex = core.approve(out.approval.id, core.principal("bob"))
+    assert ex is not None and ex.status is ApprovalState.SUCCEEDED
+    state = core.book.load(out.approval.id, "t")[0].state
+    assert state is ApprovalState.SUCCEEDED and verify_chain(core.store).ok
+    assert (
+        [e for e in core.audit.events() if e.kind == "execution.succeeded"][-1]
+        .data["error"]
+        .startswith("result not recorded")
+    )
+
+
+def test_foreign_errors_are_one_short_line(make_core, db_url):
+    core = make_core(db_url)
+    out, _ = core.call(core.principal("alice"), "noisy_failure", {})
+    ex = core.approve(out.approval.id, core.principal("bob"))
+    assert ex is not None and ex.status is ApprovalState.FAILED
+    assert ex.error.startswith("tool raised RuntimeError: connection refused")
+    assert "\n" not in ex.error and len(ex.error) <= 300
+
+
+def test_arguments_that_cannot_be_hashed_are_refused(make_core, db_url):
+    core = make_core(db_url)
+    with pytest.raises(InvalidInput, match="cannot be hashed"):
+        core.call(core.principal("alice"), "low_note", {"name": "bad \ud800 surrogate"})
+
+
+def test_a_viewer_cannot_trigger_someone_elses_run(make_core, db_url):
+    core = make_core(db_url)
+    out, _ = core.call(core.principal("alice"), "bump_counter", {"name": "a"})
+    core.book.vote(out.approval.id, core.principal("bob"), "approve")
+    with pytest.raises(PolicyDenied, match="dana may not run"):
+        core.executor.execute(out.approval.id, core.principal("dana"))
+    ex = core.executor.execute(out.approval.id, core.principal("alice"))
+    assert ex.status is ApprovalState.SUCCEEDED
+    started = [e for e in core.audit.events() if e.kind == "execution.started"][-1]
+    assert started.data["triggered_by"] == "alice"
+
+
+def test_reconciling_twice_is_refused(make_core, db_url):
+    core = make_core(db_url)
+    out, _ = core.call(core.principal("alice"), "slow", {"seconds": 0.6})
+    core.approve(out.approval.id, core.principal("bob"))
+    carol = core.principal("carol")
+    core.reconciler.reconcile(out.approval.id, carol, "succeeded", "checked")
+    with pytest.raises(ApprovalInvalid):
+        core.reconciler.reconcile(out.approval.id, carol, "failed", "changed my mind")
+
+
+def test_verify_while_others_append(make_core, db_url):
+    core = make_core(db_url)
+    stop = threading.Event()
+
+    def writer() -> None:
+        i = 0
+        while not stop.is_set() and i < 3000:
+            core.audit.record("test.load", actor="w", data={"i": i})
+            i += 1
+
+    t = threading.Thread(target=writer)
+    t.start()
+    try:
+        results = [verify_chain(core.store) for _ in range(15)]
+    finally:
+        stop.set()
+        t.join()
+    assert all(r.ok for r in results), [r.problem for r in results if not r.ok]
+
+
+def test_missing_head_is_tampering(make_core, db_url):
+    core = make_core(db_url)
+    core.call(core.principal("dana"), "read_counter", {"name": "a"})
+    with core.store.write() as conn:
+        conn.exec_driver_sql("DELETE FROM audit_head")
+    report = verify_chain(core.store)
+    assert not report.ok and "head" in report.problem
