@@ -10,21 +10,19 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError
 
 from copilot.audit import AuditLog
-from copilot.canonical import canonical_hash
 from copilot.domain import (
     Approval,
     ApprovalState,
     Decision,
     Principal,
     Proposal,
-    ProposalOutcome,
 )
 from copilot.errors import ApprovalInvalid, CopilotError, InvalidInput, PolicyDenied
 from copilot.policy import PolicyEngine, RequestContext
@@ -32,8 +30,8 @@ from copilot.registry import Registry
 from copilot.settings import Settings
 from copilot.store import Store
 from copilot.store.records import get_approval
-from copilot.store.schema import approval_votes, approvals, proposals
-from copilot.toolkit import ToolContext, ToolSpec
+from copilot.store.schema import approval_votes, approvals
+from copilot.toolkit import ToolContext
 
 
 def new_id(prefix: str) -> str:
@@ -88,110 +86,6 @@ class ApprovalBook:
             approval_id=approval_id,
             clock=self.clock,
         )
-
-    # -- propose --------------------------------------------------------------------------
-    def propose(
-        self,
-        who: Principal,
-        tool_name: str,
-        arguments: dict[str, Any],
-        *,
-        conversation: str | None = None,
-        provenance: dict[str, Any] | None = None,
-    ) -> ProposalOutcome:
-        """Validate, ask policy, dry-run, and record a proposal with its approval record."""
-        try:
-            spec = self.registry.get(tool_name)
-            args = spec.validate(arguments)
-        except InvalidInput as err:
-            raise self.refuse(who.id, tool_name, err) from None
-        decision = self.policy.decide("propose", who.id, spec.name, self.context(is_requester=True))
-        if not decision.allowed:
-            self.record_decision(decision, spec.name)
-            raise PolicyDenied(
-                f"{who.id} may not propose {spec.name}: {decision.reason}",
-                "ask someone with a suitable role",
-            )
-        plan = self._plan(who, spec, args)
-        clean = args.model_dump(mode="json")
-        try:
-            args_hash = canonical_hash(clean)
-            plan_hash = None if plan is None else canonical_hash(plan)
-        except (ValueError, TypeError, UnicodeError):
-            # RFC 8785 refuses NaN, integers beyond 2^53 and lone surrogates: so do we.
-            raise self.refuse(
-                who.id,
-                spec.name,
-                InvalidInput(
-                    f"arguments for {spec.name} cannot be hashed canonically",
-                    "use integers below 2^53, finite numbers and valid Unicode",
-                ),
-            ) from None
-        now = self.clock()
-        auto = self.policy.decide("execute", who.id, spec.name, self.context()).allowed
-        required = (
-            "none" if auto else self.policy.required_approvers(spec.name, who.id, self.context())
-        )
-        proposal = Proposal(
-            id=new_id("prp"),
-            tool=spec.name,
-            arguments=clean,
-            args_hash=args_hash,
-            plan=plan,
-            plan_hash=plan_hash,
-            risk=spec.risk,
-            requester=who.id,
-            environment=self.settings.environment,
-            conversation=conversation,
-            provenance=provenance or {},
-            created_at=now,
-        )
-        approval = Approval(
-            id=new_id("apr"),
-            proposal_id=proposal.id,
-            state=ApprovalState.APPROVED if auto else ApprovalState.PROPOSED,
-            args_hash=proposal.args_hash,
-            plan_hash=proposal.plan_hash,
-            requester=who.id,
-            required=required,
-            auto=auto,
-            expires_at=now + timedelta(seconds=self.settings.executor.approval_ttl_s),
-            created_at=now,
-            updated_at=now,
-        )
-        with self.store.write() as conn:
-            conn.execute(insert(proposals).values(**proposal.model_dump()))
-            conn.execute(insert(approvals).values(**approval.model_dump(exclude={"votes"})))
-            self.audit.append_decision(conn, decision, approval.id, ts=now)
-            self.audit.append(
-                conn,
-                "proposal.created",
-                actor=who.id,
-                subject=approval.id,
-                ts=now,
-                data={
-                    "proposal": proposal.id,
-                    "tool": spec.name,
-                    "arguments": clean,
-                    "args_hash": proposal.args_hash,
-                    "plan": plan,
-                    "plan_hash": proposal.plan_hash,
-                    "risk": spec.risk.value,
-                    "required": required,
-                    "auto": auto,
-                    "conversation": conversation,
-                    "provenance": provenance or {},
-                },
-            )
-        return ProposalOutcome(
-            proposal=proposal, approval=approval, decision=decision, runs_without_approval=auto
-        )
-
-    def _plan(self, who: Principal, spec: ToolSpec, args: Any) -> str | None:
-        try:
-            return spec.plan(self.tool_context(who.id), args)
-        except CopilotError as err:
-            raise self.refuse(who.id, spec.name, err) from None
 
     # -- votes ----------------------------------------------------------------------------
     def load(self, approval_id: str, actor: str) -> tuple[Approval, Proposal]:
@@ -400,20 +294,27 @@ class ApprovalBook:
                     f"only {proposal.requester} may cancel {approval_id}", "reject it instead"
                 ),
             )
+        if approval.state in (ApprovalState.PROPOSED, ApprovalState.APPROVED):
+            self.expire_if_due(approval, who.id)
         now = self.clock()
-        with self.store.write() as conn:
-            res = conn.execute(
-                update(approvals)
-                .where(
-                    approvals.c.id == approval_id,
-                    approvals.c.state.in_([ApprovalState.PROPOSED, ApprovalState.APPROVED]),
+        try:
+            with self.store.write() as conn:
+                res = conn.execute(
+                    update(approvals)
+                    .where(
+                        approvals.c.id == approval_id,
+                        approvals.c.state.in_([ApprovalState.PROPOSED, ApprovalState.APPROVED]),
+                    )
+                    .values(state=ApprovalState.CANCELLED, updated_at=now)
                 )
-                .values(state=ApprovalState.CANCELLED, updated_at=now)
-            )
-            if res.rowcount != 1:
-                raise ApprovalInvalid(
-                    f"approval {approval_id} is {approval.state.value}",
-                    "only waiting or approved calls can be cancelled",
+                if res.rowcount != 1:
+                    raise ApprovalInvalid(
+                        f"approval {approval_id} is {approval.state.value}",
+                        "only waiting or approved calls can be cancelled",
+                    )
+                self.audit.append(
+                    conn, "approval.cancelled", actor=who.id, subject=approval_id, ts=now
                 )
-            self.audit.append(conn, "approval.cancelled", actor=who.id, subject=approval_id, ts=now)
+        except ApprovalInvalid as err:
+            raise self.refuse(who.id, approval_id, err) from None
         return approval.model_copy(update={"state": ApprovalState.CANCELLED})

@@ -12,6 +12,7 @@ from copilot.audit import AuditLog
 from copilot.domain import Principal, ProposalOutcome
 from copilot.executor import ExecutionOutcome, Executor
 from copilot.policy import PolicyEngine, load_policy_engine
+from copilot.proposals import Proposer
 from copilot.ratelimit import RateLimits
 from copilot.reconcile import Reconciler
 from copilot.registry import Registry, discover
@@ -35,6 +36,7 @@ class Core:
     book: ApprovalBook
     executor: Executor
     reconciler: Reconciler
+    proposer: Proposer
 
     @classmethod
     def open(
@@ -53,7 +55,17 @@ class Core:
         audit = AuditLog(store)
         book = ApprovalBook(settings, store, registry, policy, audit, clock)
         executor = Executor(book, RateLimits(settings.executor))
-        core = cls(settings, store, registry, policy, audit, book, executor, Reconciler(book))
+        core = cls(
+            settings,
+            store,
+            registry,
+            policy,
+            audit,
+            book,
+            executor,
+            Reconciler(book),
+            Proposer(book),
+        )
         if reconcile:
             core.reconciler.reconcile_stale()
         return core
@@ -65,7 +77,7 @@ class Core:
         self, who: Principal, tool: str, arguments: dict[str, Any], **kw: Any
     ) -> tuple[ProposalOutcome, ExecutionOutcome | None]:
         """Propose a call; run it at once if policy lets it run without approval."""
-        outcome = self.book.propose(who, tool, arguments, **kw)
+        outcome = self.proposer.propose(who, tool, arguments, **kw)
         if outcome.runs_without_approval:
             return outcome, self.executor.execute(outcome.approval.id, who)
         return outcome, None

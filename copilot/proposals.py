@@ -1,0 +1,129 @@
+"""Proposing a call: validate, ask policy, dry-run, and record it with its approval record."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import insert
+
+from copilot.approvals import ApprovalBook, new_id
+from copilot.canonical import canonical_hash
+from copilot.domain import Approval, ApprovalState, Principal, Proposal, ProposalOutcome
+from copilot.errors import CopilotError, InvalidInput, PolicyDenied
+from copilot.store.schema import approvals, proposals
+from copilot.toolkit import ToolSpec
+
+
+class Proposer:
+    """Turns a request for a typed tool call into a proposal waiting for its approvers."""
+
+    def __init__(self, book: ApprovalBook) -> None:
+        self.book = book
+
+    def propose(
+        self,
+        who: Principal,
+        tool_name: str,
+        arguments: dict[str, Any],
+        *,
+        conversation: str | None = None,
+        provenance: dict[str, Any] | None = None,
+    ) -> ProposalOutcome:
+        """Validate, ask policy, dry-run, and record a proposal with its approval record."""
+        try:
+            spec = self.book.registry.get(tool_name)
+            args = spec.validate(arguments)
+        except InvalidInput as err:
+            raise self.book.refuse(who.id, tool_name, err) from None
+        decision = self.book.policy.decide(
+            "propose", who.id, spec.name, self.book.context(is_requester=True)
+        )
+        if not decision.allowed:
+            self.book.record_decision(decision, spec.name)
+            raise PolicyDenied(
+                f"{who.id} may not propose {spec.name}: {decision.reason}",
+                "ask someone with a suitable role",
+            )
+        plan = self._plan(who, spec, args)
+        clean = args.model_dump(mode="json")
+        try:
+            args_hash = canonical_hash(clean)
+            plan_hash = None if plan is None else canonical_hash(plan)
+        except (ValueError, TypeError, UnicodeError):
+            # RFC 8785 refuses NaN, integers beyond 2^53 and lone surrogates: so do we.
+            raise self.book.refuse(
+                who.id,
+                spec.name,
+                InvalidInput(
+                    f"arguments for {spec.name} cannot be hashed canonically",
+                    "use integers below 2^53, finite numbers and valid Unicode",
+                ),
+            ) from None
+        now = self.book.clock()
+        auto = self.book.policy.decide("execute", who.id, spec.name, self.book.context()).allowed
+        required = (
+            "none"
+            if auto
+            else self.book.policy.required_approvers(spec.name, who.id, self.book.context())
+        )
+        proposal = Proposal(
+            id=new_id("prp"),
+            tool=spec.name,
+            arguments=clean,
+            args_hash=args_hash,
+            plan=plan,
+            plan_hash=plan_hash,
+            risk=spec.risk,
+            requester=who.id,
+            environment=self.book.settings.environment,
+            conversation=conversation,
+            provenance=provenance or {},
+            created_at=now,
+        )
+        approval = Approval(
+            id=new_id("apr"),
+            proposal_id=proposal.id,
+            state=ApprovalState.APPROVED if auto else ApprovalState.PROPOSED,
+            args_hash=proposal.args_hash,
+            plan_hash=proposal.plan_hash,
+            requester=who.id,
+            required=required,
+            auto=auto,
+            expires_at=now + timedelta(seconds=self.book.settings.executor.approval_ttl_s),
+            created_at=now,
+            updated_at=now,
+        )
+        with self.book.store.write() as conn:
+            conn.execute(insert(proposals).values(**proposal.model_dump()))
+            conn.execute(insert(approvals).values(**approval.model_dump(exclude={"votes"})))
+            self.book.audit.append_decision(conn, decision, approval.id, ts=now)
+            self.book.audit.append(
+                conn,
+                "proposal.created",
+                actor=who.id,
+                subject=approval.id,
+                ts=now,
+                data={
+                    "proposal": proposal.id,
+                    "tool": spec.name,
+                    "arguments": clean,
+                    "args_hash": proposal.args_hash,
+                    "plan": plan,
+                    "plan_hash": proposal.plan_hash,
+                    "risk": spec.risk.value,
+                    "required": required,
+                    "auto": auto,
+                    "conversation": conversation,
+                    "provenance": provenance or {},
+                },
+            )
+        return ProposalOutcome(
+            proposal=proposal, approval=approval, decision=decision, runs_without_approval=auto
+        )
+
+    def _plan(self, who: Principal, spec: ToolSpec, args: Any) -> str | None:
+        try:
+            return spec.plan(self.book.tool_context(who.id), args)
+        except CopilotError as err:
+            raise self.book.refuse(who.id, spec.name, err) from None
