@@ -14,7 +14,7 @@ import os
 import socket
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -30,9 +30,7 @@ from copilot.domain import Approval, ApprovalState, Principal, Proposal
 from copilot.errors import (
     ApprovalInvalid,
     CopilotError,
-    InvalidInput,
     ResourceBusy,
-    ToolFailed,
     ToolRetry,
 )
 from copilot.preflight import Preflight
@@ -133,8 +131,9 @@ class Executor:
         # on the same resource finished in between): the plan must still be the approved one.
         stale = self._stale_plan(approval, proposal, spec, args)
         if stale is not None:
-            self._finish(approval, spec, resource, ApprovalState.FAILED, None, stale, 0)
-            return ExecutionOutcome(approval.id, spec.name, ApprovalState.FAILED, None, stale, 0)
+            out = ExecutionOutcome(approval.id, spec.name, ApprovalState.FAILED, None, stale, 0)
+            self._finish(approval, resource, out)
+            return out
         return self._run(approval, proposal, spec, args, resource)
 
     def _stale_plan(
@@ -235,60 +234,35 @@ class Executor:
             if spec.idempotent:
                 # Only a tool's own "transient, nothing applied" signal is retried: after a
                 # timeout the first attempt may still be running, so a retry could overlap it.
-                out = Retrying(
+                produced = Retrying(
                     stop=stop_after_attempt(self.settings.executor.max_attempts),
                     wait=wait_exponential(multiplier=self.settings.executor.retry_wait_s, max=5),
                     retry=retry_if_exception_type(ToolRetry),
                     reraise=True,
                 )(once)
             else:
-                out = once()
-            result = out.model_dump(mode="json")
+                produced = once()
+            result = produced.model_dump(mode="json")
         except ToolTimeout as exc:
             status, error = ApprovalState.UNKNOWN, f"{exc.message}; outcome unknown"
-        except (ToolFailed, ToolRetry, InvalidInput) as exc:
+        except Exception as exc:  # ToolFailed, ToolRetry after its attempts, or anything else
             status, error = ApprovalState.FAILED, describe_failure(exc)
-        except Exception as exc:
-            status, error = ApprovalState.FAILED, describe_failure(exc)
-        self._finish(approval, spec, resource, status, result, error, attempts)
-        return ExecutionOutcome(approval.id, spec.name, status, result, error, attempts)
+        out = ExecutionOutcome(approval.id, spec.name, status, result, error, attempts)
+        self._finish(approval, resource, out)
+        return out
 
-    def _finish(
-        self,
-        approval: Approval,
-        spec: ToolSpec,
-        resource: str | None,
-        status: ApprovalState,
-        result: dict[str, Any] | None,
-        error: str | None,
-        attempts: int,
-    ) -> None:
+    def _finish(self, approval: Approval, resource: str | None, out: ExecutionOutcome) -> None:
         try:
-            self._record(approval, spec, resource, status, result, error, attempts)
+            self._record(approval, resource, out)
         except Exception as exc:
             # The tool has run: never lose that because its result cannot be stored (a
             # number RFC 8785 refuses, say). Record the outcome without the result.
             note = f"result not recorded ({type(exc).__name__})"
-            self._record(
-                approval,
-                spec,
-                resource,
-                status,
-                None,
-                f"{error}; {note}" if error else note,
-                attempts,
-            )
+            error = f"{out.error}; {note}" if out.error else note
+            self._record(approval, resource, replace(out, result=None, error=error))
 
-    def _record(
-        self,
-        approval: Approval,
-        spec: ToolSpec,
-        resource: str | None,
-        status: ApprovalState,
-        result: dict[str, Any] | None,
-        error: str | None,
-        attempts: int,
-    ) -> None:
+    def _record(self, approval: Approval, resource: str | None, out: ExecutionOutcome) -> None:
+        status, result, error, attempts = out.status, out.result, out.error, out.attempts
         now = self.clock()
         with self.store.write() as conn:
             res = conn.execute(
@@ -328,5 +302,5 @@ class Executor:
                 actor=approval.requester,
                 subject=approval.id,
                 ts=now,
-                data={"tool": spec.name, "attempts": attempts, "error": error, "result": result},
+                data={"tool": out.tool, "attempts": attempts, "error": error, "result": result},
             )

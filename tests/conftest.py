@@ -7,6 +7,7 @@ import os
 import socket
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -79,11 +80,9 @@ def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
 
 
-@pytest.fixture
-def pg_url() -> Iterator[str]:
+@contextmanager
+def pg_schema_url() -> Iterator[str]:
     """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
-    if not POSTGRES_URL:
-        pytest.skip("COPILOT_TEST_POSTGRES_URL is not set: PostgreSQL tests skipped")
     from sqlalchemy import create_engine, text
 
     from copilot.store.db import normalise_url
@@ -100,6 +99,15 @@ def pg_url() -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL schema for one test (skipped without COPILOT_TEST_POSTGRES_URL)."""
+    if not POSTGRES_URL:
+        pytest.skip("COPILOT_TEST_POSTGRES_URL is not set: PostgreSQL tests skipped")
+    with pg_schema_url() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -27,17 +27,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PACKS, POSTGRES_URL, FakeClock, runs
+from conftest import PACKS, POSTGRES_URL, FakeClock, pg_schema_url, runs
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import create_engine, delete, insert, select, text, update
+from sqlalchemy import delete, insert, select, update
 
 from copilot.audit import verify_chain
 from copilot.canonical import canonical_hash
 from copilot.core import Core
 from copilot.errors import CopilotError
 from copilot.settings import DEFAULT_USERS, ExecutorSettings, Settings
-from copilot.store.db import normalise_url
 from copilot.store.schema import approvals, executions, proposals, resource_locks
 
 # -- the default policy, restated independently of the Cedar files -----------------------
@@ -603,18 +602,8 @@ def fresh_database(backend: str, root: Path) -> Iterator[tuple[str, Path]]:
     if backend == "sqlite":
         yield f"sqlite:///{data / 'copilot.db'}", data
         return
-    base = normalise_url(POSTGRES_URL)
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    sep = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{sep}options=-csearch_path%3D{schema}", data
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+    with pg_schema_url() as url:
+        yield url, data
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
