@@ -24,7 +24,6 @@ NS = "Copilot"
 # Stand-in users, one per role, for asking "could a member of this role approve?".
 # Config users cannot use this prefix, so nobody can authenticate as one.
 PROBE_PREFIX = "~role:"
-ACTIONS = ("propose", "approve", "execute", "break_glass")
 
 
 @dataclass(frozen=True)

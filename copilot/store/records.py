@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row, select
@@ -92,7 +91,3 @@ def list_approvals(
         p = conn.execute(select(proposals).where(proposals.c.id == a.proposal_id)).one()
         out.append((approval_from_row(conn, a), proposal_from_row(p)))
     return out
-
-
-def is_expired(expires_at: datetime, now: datetime) -> bool:
-    return now >= expires_at
