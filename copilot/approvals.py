@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from copilot.audit import AuditLog
@@ -31,7 +31,9 @@ from copilot.settings import Settings
 from copilot.store import Store
 from copilot.store.records import get_approval
 from copilot.store.schema import approval_votes, approvals
-from copilot.toolkit import ToolContext
+from copilot.toolkit import ToolContext, ToolSpec, run_with_timeout
+
+_OPEN = (ApprovalState.PROPOSED, ApprovalState.APPROVED)
 
 
 def new_id(prefix: str) -> str:
@@ -87,9 +89,22 @@ class ApprovalBook:
             clock=self.clock,
         )
 
+    def dry_run(self, spec: ToolSpec, args: Any, requester: str) -> str | None:
+        """The tool's plan as ``requester`` would see it now, bounded by the tool's timeout."""
+        ctx = self.tool_context(requester)
+        return run_with_timeout(lambda: spec.plan(ctx, args), spec.timeout_s)
+
     # -- votes ----------------------------------------------------------------------------
     def load(self, approval_id: str, actor: str) -> tuple[Approval, Proposal]:
+        """An approval and its proposal, by approval id (or by the proposal's id)."""
         with self.store.read() as conn:
+            if approval_id.startswith("prp_"):
+                approval_id = (
+                    conn.execute(
+                        select(approvals.c.id).where(approvals.c.proposal_id == approval_id)
+                    ).scalar()
+                    or approval_id
+                )
             found = get_approval(conn, approval_id)
         if found is None:
             raise self.refuse(
@@ -147,7 +162,10 @@ class ApprovalBook:
         if verdict not in ("approve", "reject"):
             raise InvalidInput(f"unknown verdict {verdict!r}", "use approve or reject")
         approval, proposal = self.load(approval_id, who.id)
-        if approval.state is not ApprovalState.PROPOSED:
+        # A call that is approved but has not run yet (busy, rate limited) can still be
+        # stopped by anyone who could have approved it.
+        open_states = _OPEN if verdict == "reject" else (ApprovalState.PROPOSED,)
+        if approval.state not in open_states:
             raise self.refuse(
                 who.id,
                 approval_id,
@@ -175,7 +193,8 @@ class ApprovalBook:
             self.record_decision(decision, approval_id)
             raise PolicyDenied(
                 f"{who.id} may not {verdict} {approval_id}: {decision.reason}",
-                f"needs {approval.required}",
+                f"it needs {approval.required}, from people other than the requester where the "
+                "two-person rule applies",
             )
         try:
             return self._record_vote(
@@ -202,7 +221,9 @@ class ApprovalBook:
                 update(approvals)
                 .where(
                     approvals.c.id == aid,
-                    approvals.c.state == ApprovalState.PROPOSED,
+                    approvals.c.state.in_(
+                        _OPEN if verdict == "reject" else [ApprovalState.PROPOSED]
+                    ),
                     approvals.c.expires_at > now,
                 )
                 .values(updated_at=now)
@@ -212,21 +233,24 @@ class ApprovalBook:
                     f"approval {aid} changed or expired meanwhile",
                     "look at it again with `copilot proposals`",
                 )
-            try:
-                conn.execute(
-                    insert(approval_votes).values(
-                        approval_id=aid,
-                        approver=who.id,
-                        verdict=verdict,
-                        at=now,
-                        # The break-glass mark is re-checked by policy whenever votes are counted.
-                        roles=list(who.roles) + (["break-glass"] if break_glass else []),
+            roles = list(who.roles) + (["break-glass"] if break_glass else [])
+            mine = approval_votes.c.approval_id == aid, approval_votes.c.approver == who.id
+            earlier = conn.execute(select(approval_votes.c.verdict).where(*mine)).scalar()
+            if earlier == "approve" and verdict == "reject":
+                # An approver may still stop the call before it runs: the vote is withdrawn.
+                conn.execute(update(approval_votes).where(*mine).values(verdict="reject", at=now))
+            else:
+                try:
+                    # The break-glass mark is re-checked by policy whenever votes are counted.
+                    conn.execute(
+                        insert(approval_votes).values(
+                            approval_id=aid, approver=who.id, verdict=verdict, at=now, roles=roles
+                        )
                     )
-                )
-            except IntegrityError:
-                raise ApprovalInvalid(
-                    f"{who.id} already voted on {aid}", "a second approver must be someone else"
-                ) from None
+                except IntegrityError:
+                    raise ApprovalInvalid(
+                        f"{who.id} already voted on {aid}", "a second approver must be someone else"
+                    ) from None
             self.audit.append_decision(conn, decision, aid, ts=now)
             self.audit.append(
                 conn,

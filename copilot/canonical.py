@@ -54,3 +54,8 @@ def sha256_hex(data: bytes) -> str:
 def canonical_hash(value: Any) -> str:
     """sha256 of the canonical JSON of ``value``: the identity of exact arguments or a plan."""
     return sha256_hex(canonical_json(value))
+
+
+def call_hash(tool: str, arguments: dict[str, Any]) -> str:
+    """The identity an approval is bound to: which tool, with exactly which arguments."""
+    return canonical_hash({"tool": tool, "arguments": arguments})

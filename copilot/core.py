@@ -9,7 +9,8 @@ from typing import Any
 
 from copilot.approvals import ApprovalBook
 from copilot.audit import AuditLog
-from copilot.domain import Principal, ProposalOutcome
+from copilot.domain import ApprovalState, Principal, ProposalOutcome
+from copilot.errors import RateLimited, ResourceBusy
 from copilot.executor import ExecutionOutcome, Executor
 from copilot.policy import PolicyEngine, load_policy_engine
 from copilot.proposals import Proposer
@@ -89,9 +90,15 @@ class Core:
         approval = self.book.vote(
             approval_id, who, "approve", break_glass=break_glass, reason=reason
         )
-        if approval.state.value == "approved":
+        if approval.state is not ApprovalState.APPROVED:
+            return None
+        try:
             return self.executor.execute(approval_id, who)
-        return None
+        except (ResourceBusy, RateLimited) as err:
+            raise type(err)(
+                f"approval recorded, but the call cannot run yet: {err.message}",
+                f"run `copilot execute {approval_id} --as {who.id}` later",
+            ) from None
 
     def close(self) -> None:
         self.store.dispose()

@@ -6,6 +6,8 @@ what to do. Surfaces print ``message`` and ``hint``, never ``str()`` of a foreig
 
 from __future__ import annotations
 
+from pydantic import ValidationError
+
 
 class CopilotError(Exception):
     """Base of every error a surface may show to a person."""
@@ -61,6 +63,10 @@ class ToolRetry(CopilotError):
     """A transient tool failure: safe to retry if, and only if, the tool is idempotent."""
 
 
+class ToolTimeout(CopilotError):
+    """A tool (or its dry run) did not finish in time; whether it had an effect is unknown."""
+
+
 class ToolFailed(CopilotError):
     """The tool ran and failed; its message (redacted) may be shown to the model."""
 
@@ -73,3 +79,17 @@ class ConfigError(CopilotError):
 
 class AuditTampered(CopilotError):
     """The audit chain does not verify."""
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """Field-by-field summary of a pydantic error, without echoing whole inputs."""
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "(arguments)"
+        if err["type"] == "extra_forbidden":
+            parts.append(f"{loc}: unknown argument")
+        elif err["type"] == "missing":
+            parts.append(f"{loc}: required")
+        else:
+            parts.append(f"{loc}: {err['msg']}")
+    return "; ".join(parts)

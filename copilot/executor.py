@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import os
 import socket
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
@@ -30,18 +28,18 @@ from copilot.domain import Approval, ApprovalState, Principal, Proposal
 from copilot.errors import (
     ApprovalInvalid,
     CopilotError,
+    InvalidInput,
+    RateLimited,
     ResourceBusy,
+    ToolFailed,
     ToolRetry,
+    ToolTimeout,
 )
 from copilot.preflight import Preflight
 from copilot.ratelimit import RateLimits
 from copilot.store.records import get_execution
 from copilot.store.schema import approvals, executions
-from copilot.toolkit import ToolSpec, describe_validation_error
-
-
-class ToolTimeout(CopilotError):
-    """The tool did not finish in time; whether it had an effect is unknown."""
+from copilot.toolkit import ToolSpec, describe_validation_error, run_with_timeout
 
 
 @dataclass(frozen=True)
@@ -56,31 +54,6 @@ class ExecutionOutcome:
 
 def _owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def run_with_timeout(fn: Callable[[], BaseModel], timeout_s: float) -> BaseModel:
-    """Run ``fn`` in a daemon thread; raise ``ToolTimeout`` if it does not return in time.
-
-    Python cannot kill a thread, so a timed-out call may still finish later: that is exactly
-    why a timeout is recorded as *unknown* for non-idempotent tools.
-    """
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            box["value"] = fn()
-        except BaseException as exc:  # handed to the caller's thread
-            box["error"] = exc
-
-    t = threading.Thread(target=target, daemon=True, name="copilot-tool")
-    t.start()
-    t.join(timeout_s)
-    if t.is_alive():
-        raise ToolTimeout(f"tool did not finish within {timeout_s:g}s")
-    if "error" in box:
-        raise box["error"]
-    value: BaseModel = box["value"]
-    return value
 
 
 def describe_failure(exc: BaseException) -> str:
@@ -122,9 +95,6 @@ class Executor:
                 ),
             )
         spec, args = self.preflight.check(approval, proposal, who)
-        limited = self.limits.hit(proposal.requester, spec.name, spec.risk.level > 0)
-        if limited is not None:
-            raise self.book.refuse(who.id, approval_id, limited)
         resource = spec.resource(args)
         self._claim(approval, proposal, spec, resource, who)
         # The world may have changed between the preflight and taking the lock (another run
@@ -174,6 +144,8 @@ class Executor:
                         f"approval {approval.id} is no longer approved (expired or already used)",
                         "nothing ran twice; check `copilot proposals`",
                     )
+                if spec.risk.level > 0:
+                    self.limits.check(conn, proposal.requester, spec.name, now)
                 if resource is not None:
                     locks.acquire(conn, resource, approval.id, proposal.requester, now, deadline)
                 conn.execute(
@@ -201,7 +173,7 @@ class Executor:
                         "deadline": deadline.isoformat(),
                     },
                 )
-        except (ApprovalInvalid, ResourceBusy) as err:
+        except (ApprovalInvalid, ResourceBusy, RateLimited) as err:
             raise self.book.refuse(who.id, approval.id, err) from None
         except IntegrityError:
             # The primary key on executions: someone else claimed this approval first.
@@ -245,8 +217,15 @@ class Executor:
             result = produced.model_dump(mode="json")
         except ToolTimeout as exc:
             status, error = ApprovalState.UNKNOWN, f"{exc.message}; outcome unknown"
-        except Exception as exc:  # ToolFailed, ToolRetry after its attempts, or anything else
+        except (ToolFailed, ToolRetry, InvalidInput) as exc:
+            # The tool's own word that it applied nothing (or gave up cleanly).
             status, error = ApprovalState.FAILED, describe_failure(exc)
+        except Exception as exc:
+            # Anything else may have struck after the change was made: a tool that writes
+            # cannot be called failed (someone would run it again), only unknown.
+            unsure = spec.side_effects
+            status = ApprovalState.UNKNOWN if unsure else ApprovalState.FAILED
+            error = describe_failure(exc) + ("; outcome unknown" if unsure else "")
         out = ExecutionOutcome(approval.id, spec.name, status, result, error, attempts)
         self._finish(approval, resource, out)
         return out

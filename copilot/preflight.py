@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from copilot.approvals import ApprovalBook
-from copilot.canonical import canonical_hash
+from copilot.canonical import call_hash, canonical_hash
 from copilot.domain import Approval, ApprovalState, Principal, Proposal
 from copilot.errors import (
     ApprovalInvalid,
@@ -64,13 +64,13 @@ class Preflight:
                     "propose the call again",
                 ),
             ) from None
-        digest = canonical_hash(args.model_dump(mode="json"))
+        digest = call_hash(spec.name, args.model_dump(mode="json"))
         if not (digest == proposal.args_hash == approval.args_hash):
             raise self.refuse(
                 who,
                 approval,
                 ApprovalInvalid(
-                    f"arguments of {approval.id} do not match what was approved (hash mismatch)",
+                    f"the call {approval.id} would make is not the one approved (hash mismatch)",
                     "someone changed the stored call; propose it again and investigate",
                 ),
             )
@@ -98,7 +98,7 @@ class Preflight:
 
     def current_plan(self, proposal: Proposal, spec: ToolSpec, args: Any) -> str | None:
         """The dry run as the requester would see it now."""
-        return spec.plan(self.book.tool_context(proposal.requester, None), args)
+        return self.book.dry_run(spec, args, proposal.requester)
 
     def plan_matches(
         self, approval: Approval, proposal: Proposal, spec: ToolSpec, args: Any, who: Principal

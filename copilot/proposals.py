@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import insert
 
 from copilot.approvals import ApprovalBook, new_id
-from copilot.canonical import canonical_hash
+from copilot.canonical import call_hash, canonical_hash
 from copilot.domain import Approval, ApprovalState, Principal, Proposal, ProposalOutcome
 from copilot.errors import CopilotError, InvalidInput, PolicyDenied
 from copilot.store.schema import approvals, proposals
@@ -48,7 +48,7 @@ class Proposer:
         plan = self._plan(who, spec, args)
         clean = args.model_dump(mode="json")
         try:
-            args_hash = canonical_hash(clean)
+            args_hash = call_hash(spec.name, clean)
             plan_hash = None if plan is None else canonical_hash(plan)
         except (ValueError, TypeError, UnicodeError):
             # RFC 8785 refuses NaN, integers beyond 2^53 and lone surrogates: so do we.
@@ -124,6 +124,6 @@ class Proposer:
 
     def _plan(self, who: Principal, spec: ToolSpec, args: Any) -> str | None:
         try:
-            return spec.plan(self.book.tool_context(who.id), args)
+            return self.book.dry_run(spec, args, who.id)
         except CopilotError as err:
             raise self.book.refuse(who.id, spec.name, err) from None

@@ -7,16 +7,19 @@ the process starts. ``COPILOT_DATA_DIR`` holds all local state, so tests isolate
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from copilot.errors import ConfigError, describe_validation_error
 
 
 class UserConfig(BaseModel):
@@ -53,7 +56,6 @@ class ExecutorSettings(BaseModel):
     retry_wait_s: float = Field(0.2, ge=0, description="first back-off between attempts")
     user_rate: str = "60/minute"
     tool_rate: str = "30/minute"
-    rate_limit_storage: str = "memory://"
 
 
 class SandboxSettings(BaseModel):
@@ -116,4 +118,13 @@ class Settings(BaseSettings):
 
 def load_settings(**overrides: Any) -> Settings:
     """Build settings from every source; overrides win (tests and CLI flags)."""
-    return Settings(**overrides)
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(
+            f"invalid settings: {describe_validation_error(exc)}",
+            "check the COPILOT_* environment variables, .env and copilot.toml",
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        path = os.environ.get("COPILOT_CONFIG", "copilot.toml")
+        raise ConfigError(f"{path} is not valid TOML: {exc}", "fix its syntax") from None

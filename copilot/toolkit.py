@@ -8,15 +8,18 @@ check permissions or approvals; the executor is the one checkpoint.
 from __future__ import annotations
 
 import inspect
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol, get_type_hints
+from typing import Any, Protocol, TypeVar, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 from copilot.domain import Risk
-from copilot.errors import InvalidInput
+from copilot.errors import InvalidInput, ToolTimeout, describe_validation_error
+
+T = TypeVar("T")
 
 
 class StateStore(Protocol):
@@ -106,20 +109,6 @@ class ToolSpec:
         return self.input_model.model_json_schema()
 
 
-def describe_validation_error(exc: ValidationError) -> str:
-    """Field-by-field summary of a pydantic error, without echoing whole inputs."""
-    parts = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "(arguments)"
-        if err["type"] == "extra_forbidden":
-            parts.append(f"{loc}: unknown argument")
-        elif err["type"] == "missing":
-            parts.append(f"{loc}: required")
-        else:
-            parts.append(f"{loc}: {err['msg']}")
-    return "; ".join(parts)
-
-
 def tool(
     *,
     risk: Risk | str,
@@ -178,3 +167,28 @@ def tool(
         )
 
     return decorate
+
+
+def run_with_timeout(fn: Callable[[], T], timeout_s: float) -> T:
+    """Run ``fn`` in a daemon thread; raise ``ToolTimeout`` if it does not return in time.
+
+    Python cannot kill a thread, so a timed-out call may still finish later: that is exactly
+    why a timed-out run is recorded as *unknown* and keeps its lock until its lease ends.
+    """
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # handed to the caller's thread
+            box["error"] = exc
+
+    t = threading.Thread(target=target, daemon=True, name="copilot-tool")
+    t.start()
+    t.join(timeout_s)
+    if t.is_alive():
+        raise ToolTimeout(f"tool did not finish within {timeout_s:g}s")
+    if "error" in box:
+        raise box["error"]
+    value: T = box["value"]
+    return value

@@ -39,11 +39,21 @@ _real_connect_ex = socket.socket.connect_ex
 _real_getaddrinfo = socket.getaddrinfo
 
 
+# Every refused attempt is also remembered, and the test fails at teardown: code under test
+# that swallows exceptions (the executor records tool errors) must not hide a leak.
+_BLOCKED: list[str] = []
+
+
+def _refuse(what: str) -> NetworkBlocked:
+    _BLOCKED.append(what)
+    return NetworkBlocked(f"test tried to {what}: only loopback is allowed")
+
+
 def _guard(sock: socket.socket, address: object) -> None:
     if sock.family in (socket.AF_INET, socket.AF_INET6):
         host = address[0] if isinstance(address, tuple) else address
         if not _is_loopback(host):
-            raise NetworkBlocked(f"test tried to reach {address!r}: only loopback is allowed")
+            raise _refuse(f"reach {address!r}")
 
 
 def _connect(self: socket.socket, address: object) -> None:
@@ -58,14 +68,32 @@ def _connect_ex(self: socket.socket, address: object) -> int:
 
 def _getaddrinfo(host: object, *args: object, **kw: object) -> object:
     if host is not None and not _is_loopback(host if isinstance(host, str) else str(host)):
-        raise NetworkBlocked(f"test tried to resolve {host!r}: only loopback is allowed")
+        raise _refuse(f"resolve {host!r}")
     return _real_getaddrinfo(host, *args, **kw)  # type: ignore[arg-type]
+
+
+_real_sendto = socket.socket.sendto
+
+
+def _sendto(self: socket.socket, data: bytes, *args: object) -> int:
+    _guard(self, args[-1])
+    return _real_sendto(self, data, *args)  # type: ignore[arg-type]
 
 
 def pytest_configure(config: pytest.Config) -> None:
     socket.socket.connect = _connect  # type: ignore[method-assign]
     socket.socket.connect_ex = _connect_ex  # type: ignore[method-assign]
     socket.getaddrinfo = _getaddrinfo  # type: ignore[assignment]
+    socket.socket.sendto = _sendto  # type: ignore[method-assign,assignment]
+
+
+@pytest.fixture(autouse=True)
+def _no_network_attempts(request: pytest.FixtureRequest) -> Iterator[None]:
+    _BLOCKED.clear()
+    yield
+    expected = request.node.get_closest_marker("network_guard_test")
+    if _BLOCKED and not expected:
+        pytest.fail(f"network access was attempted (and blocked): {_BLOCKED}")
 
 
 # -- isolation ------------------------------------------------------------------------------

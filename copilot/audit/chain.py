@@ -130,7 +130,13 @@ class AuditLog:
     def events(self, since: int = 0, batch: int = 5000) -> Iterator[AuditEvent]:
         """Every event in order, parsed (for exports and the timeline)."""
         for seq, body, leaf, chained in _rows(self.store, since, batch):
-            ev = json.loads(body)
+            try:
+                ev = json.loads(body)
+            except ValueError:
+                raise AuditTampered(
+                    f"audit event #{seq} is not valid JSON: it was edited",
+                    "run `copilot audit verify` and restore the log from a backup",
+                ) from None
             yield AuditEvent(
                 seq=seq,
                 ts=datetime.fromisoformat(ev["ts"]),

@@ -32,9 +32,7 @@ def main() -> None:
         code = app(standalone_mode=False)
         sys.exit(code if isinstance(code, int) else 0)
     except CopilotError as err:
-        print(f"error: {err.message}", file=sys.stderr)
-        if err.hint:
-            print(f"  → {err.hint}", file=sys.stderr)
+        print(f"error: {err.one_line()}", file=sys.stderr)
         sys.exit(err.exit_code)
     except typer.Exit as ex:
         sys.exit(ex.exit_code)

@@ -150,7 +150,11 @@ def audit_verify(
         print(f"ok: {report.events} events verify; head {report.head_seq}:{report.head_hash}")
         print("  (record that head elsewhere and pass it as --anchor to detect a full rewrite)")
     else:
-        print(f"TAMPERED: {report.problem}", file=sys.stderr)
+        print(
+            f"TAMPERED: {report.problem} — keep this database for investigation, restore the "
+            "log from a backup, and compare `copilot audit export` against your last anchor",
+            file=sys.stderr,
+        )
     if not report.ok:
         raise typer.Exit(1)
 
@@ -167,7 +171,12 @@ def audit_export(
     if fmt not in ("jsonl", "ocsf"):
         raise InvalidInput(f"unknown format {fmt!r}", "use --format jsonl or --format ocsf")
     core = open_core()
-    out = output.open("w", encoding="utf-8") if output else sys.stdout
+    try:
+        out = output.open("w", encoding="utf-8") if output else sys.stdout
+    except OSError as exc:
+        raise InvalidInput(
+            f"cannot write {output}: {exc.strerror}", "pick a writable path"
+        ) from None
     try:
         for line in export_lines(core.audit.events(), fmt):
             out.write(line + "\n")
@@ -194,8 +203,8 @@ def policy_check() -> None:
 @bench_app.command("core")
 def bench_core(
     as_json: bool = JSON,
-    events: int = typer.Option(20000, help="audit events to append, one transaction each"),
-    verify_events: int = typer.Option(1_000_000, help="length of the chain to verify"),
+    events: int = typer.Option(20000, min=100, help="audit events to append, one tx each"),
+    verify_events: int = typer.Option(1_000_000, min=1000, help="length of chain to verify"),
 ) -> None:
     """Policy latency, audit appends/s, verify rate and executor overhead."""
     from copilot.bench.core import print_table, run_core_bench

@@ -141,21 +141,37 @@ def proposals(
     from rich.table import Table
 
     from copilot.cli.render import proposal_json
+    from copilot.domain import Approval, ApprovalState
+    from copilot.errors import InvalidInput
     from copilot.store.records import list_approvals
 
+    known = [s.value for s in ApprovalState]
+    for s in state:
+        if s not in known:
+            raise InvalidInput(f"unknown state {s!r}", f"use one of {', '.join(known)}")
     core = open_core()
+    now = core.book.clock()
     with core.store.read() as conn:
         rows = list_approvals(conn, states=state or None, limit=limit)
+
+    def shown(a: Approval) -> str:
+        # Expiry is recorded when someone next touches the approval; show it as it is now.
+        waiting = a.state in (ApprovalState.PROPOSED, ApprovalState.APPROVED)
+        return "expired" if waiting and now >= a.expires_at else a.state.value
+
     if as_json:
-        print_json([proposal_json(p, a) for a, p in rows])
+        print_json([{**proposal_json(p, a), "state": shown(a)} for a, p in rows])
         return
-    table = Table("id", "tool", "risk", "state", "requester", "needs", "created")
+    table = Table()
+    table.add_column("id", no_wrap=True)
+    for col in ("tool", "risk", "state", "requester", "needs", "created"):
+        table.add_column(col)
     for a, p in rows:
         table.add_row(
             a.id,
             p.tool,
             p.risk.value,
-            a.state.value,
+            shown(a),
             p.requester,
             a.required,
             f"{a.created_at:%m-%d %H:%M:%S}",

@@ -46,5 +46,7 @@ def parse_args(pairs: list[str]) -> dict[str, Any]:
                 raise InvalidInput(
                     f"argument {key} is not valid JSON", "check the quoting"
                 ) from None
+        if key.strip() in out:
+            raise InvalidInput(f"argument {key.strip()} is given twice", "give each argument once")
         out[key.strip()] = value
     return out

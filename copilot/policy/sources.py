@@ -118,4 +118,4 @@ def _schema_bad_line(text: str) -> int:
         except ValueError as exc:
             if "end of input" not in str(exc):
                 return k
-    return 1
+    return len(lines)  # still incomplete at the end: the error is the missing end

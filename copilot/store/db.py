@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 
-from copilot.errors import CopilotError
+from copilot.errors import ConfigError, CopilotError
 from copilot.store.schema import tool_state
 
 
@@ -116,14 +117,27 @@ class Store:
 def open_store(url: str, *, migrate: bool = True) -> Store:
     """Open (and by default migrate) the database at ``url``."""
     url = normalise_url(url)
-    if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = _sqlite_engine(url)
-    else:
-        engine = create_engine(url, pool_pre_ping=True)
-    store = Store(engine)
-    if migrate:
-        store.migrate()
+    try:
+        safe = make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        raise ConfigError(
+            "the database URL is not a URL",
+            "set COPILOT_DATABASE_URL like postgresql://user@host/db, or unset it for SQLite",
+        ) from None
+    try:
+        if url.startswith("sqlite"):
+            path = url.split("///", 1)[-1]
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            engine = _sqlite_engine(url)
+        else:
+            engine = create_engine(url, pool_pre_ping=True)
+        store = Store(engine)
+        if migrate:
+            store.migrate()
+    except (SQLAlchemyError, OSError) as exc:
+        raise ConfigError(
+            f"cannot open the database at {safe} ({type(exc).__name__})",
+            "check COPILOT_DATABASE_URL, that the server is up and that the data dir is writable",
+        ) from None
     return store

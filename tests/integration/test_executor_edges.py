@@ -7,10 +7,18 @@ import threading
 
 import pytest
 from conftest import runs
+from sqlalchemy import update
 
 from copilot.audit import verify_chain
 from copilot.domain import ApprovalState
-from copilot.errors import ApprovalInvalid, InvalidInput, PolicyDenied, ResourceBusy
+from copilot.errors import (
+    ApprovalInvalid,
+    InvalidInput,
+    PolicyDenied,
+    ResourceBusy,
+    ToolTimeout,
+)
+from copilot.store.schema import proposals, resource_locks
 
 
 def test_break_glass_is_for_admins_only(make_core, db_url):
@@ -20,9 +28,8 @@ def test_break_glass_is_for_admins_only(make_core, db_url):
     with pytest.raises(PolicyDenied, match="may not declare break-glass"):
         core.approve(out.approval.id, bob, break_glass=True, reason="trust me")
     assert runs(core) == []
-    assert "break-glass-admins" not in str(
-        [e.data for e in core.audit.events() if e.kind == "policy.decision"][-1]["policy_ids"]
-    )
+    last = [e.data for e in core.audit.events() if e.kind == "policy.decision"][-1]
+    assert last["action"] == "break_glass" and last["allowed"] is False
 
 
 def test_break_glass_cannot_lift_a_freeze_for_non_admins(make_core, db_url):
@@ -99,9 +106,11 @@ def test_foreign_errors_are_one_short_line(make_core, db_url):
     core = make_core(db_url)
     out, _ = core.call(core.principal("alice"), "noisy_failure", {})
     ex = core.approve(out.approval.id, core.principal("bob"))
-    assert ex is not None and ex.status is ApprovalState.FAILED
+    # a tool that writes and then raises something foreign may have changed things already
+    assert ex is not None and ex.status is ApprovalState.UNKNOWN
     assert ex.error.startswith("tool raised RuntimeError: connection refused")
-    assert "\n" not in ex.error and len(ex.error) <= 300
+    assert ex.error.endswith("; outcome unknown")
+    assert "\n" not in ex.error and len(ex.error) <= 320
 
 
 def test_arguments_that_cannot_be_hashed_are_refused(make_core, db_url):
@@ -159,3 +168,67 @@ def test_missing_head_is_tampering(make_core, db_url):
         conn.exec_driver_sql("DELETE FROM audit_head")
     report = verify_chain(core.store)
     assert not report.ok and "head" in report.problem
+
+
+def test_the_tool_name_is_part_of_what_was_approved(make_core, db_url):
+    core = make_core(db_url)
+    out, _ = core.call(core.principal("alice"), "low_note", {"name": "a"})
+    core.book.vote(out.approval.id, core.principal("alice"), "approve")
+    with core.store.write() as conn:  # same arguments, a more dangerous tool
+        conn.execute(
+            update(proposals)
+            .where(proposals.c.id == out.proposal.id)
+            .values(tool="testpack.reset_counter")
+        )
+    with pytest.raises((ApprovalInvalid, PolicyDenied)):
+        core.executor.execute(out.approval.id, core.principal("carol"))
+    assert runs(core) == []
+
+
+def test_an_approved_call_can_still_be_stopped(make_core, db_url):
+    core = make_core(db_url)
+    alice, bob, carol = (core.principal(u) for u in ("alice", "bob", "carol"))
+    out, _ = core.call(alice, "bump_counter", {"name": "a"})
+    core.book.vote(out.approval.id, bob, "approve")
+    assert core.book.load(out.approval.id, "t")[0].state is ApprovalState.APPROVED
+    core.book.vote(out.approval.id, bob, "reject", reason="wrong service")  # changes his mind
+    with pytest.raises(ApprovalInvalid):
+        core.executor.execute(out.approval.id, alice)
+    second, _ = core.call(alice, "bump_counter", {"name": "b"})
+    core.book.vote(second.approval.id, bob, "approve")
+    core.book.vote(second.approval.id, carol, "reject")
+    assert core.book.load(second.approval.id, "t")[0].state is ApprovalState.REJECTED
+    assert runs(core) == []
+
+
+def test_approving_into_a_busy_resource_says_the_vote_counted(make_core, db_url, clock):
+    core = make_core(db_url)
+    out, _ = core.call(core.principal("alice"), "bump_counter", {"name": "a"})
+    with core.store.write() as conn:
+        conn.execute(
+            resource_locks.insert().values(
+                resource="counter/a",
+                approval_id="apr_other",
+                holder="sam",
+                acquired_at=clock(),
+                expires_at=clock().replace(year=2027),
+            )
+        )
+    with pytest.raises(ResourceBusy) as err:
+        core.approve(out.approval.id, core.principal("bob"))
+    assert err.value.message.startswith("approval recorded")
+    assert f"copilot execute {out.approval.id}" in err.value.hint
+    assert core.book.load(out.approval.id, "t")[0].state is ApprovalState.APPROVED
+
+
+def test_a_hanging_dry_run_is_bounded(make_core, db_url):
+    core = make_core(db_url)
+    with pytest.raises(ToolTimeout):
+        core.call(core.principal("alice"), "slow_plan", {})
+    assert runs(core) == []
+
+
+def test_a_read_that_raises_is_failed_not_unknown(make_core, db_url):
+    core = make_core(db_url)
+    _, ran = core.call(core.principal("dana"), "read_that_breaks", {})
+    assert ran is not None and ran.status is ApprovalState.FAILED

@@ -33,7 +33,7 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, insert, select, update
 
 from copilot.audit import verify_chain
-from copilot.canonical import canonical_hash
+from copilot.canonical import call_hash
 from copilot.core import Core
 from copilot.errors import CopilotError
 from copilot.settings import DEFAULT_USERS, ExecutorSettings, Settings
@@ -311,17 +311,24 @@ class Model:
         """Someone with database access rewrites what was approved."""
         call = self.pick(index, pool)
         forged = forged_args(call.args)
+        tool = f"testpack.{call.tool}"
         with self.core.store.write() as conn:
             if how == "approval-hash":
                 conn.execute(
                     update(approvals)
                     .where(approvals.c.id == call.id)
-                    .values(args_hash=canonical_hash(forged))
+                    .values(args_hash=call_hash(tool, forged))
+                )
+            elif how == "tool":
+                # Same arguments, another tool: the hash binds the tool name too.
+                other = "testpack.low_note" if call.tool != "low_note" else "testpack.bump_counter"
+                conn.execute(
+                    update(proposals).where(proposals.c.id == call.proposal_id).values(tool=other)
                 )
             else:
                 values: dict[str, Any] = {"arguments": forged}
                 if how == "args+hash":
-                    values["args_hash"] = canonical_hash(forged)
+                    values["args_hash"] = call_hash(tool, forged)
                 conn.execute(
                     update(proposals).where(proposals.c.id == call.proposal_id).values(**values)
                 )
@@ -433,7 +440,7 @@ class Model:
         assert call.tool == tool
         approval, proposal = self.core.book.load(aid, "test")
         assert proposal.arguments == call.args
-        assert proposal.args_hash == approval.args_hash == canonical_hash(call.args)
+        assert proposal.args_hash == approval.args_hash == call_hash(f"testpack.{tool}", call.args)
         if tool == "read_counter":
             assert approval.auto and approval.votes == []
             return
@@ -499,7 +506,10 @@ STEPS: dict[str, st.SearchStrategy[tuple[Any, ...]]] = {
     "reject": st.tuples(st.just("reject"), INDEX, WAITING, USER),
     "cancel": st.tuples(st.just("cancel"), INDEX, USER),
     "tamper": st.tuples(
-        st.just("tamper"), INDEX, APPROVED, st.sampled_from(["args", "args+hash", "approval-hash"])
+        st.just("tamper"),
+        INDEX,
+        APPROVED,
+        st.sampled_from(["args", "args+hash", "approval-hash", "tool"]),
     ),
     "demote": st.tuples(st.just("demote"), st.sampled_from(["bob", "sam", "carol", "alice"])),
     "crash": st.tuples(st.just("crash"), INDEX),

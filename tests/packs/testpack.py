@@ -135,3 +135,22 @@ def noisy_failure(ctx: ToolContext) -> Count:
     """Raises a foreign exception with a long, multi-line message."""
     record_run(ctx, "noisy_failure")
     raise RuntimeError("connection refused\n" + "x" * 2000)
+
+
+def _sleepy_plan(ctx: ToolContext, args: Any) -> str:
+    time.sleep(1.0)
+    return "eventually"
+
+
+@tool(risk="low", timeout_s=0.3, plan=_sleepy_plan)
+def slow_plan(ctx: ToolContext) -> Count:
+    """Its dry run hangs past the tool's timeout."""
+    record_run(ctx, "slow_plan")
+    return Count(value=0)
+
+
+@tool(risk="read")
+def read_that_breaks(ctx: ToolContext) -> Count:
+    """A read that raises something foreign: nothing can have changed."""
+    record_run(ctx, "read_that_breaks")
+    raise RuntimeError("parse error")
