@@ -192,3 +192,19 @@ def runs(core) -> list[list[str]]:  # type: ignore[no-untyped-def]
     """What actually ran, as recorded by the test pack's tools."""
     found = core.store.load("runs")
     return found[0]["runs"] if found else []
+
+
+def hold_lock(core, resource: str, clock: FakeClock, holder: str = "sam") -> None:  # type: ignore[no-untyped-def]
+    """Pretend another write holds ``resource`` for a long while."""
+    from copilot.store.schema import resource_locks
+
+    with core.store.write() as conn:
+        conn.execute(
+            resource_locks.insert().values(
+                resource=resource,
+                approval_id="apr_other",
+                holder=holder,
+                acquired_at=clock(),
+                expires_at=clock().replace(year=2027),
+            )
+        )

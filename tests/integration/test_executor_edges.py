@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from conftest import runs
+from conftest import hold_lock, runs
 from sqlalchemy import update
 
 from copilot.audit import verify_chain
@@ -18,7 +18,7 @@ from copilot.errors import (
     ResourceBusy,
     ToolTimeout,
 )
-from copilot.store.schema import proposals, resource_locks
+from copilot.store.schema import proposals
 
 
 def test_break_glass_is_for_admins_only(make_core, db_url):
@@ -204,16 +204,7 @@ def test_an_approved_call_can_still_be_stopped(make_core, db_url):
 def test_approving_into_a_busy_resource_says_the_vote_counted(make_core, db_url, clock):
     core = make_core(db_url)
     out, _ = core.call(core.principal("alice"), "bump_counter", {"name": "a"})
-    with core.store.write() as conn:
-        conn.execute(
-            resource_locks.insert().values(
-                resource="counter/a",
-                approval_id="apr_other",
-                holder="sam",
-                acquired_at=clock(),
-                expires_at=clock().replace(year=2027),
-            )
-        )
+    hold_lock(core, "counter/a", clock)  # another write is in flight on it
     with pytest.raises(ResourceBusy) as err:
         core.approve(out.approval.id, core.principal("bob"))
     assert err.value.message.startswith("approval recorded")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import runs
+from conftest import hold_lock, runs
 from sqlalchemy import select, update
 
 from copilot.audit import verify_chain
@@ -245,16 +245,7 @@ def test_lock_busy_names_the_holder(make_core, db_url, clock):
     alice, bob = core.principal("alice"), core.principal("bob")
     out, _ = core.call(alice, "bump_counter", {"name": "a"})
     core.book.vote(out.approval.id, bob, "approve")
-    with core.store.write() as conn:  # another write is in flight on the same counter
-        conn.execute(
-            resource_locks.insert().values(
-                resource="counter/a",
-                approval_id="apr_other",
-                holder="sam",
-                acquired_at=clock(),
-                expires_at=clock().replace(year=2027),
-            )
-        )
+    hold_lock(core, "counter/a", clock)  # another write is in flight on it
     clock.advance(12)
     with pytest.raises(ResourceBusy, match=r"busy: counter/a is held by sam \(apr_other\) for 12s"):
         core.executor.execute(out.approval.id, bob)
