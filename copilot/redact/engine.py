@@ -48,7 +48,9 @@ def _windows(lo: int, hi: int, size: int) -> Iterator[tuple[int, int, int]]:
 class _Scan:
     """One text's line layout and keyword hits, shared by every rule."""
 
-    CONTEXT = 5  # lines around a keyword hit that a (multi-line) pattern may need
+    # Lines around a keyword hit that a pattern may span: a little before (a key name on
+    # the line above its value), a lot after (a PEM block runs ~50 lines past its BEGIN).
+    BEFORE, AFTER = 5, 100
 
     def __init__(self, text: str) -> None:
         self.text = text
@@ -78,8 +80,8 @@ class _Scan:
         out: list[tuple[int, int]] = []
         last = len(self.line_starts) - 1
         for n in lines:
-            lo = self.line_starts[max(0, n - self.CONTEXT)]
-            top = min(last, n + self.CONTEXT) + 1
+            lo = self.line_starts[max(0, n - self.BEFORE)]
+            top = min(last, n + self.AFTER) + 1
             hi = self.line_starts[top] if top <= last else len(self.text)
             if out and lo <= out[-1][1]:
                 out[-1] = (out[-1][0], max(out[-1][1], hi))
