@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from copilot.cli import admin, calls
+from copilot.cli import admin, calls, redact_cmd
 from copilot.errors import CopilotError
 
 app = typer.Typer(
@@ -18,6 +18,7 @@ app = typer.Typer(
     add_completion=False,
 )
 calls.register(app)
+app.command("redact")(redact_cmd.redact)
 app.add_typer(admin.tools_app, name="tools")
 app.add_typer(admin.sandbox_app, name="sandbox")
 app.add_typer(admin.audit_app, name="audit")

@@ -182,7 +182,22 @@ _TIMEOUT_RULE = Rule(id="scan-timeout", pattern=None, description="scan ran out 
 
 
 def _resolve(spans: list[tuple[int, int, Rule]]) -> list[tuple[int, int, Rule]]:
-    """Sort and merge overlapping spans; the earliest, then the longest, names the rule."""
+    """Merge overlapping spans. Secrets win over PII (``user:pass@host`` is a credential,
+    not an e-mail address); among secrets the earliest, then the longest, names the rule."""
+    secrets = _merge([s for s in spans if s[2].kind != "pii"])
+    starts = [s[0] for s in secrets]
+
+    def overlaps_secret(start: int, end: int) -> bool:
+        # merged secrets are sorted and disjoint: only the neighbours can overlap
+        i = bisect_right(starts, start) - 1
+        near = (j for j in (i, i + 1) if 0 <= j < len(secrets))
+        return any(secrets[j][0] < end and start < secrets[j][1] for j in near)
+
+    pii = [p for p in spans if p[2].kind == "pii" and not overlaps_secret(p[0], p[1])]
+    return _merge(secrets + pii)
+
+
+def _merge(spans: list[tuple[int, int, Rule]]) -> list[tuple[int, int, Rule]]:
     spans.sort(key=lambda s: (s[0], -s[1]))
     merged: list[tuple[int, int, Rule]] = []
     for start, end, rule in spans:

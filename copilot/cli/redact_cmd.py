@@ -1,0 +1,52 @@
+"""`copilot redact`: a stdin → stdout filter that removes secrets (useful on its own)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from copilot.cli.common import print_json
+
+
+def redact(
+    rules: Path | None = typer.Option(None, "--rules", help="extra gitleaks-format TOML rules"),
+    as_json: bool = typer.Option(False, "--json", help="print the findings, not the text"),
+    pii: bool = typer.Option(True, "--pii/--no-pii", help="also e-mails, phones, card numbers"),
+    ips: bool = typer.Option(False, "--ips", help="also IP addresses (off: incidents need them)"),
+) -> None:
+    """Read text on stdin, write it with secrets replaced by [REDACTED:<rule>:<n>]."""
+    from copilot.redact.builtin import BUILTIN_RULES, IP_RULES, PII_RULES
+    from copilot.redact.engine import Redactor
+    from copilot.redact.gitleaks import load_gitleaks
+    from copilot.redact.stream import redact_stream
+
+    chosen = (
+        list(BUILTIN_RULES) + (list(PII_RULES) if pii else []) + (list(IP_RULES) if ips else [])
+    )
+    if rules is not None:
+        loaded = load_gitleaks(rules)
+        for s in loaded.skipped:
+            print(f"warning: {rules}:{s.line}: rule {s.rule} skipped: {s.reason}", file=sys.stderr)
+        chosen += loaded.rules
+    findings = []
+    for chunk, found in redact_stream(sys.stdin.buffer, Redactor(chosen)):
+        if as_json:
+            findings += found
+        else:
+            sys.stdout.buffer.write(chunk)
+            sys.stdout.buffer.flush()
+    if as_json:
+        print_json(
+            [
+                {
+                    "rule": f.rule,
+                    "kind": f.kind,
+                    "start": f.start,
+                    "end": f.end,
+                    "placeholder": f.placeholder,
+                }
+                for f in findings
+            ]
+        )

@@ -1,0 +1,167 @@
+"""Format-independent detectors: key blocks, credentials in URLs and headers, assignments.
+
+These find a secret by what surrounds it (``password=``, ``Authorization:``, ``user:pass@``)
+and filter out the values that documentation and templates use instead of secrets.
+"""
+
+from __future__ import annotations
+
+from copilot.redact.rules import Rule, compile_rule
+
+# Values that stand in for a secret: templates, masks, references, type names.
+VALUE_ALLOW: tuple[str, ...] = (
+    r"^[$%{<*\[`(]",  # ${VAR} $VAR %VAR% {{ x }} <your token> **** [PASSWORD] `cmd` (...)
+    r"\$\{|\{\{|\$\(|<[A-Za-z_ -]+>|%\w+%",
+    r"xxxxx|XXXXX|\*\*\*|\.\.\.|####|•••|EXAMPLE",
+    r"(?i)^(?:change_?me|change_?it|passw(?:or)?d|secret|token|redacted|placeholder|example"
+    r"|sample|dummy|fake|test(?:ing)?|null|nil|none|true|false|yes|no|undefined|empty"
+    r"|required|optional|string|str|int|integer|bool|boolean|object|hidden|masked|todo|tbd"
+    r"|foo|bar|baz|your[_-]?\w*|my[_-]?(?:password|secret|token|key)\w*)$",
+    r"^[a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)+$",  # var.db_password, settings.token
+    r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$",  # DB_PASSWORD: a variable's name, not its value
+    r"^[a-z][a-z0-9+.-]*://",  # a URL (credentials inside one have their own rule)
+    r"^(?:/|\./|~/)",  # a file path
+)
+
+# Key names whose value is a secret. Suffixes that make the key about the secret rather than
+# the secret itself (secretName, token_url, password_file...) are excluded.
+_NOT_VALUE = (
+    r"(?![\w.-]{0,25}?(?i:name|ref|path|file|type|url|uri|endpoint|length|expir|ttl|count"
+    r"|header|field|mount|dir|version|algorithm|policy|usage|method|format|size|limit"
+    r"|prompt|hint|reset|_id\b|id\b))"
+)
+_PASSWORD_KEY = r"(?i:pass(?:wd|word|phrase)?|pwd|secret|credentials?)"
+_TOKEN_KEY = (
+    r"(?:(?i:token|api[_.-]?key|apikey|access[_.-]?key|auth[_.-]?key|private[_.-]?key"
+    r"|client[_.-]?secret|signing[_.-]?key|encryption[_.-]?key|master[_.-]?key"
+    r"|license[_.-]?key|session[_.-]?key|auth(?!or))|(?<=[a-z0-9])Key|(?<=[A-Z0-9])_KEY|_key)"
+)
+# key["']?  :  =  :=  ::=  ?=  =>   then an optional (escaped) quote
+_SEP = r"[\w.-]{0,25}?\\?[\"']?\s*(?:[:?]{0,3}=>?|:)\s*"
+# the value: quoted (escaped quotes too) or bare up to a delimiter; never a function call
+_VALUE = (
+    r"(?:\\?\"(?P<s>[^\"\\\n]{{{n},300}})\\?\"|'(?P<s>[^'\n]{{{n},300}})'"
+    r"|(?P<s>[^\s\"'`,;<>(){{}}\[\]]{{{n},300}})(?![(\w]))"
+)
+
+
+def _assignment(
+    rid: str, key: str, min_len: int, entropy: float, keywords: tuple[str, ...], description: str
+) -> Rule:
+    return compile_rule(
+        rid,
+        key + _NOT_VALUE + _SEP + _VALUE.format(n=min_len),
+        group="s",
+        keywords=keywords,
+        entropy=entropy,
+        allow=VALUE_ALLOW,
+        description=description,
+    )
+
+
+GENERIC_RULES: tuple[Rule, ...] = (
+    compile_rule(
+        "private-key",
+        r"-----BEGIN[ A-Z0-9]{0,30}PRIVATE KEY(?: BLOCK)?-----"
+        r"(?P<body>(?:[A-Za-z0-9+/=:,\s-]|\\[nr]){16,}?)"
+        r"-----END[ A-Z0-9]{0,30}PRIVATE KEY(?: BLOCK)?-----",
+        group="body",
+        keywords=("private key",),
+        description="PEM / OpenSSH / PGP private key block (spans lines; JSON-escaped too)",
+    ),
+    compile_rule(
+        "url-credentials",
+        r"\b[A-Za-z][A-Za-z0-9+.-]{1,20}://[^\s:/?#@\"'<>]{0,100}:(?P<pw>[^\s/?#@\"'<>]{1,200})@",
+        group="pw",
+        keywords=("://",),
+        allow=VALUE_ALLOW[:3],
+        description="password in scheme://user:password@host",
+    ),
+    compile_rule(
+        "curl-user",
+        r"\bcurl\b[^\n]*?\s(?:-u|--user)\s+(?P<cred>(?:\"[^\"\n]*\"|'[^'\n]*'|[^\s\"'])+)",
+        group="cred",
+        keywords=("curl",),
+        entropy=3.0,
+        allow=(
+            r"^[^:]*$",  # no password part: the username alone
+            r"\$\{|\$\(|\$[A-Za-z_]|\{\{|<|\[|(?:^|:)[\"']?\$",
+            r"(?i)^[\"']?(?:user(?:name)?|test|admin|login)[\"']?:[\"']?"
+            r"(?:pass(?:word)?|token|secret|test)[\"']?$",
+        ),
+        description="curl -u / --user user:password",
+    ),
+    compile_rule(
+        "authorization-header",
+        r"(?i)\b(?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?"
+        r"(?:(?:bearer|basic|token|api-token|apikey|digest|sso-key|key)\s+)?"
+        r"(?!(?:bearer|basic|token|digest|negotiate)\b)(?P<cred>[A-Za-z0-9_+/.~@=:-]{8,})",
+        group="cred",
+        keywords=("authorization",),
+        entropy=2.5,
+        allow=VALUE_ALLOW[:3],
+        description="Authorization header credentials (Bearer, Basic, Token, bare)",
+    ),
+    compile_rule(
+        "cli-secret-flag",
+        r"(?i)(?:^|\s)--?(?:password|passwd|token|api-key|apikey|secret|client-secret"
+        r"|auth-token|access-token)(?:=|\s+)[\"']?(?P<s>[^\s\"']{6,})",
+        group="s",
+        keywords=("-password", "-passwd", "-token", "-api-key", "-apikey", "-secret"),
+        entropy=2.5,
+        allow=VALUE_ALLOW,
+        description="--password / --token command-line flags",
+    ),
+    compile_rule(
+        "xml-secret-element",
+        r"(?i)<(password|passwd|secret|token|apikey|api-key|client-secret)>"
+        r"(?P<s>[^<\s]{4,300})</\1>",
+        group="s",
+        keywords=(
+            "<password>",
+            "<passwd>",
+            "<secret>",
+            "<token>",
+            "<apikey>",
+            "<api-key>",
+            "<client-secret>",
+        ),
+        allow=VALUE_ALLOW,
+        description="<password>...</password> in XML configuration",
+    ),
+    compile_rule(
+        "xml-add-key-password",
+        r"(?i)<add\s+key=[\"'][\w.-]*(?:password|secret|token|apikey)[\w.-]*[\"']\s+"
+        r"value=[\"'](?P<s>[^\"']{4,300})[\"']",
+        group="s",
+        keywords=("<add",),
+        allow=VALUE_ALLOW,
+        description='<add key="...Password" value="..."/> (NuGet.config, app.config)',
+    ),
+    _assignment(
+        "password-assignment",
+        _PASSWORD_KEY,
+        6,
+        2.3,
+        ("pass", "pwd", "secret", "credential"),
+        "password / secret assigned in env, JSON, YAML, INI, code",
+    ),
+    _assignment(
+        "token-assignment",
+        _TOKEN_KEY,
+        10,
+        3.0,
+        ("token", "key", "auth"),
+        "token / API key assigned in env, JSON, YAML, INI, code (high entropy)",
+    ),
+    compile_rule(
+        "kubernetes-secret-data",
+        r"(?m)^[ \t]+[\"']?[\w.-]+[\"']?:[ \t]*[\"']?"
+        r"(?P<v>(?=\S*[a-z])(?=\S*[A-Z])(?=\S*[0-9+/=])"
+        r"(?:[A-Za-z0-9+/]{4}){2,}(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?)"
+        r"[\"']?,?[ \t]*$",
+        group="v",
+        entropy=2.8,
+        description="base64 value of a YAML/JSON mapping (kubectl get secret -o yaml data:)",
+    ),
+)
