@@ -13,6 +13,7 @@ PEM = compile_rule(
     "private-key",
     r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----",
     keywords=("private key",),
+    tags=("multiline",),  # spans lines: scanned with the lines after its keyword
 )
 SECRET = "dmo_abcdefghij0123456789"
 
