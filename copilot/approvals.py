@@ -26,6 +26,7 @@ from copilot.domain import (
 )
 from copilot.errors import ApprovalInvalid, CopilotError, InvalidInput, PolicyDenied
 from copilot.policy import PolicyEngine, RequestContext
+from copilot.redact.engine import Redactor
 from copilot.registry import Registry
 from copilot.settings import Settings
 from copilot.store import Store
@@ -51,6 +52,7 @@ class ApprovalBook:
         policy: PolicyEngine,
         audit: AuditLog,
         clock: Callable[[], datetime],
+        redactor: Redactor,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -58,6 +60,7 @@ class ApprovalBook:
         self.policy = policy
         self.audit = audit
         self.clock = clock
+        self.redactor = redactor
 
     # -- helpers --------------------------------------------------------------------------
     def context(self, **kw: Any) -> RequestContext:
@@ -66,7 +69,10 @@ class ApprovalBook:
         )
 
     def refuse(self, actor: str, subject: str | None, err: CopilotError) -> CopilotError:
-        """Record a refused request (bad input, denial) and hand the error back to raise."""
+        """Record a refused request (bad input, denial) and hand the error back to raise.
+
+        Its text may quote arguments or a plan: it is redacted before anyone sees it."""
+        err.redact_with(self.redactor.text)
         self.audit.record(
             "request.refused",
             actor=actor,
@@ -90,9 +96,14 @@ class ApprovalBook:
         )
 
     def dry_run(self, spec: ToolSpec, args: Any, requester: str) -> str | None:
-        """The tool's plan as ``requester`` would see it now, bounded by the tool's timeout."""
+        """The tool's plan as ``requester`` would see it now, bounded by the tool's timeout.
+
+        The plan is redacted with placeholders numbered afresh for each plan, so the same
+        plan always reads (and hashes) the same: approvers approve what they were shown,
+        and no secret a plan quotes reaches the store."""
         ctx = self.tool_context(requester)
-        return run_with_timeout(lambda: spec.plan(ctx, args), spec.timeout_s)
+        plan = run_with_timeout(lambda: spec.plan(ctx, args), spec.timeout_s)
+        return None if plan is None else Redactor(self.redactor.rules).text(plan)
 
     # -- votes ----------------------------------------------------------------------------
     def load(self, approval_id: str, actor: str) -> tuple[Approval, Proposal]:

@@ -16,6 +16,8 @@ from copilot.policy import PolicyEngine, load_policy_engine
 from copilot.proposals import Proposer
 from copilot.ratelimit import RateLimits
 from copilot.reconcile import Reconciler
+from copilot.redact.engine import Redactor
+from copilot.redact.ruleset import redactor_for
 from copilot.registry import Registry, discover
 from copilot.settings import Settings
 from copilot.store import Store, open_store
@@ -38,6 +40,9 @@ class Core:
     executor: Executor
     reconciler: Reconciler
     proposer: Proposer
+    # Everything the core writes or hands out (audit events, tool results, errors, plans)
+    # passes this redactor first; its placeholders are stable for the process's life.
+    redactor: Redactor
 
     @classmethod
     def open(
@@ -52,9 +57,10 @@ class Core:
         registry = registry or discover(settings.extra_tool_paths)
         policy = load_policy_engine(settings, registry)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        redactor = redactor_for(settings)
         store = open_store(settings.db_url)
-        audit = AuditLog(store)
-        book = ApprovalBook(settings, store, registry, policy, audit, clock)
+        audit = AuditLog(store, redact=redactor.value)
+        book = ApprovalBook(settings, store, registry, policy, audit, clock, redactor)
         executor = Executor(book, RateLimits(settings.executor))
         core = cls(
             settings,
@@ -66,6 +72,7 @@ class Core:
             executor,
             Reconciler(book),
             Proposer(book),
+            redactor,
         )
         if reconcile:
             core.reconciler.reconcile_stale()

@@ -6,6 +6,8 @@ what to do. Surfaces print ``message`` and ``hint``, never ``str()`` of a foreig
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pydantic import ValidationError
 
 
@@ -21,6 +23,12 @@ class CopilotError(Exception):
 
     def one_line(self) -> str:
         return f"{self.message} — {self.hint}" if self.hint else self.message
+
+    def redact_with(self, redact: Callable[[str], str]) -> CopilotError:
+        """Rewrite message and hint through ``redact`` (in place); return self to raise."""
+        self.message, self.hint = redact(self.message), redact(self.hint)
+        self.args = (self.message,)
+        return self
 
 
 class InvalidInput(CopilotError):

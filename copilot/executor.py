@@ -226,6 +226,11 @@ class Executor:
             unsure = spec.side_effects
             status = ApprovalState.UNKNOWN if unsure else ApprovalState.FAILED
             error = describe_failure(exc) + ("; outcome unknown" if unsure else "")
+        # Tool output and errors are untrusted and may quote secrets (a config dump, a
+        # connection string in a stack trace): redact before they are stored or shown.
+        redactor = self.book.redactor
+        result = None if result is None else redactor.value(result)
+        error = None if error is None else redactor.text(error)
         out = ExecutionOutcome(approval.id, spec.name, status, result, error, attempts)
         self._finish(approval, resource, out)
         return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -45,8 +46,9 @@ class Proposer:
                 f"{who.id} may not propose {spec.name}: {decision.reason}",
                 "ask someone with a suitable role",
             )
-        plan = self._plan(who, spec, args)
         clean = args.model_dump(mode="json")
+        self._refuse_secrets(who, spec, clean)
+        plan = self._plan(who, spec, args)
         try:
             args_hash = call_hash(spec.name, clean)
             plan_hash = None if plan is None else canonical_hash(plan)
@@ -121,6 +123,22 @@ class Proposer:
         return ProposalOutcome(
             proposal=proposal, approval=approval, decision=decision, runs_without_approval=auto
         )
+
+    def _refuse_secrets(self, who: Principal, spec: ToolSpec, clean: dict[str, Any]) -> None:
+        """Arguments are stored and shown to approvers: a secret in them is refused, never
+        kept. Scanned as JSON text so ``{"password": "..."}`` is seen as the pair it is."""
+        found = self.book.redactor.find(json.dumps(clean, ensure_ascii=False))
+        rules = sorted({rule.id for _, _, rule in found if rule.kind == "secret"})
+        if rules:
+            raise self.book.refuse(
+                who.id,
+                spec.name,
+                InvalidInput(
+                    f"the arguments for {spec.name} hold what looks like a secret "
+                    f"({', '.join(rules)}); the copilot never stores or shows secrets",
+                    "keep the value in your secret store and pass its name instead",
+                ),
+            )
 
     def _plan(self, who: Principal, spec: ToolSpec, args: Any) -> str | None:
         try:

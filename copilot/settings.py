@@ -58,6 +58,14 @@ class ExecutorSettings(BaseModel):
     tool_rate: str = "30/minute"
 
 
+class RedactionSettings(BaseModel):
+    """What is redacted at every boundary (model, chat, audit, traces, exports, errors)."""
+
+    pii: bool = Field(True, description="also e-mail addresses, phone and card numbers")
+    ips: bool = Field(False, description="also IP addresses (off: incident work needs them)")
+    rules_file: Path | None = Field(None, description="extra rules in gitleaks TOML format")
+
+
 class SandboxSettings(BaseModel):
     seed: int = 7
     world: str = "prod"
@@ -86,6 +94,13 @@ class Settings(BaseSettings):
     )
     executor: ExecutorSettings = Field(default_factory=ExecutorSettings)
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
+    redaction: RedactionSettings = Field(default_factory=RedactionSettings)
+    # Any litellm model string (``COPILOT_MODEL``); unset means the embedded offline planner.
+    model: str | None = None
+    model_api_base: str | None = None
+    model_api_key: str | None = Field(None, repr=False)
+    model_timeout_s: float = Field(60.0, gt=0)
+    model_retries: int = Field(2, ge=0)
 
     @field_validator("data_dir")
     @classmethod

@@ -83,7 +83,10 @@ class AuditLog:
         when = (ts or datetime.now(UTC)).astimezone(UTC)
         payload = data or {}
         if self._redact is not None:
+            # The subject may be what a person typed (an unknown tool name, say).
             payload = self._redact(payload)
+            actor = None if actor is None else self._redact(actor)
+            subject = None if subject is None else self._redact(subject)
         event = {
             "seq": seq,
             "ts": when.isoformat(timespec="microseconds"),

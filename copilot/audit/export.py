@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from copilot import __version__
@@ -105,7 +105,15 @@ def to_ocsf(ev: AuditEvent) -> dict[str, Any]:
     }
 
 
-def export_lines(events: Iterable[AuditEvent], fmt: str) -> Iterator[str]:
+def export_lines(
+    events: Iterable[AuditEvent], fmt: str, redact: Callable[[Any], Any] | None = None
+) -> Iterator[str]:
+    """One JSON line per event. Events were redacted before hashing; ``redact`` runs again
+    on the way out, so rules added since (or a log written before redaction existed)
+    still keep secrets out of the export. The hashes stay those of the stored events."""
     convert = to_ocsf if fmt == "ocsf" else to_jsonl_record
     for ev in events:
-        yield json.dumps(convert(ev), sort_keys=True, separators=(",", ":"))
+        record = convert(ev)
+        if redact is not None:
+            record = redact(record)
+        yield json.dumps(record, sort_keys=True, separators=(",", ":"))

@@ -33,7 +33,10 @@ def main() -> None:
         code = app(standalone_mode=False)
         sys.exit(code if isinstance(code, int) else 0)
     except CopilotError as err:
-        print(f"error: {err.one_line()}", file=sys.stderr)
+        # Messages may quote input; the core redacts them, and so does this last edge.
+        from copilot.redact.ruleset import default_redactor
+
+        print(f"error: {default_redactor().text(err.one_line())}", file=sys.stderr)
         sys.exit(err.exit_code)
     except typer.Exit as ex:
         sys.exit(ex.exit_code)

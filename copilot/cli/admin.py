@@ -178,7 +178,7 @@ def audit_export(
             f"cannot write {output}: {exc.strerror}", "pick a writable path"
         ) from None
     try:
-        for line in export_lines(core.audit.events(), fmt):
+        for line in export_lines(core.audit.events(), fmt, core.redactor.value):
             out.write(line + "\n")
     finally:
         if output:

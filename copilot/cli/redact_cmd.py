@@ -17,19 +17,12 @@ def redact(
     ips: bool = typer.Option(False, "--ips", help="also IP addresses (off: incidents need them)"),
 ) -> None:
     """Read text on stdin, write it with secrets replaced by [REDACTED:<rule>:<n>]."""
-    from copilot.redact.builtin import BUILTIN_RULES, IP_RULES, PII_RULES
     from copilot.redact.engine import Redactor
-    from copilot.redact.gitleaks import load_gitleaks
+    from copilot.redact.ruleset import rules_for
     from copilot.redact.stream import redact_stream
 
-    chosen = (
-        list(BUILTIN_RULES) + (list(PII_RULES) if pii else []) + (list(IP_RULES) if ips else [])
-    )
-    if rules is not None:
-        loaded = load_gitleaks(rules)
-        for s in loaded.skipped:
-            print(f"warning: {rules}:{s.line}: rule {s.rule} skipped: {s.reason}", file=sys.stderr)
-        chosen += loaded.rules
+    _warn_to_stderr()
+    chosen = rules_for(pii=pii, ips=ips, rules_file=rules)
     findings = []
     for chunk, found in redact_stream(sys.stdin.buffer, Redactor(chosen)):
         if as_json:
@@ -50,3 +43,15 @@ def redact(
                 for f in findings
             ]
         )
+
+
+def _warn_to_stderr() -> None:
+    """Skipped rules of a --rules file are reported on stderr, never silently."""
+    import logging
+
+    log = logging.getLogger("copilot.redact")
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("warning: %(message)s"))
+        log.addHandler(handler)
+        log.propagate = False

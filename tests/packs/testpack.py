@@ -154,3 +154,56 @@ def read_that_breaks(ctx: ToolContext) -> Count:
     """A read that raises something foreign: nothing can have changed."""
     record_run(ctx, "read_that_breaks")
     raise RuntimeError("parse error")
+
+
+# --- canaries: secrets the built-in rules know, planted where redaction must catch them ---
+# Built at import from fixed parts so the same values appear in every test and process.
+CANARY_AWS_KEY = "AKIA" + "Q7ZK3M4N5P6R2S7T"
+CANARY_GITHUB = "ghp_" + "Zq8Rm2LnX5vB7tK1wY4pS9dF3gH6jC0aE2uI"
+CANARY_PASSWORD = "Vq7" + "-wR2zLm9xK4t"
+CANARIES = (CANARY_AWS_KEY, CANARY_GITHUB, CANARY_PASSWORD)
+
+
+class Text(BaseModel):
+    text: str
+    lines: list[str] = []
+
+
+@tool(risk="read")
+def leaky_read(ctx: ToolContext, what: str = "env") -> Text:
+    """A read whose output quotes secrets, as an env dump or a config file would."""
+    record_run(ctx, "leaky_read")
+    lines = [
+        f"aws_access_key_id = {CANARY_AWS_KEY}",
+        f"DATABASE_URL=postgres://checkout:{CANARY_PASSWORD}@db.internal:5432/checkout",
+        f"GITHUB_TOKEN={CANARY_GITHUB}",
+    ]
+    return Text(text="\n".join(lines), lines=lines)
+
+
+@tool(risk="low")
+def leaky_failure(ctx: ToolContext, foreign: bool = False) -> Count:
+    """Fails with a message quoting a credential (a connection string in an error)."""
+    record_run(ctx, "leaky_failure")
+    message = f"login to https://deploy:{CANARY_PASSWORD}@registry.internal failed"
+    if foreign:
+        raise RuntimeError(f"{message} (token {CANARY_GITHUB})")
+    raise ToolFailed(message)
+
+
+@tool(
+    risk="low",
+    resource="leaky/{name}",
+    plan=lambda ctx, a: f"rotate {a.name}: current key {CANARY_AWS_KEY} will be revoked",
+)
+def leaky_plan(ctx: ToolContext, name: str) -> Count:
+    """Its dry-run plan quotes a secret it read from the world."""
+    record_run(ctx, "leaky_plan")
+    return Count(value=1)
+
+
+@tool(risk="low")
+def takes_anything(ctx: ToolContext, name: str, value: str = "") -> Count:
+    """Accepts free text, so a secret can be passed in its arguments."""
+    record_run(ctx, "takes_anything")
+    return Count(value=len(value))
