@@ -46,15 +46,34 @@ def load_examples(path: Path) -> tuple[list[str], list[str]]:
 # --- what must not survive ----------------------------------------------------------------
 _SPLIT = re.compile(r"[\s\"'`=,;()<>{}\[\]|:/?&]+")
 _SHAPED = re.compile(r"\d|[a-z][A-Z].*[a-z][A-Z]")
+# A name in the text's own syntax: an identifier at a token boundary followed by an
+# assignment (``NAME=v``, ``name = "v"``, ``name := v``, ``name => v``, ``"name": v``,
+# ``Name: v``), or the value of a ``key=``/``name=`` attribute (``<add key="Name" .../>``).
+_NAME = re.compile(
+    r"(?<![^\s\"'{,;(\[])([A-Za-z_][\w.-]{0,49})[\"']?[ \t]*"
+    r"(?::=|=>|=(?=[ \t]*[\"']?[^\s\"'=])|:(?=[\s\"'\\]|$))"
+)
+_ATTR_NAME = re.compile(r"\b(?:key|name)\s*=\s*[\"']([^\"']+)[\"']")
+
+
+def names_in(text: str) -> set[str]:
+    """Setting names that ``text`` assigns a value to (these are never the secret)."""
+    return {m.group(1) for m in _NAME.finditer(text)} | {
+        m.group(1) for m in _ATTR_NAME.finditer(text)
+    }
 
 
 def secret_of(text: str) -> str:
     """What must not survive: the token with the most information (length x entropy), once
-    URLs and key=value pairs are split; tokens with a digit or mixed case first (key names
-    such as ``X-Octopus-ApiKey`` or ``sumologic.accessId`` are words)."""
+    URLs and key=value pairs are split and the names being assigned (:func:`names_in`:
+    ``BUNDLE_GEMS__CONTRIBSYS__COM=...``, ``key="ClearTextPassword"``) are set aside;
+    tokens with a digit or mixed case first (key names such as ``X-Octopus-ApiKey`` or
+    ``sumologic.accessId`` are words)."""
     tokens = [t for t in _SPLIT.split(text) if t]
-    shaped = [t for t in tokens if _SHAPED.search(t) and len(t) >= 8]
-    return max(shaped or tokens, key=lambda t: len(t) * shannon_entropy(t), default=text)
+    names = names_in(text)
+    values = [t for t in tokens if t not in names] or tokens
+    shaped = [t for t in values if _SHAPED.search(t) and len(t) >= 8]
+    return max(shaped or values, key=lambda t: len(t) * shannon_entropy(t), default=text)
 
 
 def caught(text: str, redactor: Redactor) -> bool:
@@ -87,6 +106,37 @@ def has_candidate(text: str) -> bool:
     return False
 
 
+# A value assigned to a credential-named setting: ``NAME=v``, ``name: v``, ``"name": "v"``,
+# ``name := v``, ``f(token: v)``, ``Authorization: Basic v``, ``<add key="Name" value="v"/>``.
+_CREDENTIAL_NAME = (
+    r"[\w.-]*(?:passw(?:or)?d|pwd|secret|token|api[_.-]?key|access[_.-]?key|authorization"
+    r"|credential)[\w.-]*"
+)
+_VALUE = r"[\"']?(?P<v>[^\s\"'`,;()<>{}\[\]]+)"
+_CREDENTIAL_VALUE = (
+    re.compile(
+        r"(?i)(?<![\w.-])" + _CREDENTIAL_NAME + r"[\"']?[ \t]*(?::=|=>|=|:)[ \t]*"
+        r"(?:(?:basic|bearer|token)[ \t]+)?" + _VALUE
+    ),
+    re.compile(r"(?i)\bkey\s*=\s*[\"']" + _CREDENTIAL_NAME + r"[\"']\s+value\s*=\s*" + _VALUE),
+)
+# What documentation writes instead of a value: EXAMPLE, runs (xxxxx, *****, 00000, ####),
+# references ($VAR, ${...}, %VAR%, {{...}}, <...>) and URLs.
+_STAND_IN = re.compile(r"(?i)example|(.)\1{4}|[$%{<]|://")
+
+
+def credential_value(text: str) -> str | None:
+    """The value ``text`` assigns to a credential-named setting (password, secret, token,
+    API/access key, Authorization, credential), when that value could be a secret
+    (:func:`has_candidate`) and is no stand-in (EXAMPLE, xxxxx, ${VAR}, <...>, a URL)."""
+    for pattern in _CREDENTIAL_VALUE:
+        for m in pattern.finditer(text):
+            v = m.group("v")
+            if has_candidate(v) and not _STAND_IN.search(v):
+                return v
+    return None
+
+
 @dataclass
 class Adjudication:
     true_positives: list[str]
@@ -103,7 +153,13 @@ def adjudicate(tps: Sequence[str], fps: Sequence[str]) -> Adjudication:
     * ``filename``: a "true positive" that is a bare file name;
     * ``no-candidate``: a "true positive" with no token a secret could be
       (:func:`has_candidate`);
-    * ``fp-holds-tp``: a false positive that contains a kept true positive (8+ characters).
+    * ``fp-holds-tp``: a false positive that contains a kept true positive (8+ characters);
+    * ``fp-credential-value``: a false positive that assigns a value a secret could be to a
+      credential-named setting (:func:`credential_value`). gitleaks labels these false
+      because the value is not *that vendor's* format (``meraki_token = <64 hex>``,
+      ``DATABRICKS_TOKEN=dapi<non-hex>``, ``"token1": "xoxp-1234567890"``); a redactor
+      must hide a value assigned to ``token`` / ``api-key`` / ``password`` whatever its
+      format, so these strings cannot count against it.
     """
     tp_set, fp_set = set(tps), set(fps)
     why: dict[str, list[str]] = {
@@ -112,6 +168,7 @@ def adjudicate(tps: Sequence[str], fps: Sequence[str]) -> Adjudication:
         "filename": [],
         "no-candidate": [],
         "fp-holds-tp": [],
+        "fp-credential-value": [],
     }
     keep_tp = []
     for t in tps:
@@ -132,6 +189,8 @@ def adjudicate(tps: Sequence[str], fps: Sequence[str]) -> Adjudication:
             why["both"].append(f)
         elif any(s in f for s in secrets):
             why["fp-holds-tp"].append(f)
+        elif credential_value(f) is not None:
+            why["fp-credential-value"].append(f)
         else:
             keep_fp.append(f)
     return Adjudication(keep_tp, keep_fp, why)
