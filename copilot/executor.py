@@ -10,6 +10,7 @@ the row *executing*; the reconciler later marks it *unknown* and nothing re-runs
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from dataclasses import dataclass, replace
@@ -39,7 +40,10 @@ from copilot.preflight import Preflight
 from copilot.ratelimit import RateLimits
 from copilot.store.records import get_execution
 from copilot.store.schema import approvals, executions
+from copilot.telemetry import tracer
 from copilot.toolkit import ToolSpec, describe_validation_error, run_with_timeout
+
+log = logging.getLogger("copilot.executor")
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,18 @@ class Executor:
 
     def execute(self, approval_id: str, who: Principal) -> ExecutionOutcome:
         """Run an approved call exactly once, or raise why not (state unchanged)."""
+        attributes = {"copilot.approval_id": approval_id, "copilot.principal": who.id}
+        with tracer().start_as_current_span("copilot.execute", attributes=attributes) as span:
+            out = self._execute(approval_id, who)
+            span.set_attribute("copilot.tool", out.tool)
+            span.set_attribute("copilot.status", out.status.value)
+            span.set_attribute("copilot.attempts", out.attempts)
+            if out.error:
+                span.set_attribute("copilot.error", out.error)
+            log.info("%s %s by %s: %s", out.tool, approval_id, who.id, out.error or "ok")
+            return out
+
+    def _execute(self, approval_id: str, who: Principal) -> ExecutionOutcome:
         approval, proposal = self.book.load(approval_id, who.id)
         with self.store.read() as conn:
             done = get_execution(conn, approval_id)

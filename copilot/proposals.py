@@ -13,6 +13,7 @@ from copilot.canonical import call_hash, canonical_hash
 from copilot.domain import Approval, ApprovalState, Principal, Proposal, ProposalOutcome
 from copilot.errors import CopilotError, InvalidInput, PolicyDenied
 from copilot.store.schema import approvals, proposals
+from copilot.telemetry import tracer
 from copilot.toolkit import ToolSpec
 
 
@@ -32,6 +33,21 @@ class Proposer:
         provenance: dict[str, Any] | None = None,
     ) -> ProposalOutcome:
         """Validate, ask policy, dry-run, and record a proposal with its approval record."""
+        attributes = {"copilot.tool": tool_name, "copilot.principal": who.id}
+        with tracer().start_as_current_span("copilot.propose", attributes=attributes) as span:
+            outcome = self._propose(who, tool_name, arguments, conversation, provenance)
+            span.set_attribute("copilot.approval_id", outcome.approval.id)
+            span.set_attribute("copilot.auto", outcome.runs_without_approval)
+            return outcome
+
+    def _propose(
+        self,
+        who: Principal,
+        tool_name: str,
+        arguments: dict[str, Any],
+        conversation: str | None,
+        provenance: dict[str, Any] | None,
+    ) -> ProposalOutcome:
         try:
             spec = self.book.registry.get(tool_name)
             args = spec.validate(arguments)

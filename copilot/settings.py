@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import (
@@ -66,6 +66,13 @@ class RedactionSettings(BaseModel):
     rules_file: Path | None = Field(None, description="extra rules in gitleaks TOML format")
 
 
+class TelemetrySettings(BaseModel):
+    """The copilot's own traces and logs; both pass redaction before any exporter."""
+
+    exporter: Literal["none", "console"] = Field("none", description="where spans go")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+
+
 class SandboxSettings(BaseModel):
     seed: int = 7
     world: str = "prod"
@@ -95,6 +102,7 @@ class Settings(BaseSettings):
     executor: ExecutorSettings = Field(default_factory=ExecutorSettings)
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
     redaction: RedactionSettings = Field(default_factory=RedactionSettings)
+    telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
     # Any litellm model string (``COPILOT_MODEL``); unset means the embedded offline planner.
     model: str | None = None
     model_api_base: str | None = None

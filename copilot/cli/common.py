@@ -14,8 +14,12 @@ if TYPE_CHECKING:
 def open_core() -> Core:
     from copilot.core import Core
     from copilot.settings import load_settings
+    from copilot.telemetry import setup_process_telemetry
 
-    return Core.open(load_settings())
+    settings = load_settings()
+    core = Core.open(settings)
+    setup_process_telemetry(settings.telemetry, core.redactor)
+    return core
 
 
 def console() -> Console:

@@ -40,3 +40,14 @@ def test_tool_output_error_and_export_from_the_command_line():
     for fmt in ("jsonl", "ocsf"):
         assert_clean(cli("audit", "export", "--format", fmt).stdout)
     assert cli("audit", "verify").returncode == 0
+
+
+def test_console_spans_and_logs_of_the_command_line_are_redacted():
+    env = {"COPILOT_TELEMETRY__EXPORTER": "console", "COPILOT_TELEMETRY__LOG_LEVEL": "INFO"}
+    card = json.loads(
+        cli("call", "leaky_failure", "--arg", "foreign=true", "--as", "alice", "--json").stdout
+    )
+    out = cli("approve", card["id"], "--as", "bob", env=env, ok=False)
+    assert '"copilot.execute"' in out.stdout  # the console exporter printed the span
+    assert "INFO copilot.executor" in out.stderr  # and the executor logged the outcome
+    assert_clean(out.stdout + out.stderr)
