@@ -109,6 +109,7 @@ class Settings(BaseSettings):
     model_api_key: str | None = Field(None, repr=False)
     model_timeout_s: float = Field(60.0, gt=0)
     model_retries: int = Field(2, ge=0)
+    litellm_offline: bool = Field(True, description="keep litellm from fetching price maps")
 
     @field_validator("data_dir")
     @classmethod

@@ -28,3 +28,26 @@ def test_only_the_executor_runs_tools():
 def test_the_check_would_notice_a_second_door(tmp_path):
     # the scan is real: it finds the attribute wherever it is used
     assert "copilot/toolkit.py" in _callers("plan_fn")
+
+
+def _importers(module: str) -> set[str]:
+    found = set()
+    for folder in ("copilot", "tools"):
+        for path in (ROOT / folder).rglob("*.py"):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            for node in ast.walk(tree):
+                names = []
+                if isinstance(node, ast.Import):
+                    names = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.module:
+                    names = [node.module]
+                if any(n == module or n.startswith(module + ".") for n in names):
+                    found.add(str(path.relative_to(ROOT)))
+    return found
+
+
+def test_only_the_gateway_talks_to_models():
+    """Contract line 5 for the model: every call goes through the gateway, which redacts
+    the context first; nothing else may import litellm (or a provider SDK) directly."""
+    assert _importers("litellm") == {"copilot/model/gateway.py"}
+    assert _importers("openai") == set() and _importers("anthropic") == set()

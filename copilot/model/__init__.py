@@ -1,0 +1,1 @@
+"""Model calls: every one goes through the gateway (litellm, redacted context)."""

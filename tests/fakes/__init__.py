@@ -1,0 +1,1 @@
+"""In-process fakes of services that cannot run here, faked at the network boundary."""
