@@ -7,6 +7,7 @@ the sandbox). Every step goes through the same core the CLI uses.
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime, timedelta
 
 from rich.console import Console
 
@@ -26,7 +27,10 @@ def main() -> int:
     from tools import sandbox
 
     c = Console(highlight=False)
-    core = Core.open(load_settings())
+    # The demo's clock runs ahead when the story says "minutes later", so the sandbox has
+    # logs and metrics for that time; everything else uses it like the real one.
+    ahead = [timedelta(0)]
+    core = Core.open(load_settings(), clock=lambda: datetime.now(UTC) + ahead[0])
     now = core.book.clock()
     c.rule("1. production is healthy")
     c.print(sandbox.reset_world(core.store, core.settings, now))
@@ -36,20 +40,31 @@ def main() -> int:
     c.print(sandbox.inject_fault(core.store, core.settings, "bad_deploy", "checkout", now))
     c.print(f"checkout error rate: {_error_rate(core, 'checkout'):.1%}")
 
-    c.rule("3. alice (responder) proposes a rollback")
+    ahead[0] += timedelta(minutes=2)
+    c.rule("3. minutes later: the logs dump a bearer token, redacted")
+    _, ran_logs = core.call(
+        core.principal("dana"),
+        "sandbox.get_logs",
+        {"service": "checkout", "contains": "Authorization", "limit": 2},
+    )
+    assert ran_logs is not None and ran_logs.result is not None
+    for line in ran_logs.result["lines"]:
+        c.print(f"{line['level']} {line['pod']}: {line['message']}", markup=False)
+
+    c.rule("4. alice (responder) proposes a rollback")
     outcome, _ = core.call(
         core.principal("alice"), "sandbox.rollback_deployment", {"service": "checkout"}
     )
     print_outcome(outcome)
     approval_id = outcome.approval.id
 
-    c.rule("4. alice tries to approve her own change")
+    c.rule("5. alice tries to approve her own change")
     try:
         core.approve(approval_id, core.principal("alice"))
     except CopilotError as err:
         c.print(f"[red]refused[/red]: {err.message}")
 
-    c.rule("5. bob (SRE) approves: the executor runs it, once")
+    c.rule("6. bob (SRE) approves: the executor runs it, once")
     ran = core.approve(approval_id, core.principal("bob"))
     assert ran is not None
     print_execution(ran)
@@ -58,7 +73,7 @@ def main() -> int:
     except CopilotError as err:
         c.print(f"replaying the approval: [red]refused[/red]: {err.message}")
 
-    c.rule("6. verify: checkout recovered, the audit chain holds")
+    c.rule("7. verify: checkout recovered, the audit chain holds")
     c.print(f"checkout error rate: {_error_rate(core, 'checkout'):.1%}")
     from copilot.audit import verify_chain
 

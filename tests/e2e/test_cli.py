@@ -161,6 +161,8 @@ def test_demo_runs_offline():
     )
     assert out.returncode == 0, out.stderr
     assert "two-person rule" in out.stdout and "audit: ok" in out.stdout
+    # the sandbox's logs dump a bearer token; the demo shows it only as a placeholder
+    assert "'Bearer [REDACTED:" in out.stdout
 
 
 def test_rate_limits_hold_across_processes():

@@ -142,3 +142,27 @@ def test_exports_redact_events_written_without_redaction(make_core, db_url):
         lines = list(export_lines(bare.events(), fmt, default_redactor().value))
         assert_clean("\n".join(lines))
     assert verify_chain(core.store).ok  # the stored hashes are untouched
+
+
+def test_sandbox_logs_never_show_the_token_they_dump(make_core, db_url, clock):
+    """The sandbox's error handler logs request headers; reading them shows placeholders."""
+    from tools.sandbox import inject_fault, reset_world
+    from tools.sandbox_telemetry import SLOT_S, _session_token
+
+    core = make_core(db_url)
+    reset_world(core.store, core.settings, clock())
+    inject_fault(core.store, core.settings, "bad_deploy", "checkout", clock())
+    clock.advance(180)
+    _, ran = core.call(
+        core.principal("dana"),
+        "sandbox.get_logs",
+        {"service": "checkout", "contains": "Authorization", "limit": 20},
+    )
+    assert ran is not None and ran.result is not None
+    lines = [line["message"] for line in ran.result["lines"]]
+    assert lines and all("'Bearer [REDACTED:" in line for line in lines)
+    # the clear tokens exist in the world (the test can compute them) but never come out
+    seed, stored = core.settings.sandbox.seed, everything_stored(core)
+    last = int(clock().timestamp()) // SLOT_S
+    tokens = [_session_token(seed, "checkout", slot) for slot in range(last - 40, last + 1)]
+    assert all(token not in stored for token in tokens)
