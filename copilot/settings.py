@@ -69,7 +69,9 @@ class RedactionSettings(BaseModel):
 class TelemetrySettings(BaseModel):
     """The copilot's own traces and logs; both pass redaction before any exporter."""
 
-    exporter: Literal["none", "console"] = Field("none", description="where spans go")
+    exporter: Literal["none", "console", "otlp"] = Field("none", description="where spans go")
+    # OTLP over HTTP (protobuf); unset: the exporter's own default and OTEL_EXPORTER_OTLP_*.
+    otlp_endpoint: str | None = Field(None, description="e.g. http://collector:4318/v1/traces")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
 
 

@@ -119,18 +119,29 @@ class RedactingLogFilter(logging.Filter):
         return True
 
 
+def _exporter(name: str, otlp_endpoint: str | None) -> SpanExporter:
+    if name == "console":
+        return ConsoleSpanExporter()
+    if name == "otlp":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        return OTLPSpanExporter(endpoint=otlp_endpoint)
+    raise ValueError(f"unknown span exporter {name!r}")
+
+
 def configure_telemetry(
-    redactor: Redactor, exporter: SpanExporter | str | None = None
+    redactor: Redactor,
+    exporter: SpanExporter | str | None = None,
+    *,
+    otlp_endpoint: str | None = None,
 ) -> TracerProvider | None:
-    """Send the copilot's spans to ``exporter`` ("console", an exporter object, or None for
-    none), always through redaction. Returns the provider (flush it before exit)."""
+    """Send the copilot's spans to ``exporter`` ("console", "otlp", an exporter object, or
+    None for none), always through redaction. Returns the provider (flush it before exit)."""
     global _provider
     if exporter is None or exporter == "none":
         _provider = None
         return None
-    inner = ConsoleSpanExporter() if exporter == "console" else exporter
-    if not isinstance(inner, SpanExporter):
-        raise ValueError(f"unknown span exporter {exporter!r}")
+    inner = _exporter(exporter, otlp_endpoint) if isinstance(exporter, str) else exporter
     provider = TracerProvider(
         resource=Resource.create(
             {"service.name": "incident-copilot", "service.version": __version__}
@@ -156,6 +167,8 @@ def setup_process_telemetry(settings: TelemetrySettings, redactor: Redactor) -> 
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
         root.addHandler(redact_log_handler(handler, redactor))
     root.setLevel(settings.log_level)
-    provider = configure_telemetry(redactor, settings.exporter)
+    provider = configure_telemetry(
+        redactor, settings.exporter, otlp_endpoint=settings.otlp_endpoint
+    )
     if provider is not None:
         atexit.register(provider.shutdown)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import logging
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -90,3 +92,39 @@ def test_log_records_are_redacted_at_the_handler():
     text = stream.getvalue()
     assert "failed" in text and "ValueError" in text and "[REDACTED:" in text
     assert_clean(text)
+
+
+def test_spans_sent_over_otlp_carry_no_secret():
+    """The real OTLP/HTTP exporter, to a loopback collector: the protobuf bytes on the wire."""
+    received: list[bytes] = []
+
+    class Collector(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Collector)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    endpoint = f"http://127.0.0.1:{server.server_address[1]}/v1/traces"
+    provider = telemetry.configure_telemetry(default_redactor(), "otlp", otlp_endpoint=endpoint)
+    assert provider is not None
+    try:
+        with telemetry.tracer().start_as_current_span("copilot.execute") as span:
+            span.set_attribute("copilot.error", f"login with {CANARY_GITHUB} failed")
+            span.set_attribute("copilot.tool", "sandbox.get_logs")
+        assert provider.force_flush()
+    finally:
+        telemetry.configure_telemetry(default_redactor(), None)
+        provider.shutdown()
+        server.shutdown()
+        server.server_close()
+    wire = b"".join(received)
+    assert b"sandbox.get_logs" in wire and b"[REDACTED:" in wire
+    for canary in CANARIES:
+        assert canary.encode() not in wire
