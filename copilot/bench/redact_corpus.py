@@ -93,15 +93,27 @@ _FILE = re.compile(r"^[\w./-]+\.(?:ya?ml|json|xml|config|php|hcl|js|html|p12|pfx
 _CANDIDATE = re.compile(r"[^\s\"'`=,;()<>{}\[\]|]{8,}")
 
 
+# The pieces of an identifier: "AmazonBedrockAPIKey" -> Amazon, Bedrock, API, Key.
+_PIECE = re.compile(r"[A-Z]{2,}(?![a-z])|[A-Z]?[a-z]+|[A-Z]")
+
+
+def _words(token: str) -> bool:
+    """Letters that are a chain of words (camelCase, kebab-case, dotted): every piece has
+    3+ letters. Random letters almost always hold 1- or 2-letter pieces."""
+    return all(len(p) >= 3 for p in _PIECE.findall(token))
+
+
 def has_candidate(text: str) -> bool:
     """A token a secret could be: 8+ characters, entropy >= 3, a letter and a digit, or
-    20+ characters of mixed case (letters-only tokens such as hf_...)."""
+    20+ characters of mixed case (letters-only tokens such as hf_...) that are not a chain
+    of words (``AmazonBedrockAPIKeyShortLived``, ``Content-Type:application/json``)."""
     for t in _CANDIDATE.findall(text):
         if shannon_entropy(t) < 3.0 or not re.search(r"[A-Za-z]", t):
             continue
         if re.search(r"\d", t):
             return True
-        if len(t) >= 20 and re.search(r"[a-z]", t) and re.search(r"[A-Z]", t):
+        mixed = re.search(r"[a-z]", t) and re.search(r"[A-Z]", t)
+        if len(t) >= 20 and mixed and not _words(t):
             return True
     return False
 

@@ -15,7 +15,7 @@ from copilot.redact.builtin_pii import IP_RULES, PII_RULES, card_number_ok, luhn
 from copilot.redact.builtin_vendor import PLACEHOLDER, VENDOR_RULES
 from copilot.redact.rules import Rule
 
-_MULTILINE = {"private-key"}
+_MULTILINE = {"private-key", "kubernetes-secret-data"}
 
 BUILTIN_RULES: tuple[Rule, ...] = tuple(
     replace(r, tags=(*r.tags, "multiline")) if r.id in _MULTILINE else r

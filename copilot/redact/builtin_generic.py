@@ -8,11 +8,16 @@ from __future__ import annotations
 
 from copilot.redact.rules import Rule, compile_rule
 
+# Templates, references and masks: never a secret, whatever the context.
+TEMPLATE_ALLOW: tuple[str, ...] = (
+    r"^[${<\[`(]",  # ${VAR} $VAR {{ x }} <your token> [PASSWORD] `cmd` (...)
+    r"\$\{|\{\{|\$\(|<[A-Za-z_ -]+>",
+    r"^%(?:[\w.-]+%|\([\w.-]+\)[sdr])$",  # %VAR% or %(name)s, only as the WHOLE value
+    r"xxxxx|XXXXX|\*\*\*|\.\.\.|####|•••|EXAMPLE",
+)
 # Values that stand in for a secret: templates, masks, references, type names.
 VALUE_ALLOW: tuple[str, ...] = (
-    r"^[$%{<*\[`(]",  # ${VAR} $VAR %VAR% {{ x }} <your token> **** [PASSWORD] `cmd` (...)
-    r"\$\{|\{\{|\$\(|<[A-Za-z_ -]+>|%\w+%",
-    r"xxxxx|XXXXX|\*\*\*|\.\.\.|####|•••|EXAMPLE",
+    *TEMPLATE_ALLOW,
     r"(?i)^(?:change_?me|change_?it|passw(?:or)?d|secret|token|redacted|placeholder|example"
     r"|sample|dummy|fake|test(?:ing)?|null|nil|none|true|false|yes|no|undefined|empty"
     r"|required|optional|string|str|int|integer|bool|boolean|object|hidden|masked|todo|tbd"
@@ -31,10 +36,11 @@ _NOT_VALUE = (
     r"|prompt|hint|reset|_id\b|id\b))"
 )
 _PASSWORD_KEY = r"(?i:pass(?:wd|word|phrase)?|pwd|secret|credentials?)"
+# Matched at "token" / "auth" / "client secret" / "key", the word before a key checked
+# behind it: three times faster than an alternation of whole names (one literal to find).
 _TOKEN_KEY = (
-    r"(?:(?i:token|api[_.-]?key|apikey|access[_.-]?key|auth[_.-]?key|private[_.-]?key"
-    r"|client[_.-]?secret|signing[_.-]?key|encryption[_.-]?key|master[_.-]?key"
-    r"|license[_.-]?key|session[_.-]?key|auth(?!or))|(?<=[a-z0-9])Key|(?<=[A-Z0-9])_KEY|_key)"
+    r"(?:(?i:token|auth(?!or)|client[_.-]?secret)|(?i:key)(?<=(?i:(?:api|access|auth|private"
+    r"|signing|encryption|master|license|session)[_.-]?key)|[a-z0-9]Key|[A-Z0-9]_KEY|_key))"
 )
 # key["']?  :  =  :=  ::=  ?=  =>   then an optional (escaped) quote
 _SEP = r"[\w.-]{0,25}?\\?[\"']?\s*(?:[:?]{0,3}=>?|:)\s*"
@@ -43,6 +49,9 @@ _VALUE = (
     r"(?:\\?\"(?P<s>[^\"\\\n]{{{n},300}})\\?\"|'(?P<s>[^'\n]{{{n},300}})'"
     r"|(?P<s>[^\s\"'`,;<>(){{}}\[\]]{{{n},300}})(?![(\w]))"
 )
+
+# The kind line of a Kubernetes Secret, in YAML (list items too) or JSON.
+_SECRET_KIND = r"[ \t]*(?:-[ \t]+)?[\"']?kind[\"']?:[ \t]*[\"']?Secret\b"
 
 
 def _assignment(
@@ -74,7 +83,7 @@ GENERIC_RULES: tuple[Rule, ...] = (
         r"\b[A-Za-z][A-Za-z0-9+.-]{1,20}://[^\s:/?#@\"'<>]{0,100}:(?P<pw>[^\s/?#@\"'<>]{1,200})@",
         group="pw",
         keywords=("://",),
-        allow=VALUE_ALLOW[:3],
+        allow=TEMPLATE_ALLOW,
         description="password in scheme://user:password@host",
     ),
     compile_rule(
@@ -99,8 +108,21 @@ GENERIC_RULES: tuple[Rule, ...] = (
         group="cred",
         keywords=("authorization",),
         entropy=2.5,
-        allow=VALUE_ALLOW[:3],
+        allow=TEMPLATE_ALLOW,
         description="Authorization header credentials (Bearer, Basic, Token, bare)",
+    ),
+    compile_rule(
+        "http-token-header",
+        r"(?i)(?<![\w.-])(?:[a-z0-9]+-){0,4}[a-z0-9]*"
+        r"(?:token|api-?key|access-?key|auth-?key|subscription-key)"
+        r":[ \t]*(?:(?:bearer|token)[ \t]+)?[\"']?"
+        r"(?P<s>(?=[^\s\"',;]*\d)[A-Za-z0-9_+/.~=:@!#$%*&^-]{8,300})",
+        group="s",
+        keywords=("token:", "key:"),
+        entropy=2.5,
+        allow=VALUE_ALLOW,
+        description="token-carrying HTTP headers: Token, X-Api-Key, X-Auth-Token, Private-Token,"
+        " X-Vault-Token, Ocp-Apim-Subscription-Key ... (value holds a digit)",
     ),
     compile_rule(
         "cli-secret-flag",
@@ -158,10 +180,15 @@ GENERIC_RULES: tuple[Rule, ...] = (
         "kubernetes-secret-data",
         r"(?m)^[ \t]+[\"']?[\w.-]+[\"']?:[ \t]*[\"']?"
         r"(?P<v>(?=\S*[a-z])(?=\S*[A-Z])(?=\S*[0-9+/=])"
-        r"(?:[A-Za-z0-9+/]{4}){2,}(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?)"
-        r"[\"']?,?[ \t]*$",
+        r"(?=[A-Za-z0-9+/=]{8})(?:[A-Za-z0-9+/]{4})+(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?)"
+        r"[\"']?,?[ \t]*$"
+        # ... in a Secret: its kind within 100 lines before or after (kubectl prints data
+        # before kind, manifests kind before data); a ConfigMap's base64 stays.
+        r"(?:(?=(?:\n[^\n]*){0,100}?\n" + _SECRET_KIND + r")"
+        r"|(?<=" + _SECRET_KIND + r"[^\n]*(?:\n[^\n]*){1,100}?))",
         group="v",
+        keywords=("data:", '"data":', "kind: secret", '"kind": "secret"'),
         entropy=2.8,
-        description="base64 value of a YAML/JSON mapping (kubectl get secret -o yaml data:)",
+        description="base64 value in a Kubernetes Secret's data (kubectl get secret -o yaml/json)",
     ),
 )

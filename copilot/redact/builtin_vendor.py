@@ -6,6 +6,7 @@ tool's rule file. A token must stand alone: the characters around it may not con
 
 from __future__ import annotations
 
+from copilot.redact.builtin_generic import TEMPLATE_ALLOW
 from copilot.redact.builtin_saas import SAAS_TOKENS, TokenSpecs
 from copilot.redact.rules import Rule, compile_rule
 
@@ -306,11 +307,38 @@ _CONTEXTUAL = (
         description="Discord webhook URL",
     ),
     compile_rule(
-        "sidekiq-credentials",
-        r"BUNDLE_(?:ENTERPRISE|GEMS)__CONTRIBSYS__COM[\s:=\\\"']+([a-f0-9]{8}:[a-f0-9]{8})",
+        "bundler-credentials",
+        # BUNDLE_<HOST>=user:password, the host with "." written "__" (Sidekiq Pro and
+        # Enterprise: BUNDLE_GEMS__CONTRIBSYS__COM); not Bundler's own BUILD__/MIRROR__ ...
+        r"\bBUNDLE_(?!(?:BUILD|MIRROR|LOCAL|DISABLE|SSL|CACHE|SPECIFIC|PATH)[_A-Z]*__)"
+        r"[A-Z0-9-]+(?:__[A-Z0-9-]+)+[\s:=\\\"']+"
+        r"(?P<cred>[^\s:\\\"'/]+:[^\s\\\"';&/]+)",
+        group="cred",
+        keywords=("bundle_",),
+        allow=TEMPLATE_ALLOW,
+        description="Bundler gem-server credentials in BUNDLE_<HOST> (Sidekiq Pro/Enterprise)",
+    ),
+    compile_rule(
+        "freemius-secret-key",
+        # sk_ + 29 printable characters holding a symbol, both cases and a digit (the public
+        # key is pk_ + hex); the symbols rule out words and identifiers such as sk_my_key.
+        r"(?<![\w-])(?P<s>sk_(?=[!#-&(-\[\]-_a-~]{0,28}[^\w\s\"'`\\])(?=[!#-&(-\[\]-_a-~]{0,28}[A-Z])"
+        r"(?=[!#-&(-\[\]-_a-~]{0,28}[a-z])(?=[!#-&(-\[\]-_a-~]{0,28}\d)"
+        r"[!#-&(-\[\]-_a-~]{29})(?=[\s\"'`\\]|$)",
+        group="s",
+        keywords=("sk_",),
+        entropy=3.5,
+        description="Freemius secret key (sk_ + 29 printable characters)",
+    ),
+    compile_rule(
+        "messagebird-credential",
+        r"(?i:message[_.-]?bird[\w.-]{0,20}?(?:client[_.-]?id|api[_.-]?key|access[_.-]?key"
+        r"|token|key))[\"']?\s*(?:[:?]{0,3}=>?|:)\s*[\"']?([A-Za-z0-9_-]{25,40})(?![\w-])",
         group=1,
-        keywords=("contribsys",),
-        description="Sidekiq Pro/Enterprise gem server credentials",
+        keywords=("messagebird", "message_bird", "message-bird", "message.bird"),
+        entropy=3.0,
+        allow=PLACEHOLDER,
+        description="MessageBird API key or client id next to its name",
     ),
     compile_rule(
         "sumologic-access-id",
