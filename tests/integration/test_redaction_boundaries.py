@@ -166,3 +166,37 @@ def test_sandbox_logs_never_show_the_token_they_dump(make_core, db_url, clock):
     last = int(clock().timestamp()) // SLOT_S
     tokens = [_session_token(seed, "checkout", slot) for slot in range(last - 40, last + 1)]
     assert all(token not in stored for token in tokens)
+
+
+def test_a_team_rule_file_applies_at_every_boundary(make_core, tmp_path, caplog):
+    """Rules from a gitleaks-format file join the built-ins; a rule that does not compile
+    is reported with its line, and the rest still load."""
+    rules = tmp_path / "team.toml"
+    rules.write_text(
+        "[[rules]]\n"
+        'id = "acme-deploy-key"\n'
+        'regex = """acme_dk_[0-9a-f]{24}"""\n'
+        'keywords = ["acme_dk_"]\n'
+        "\n"
+        "[[rules]]\n"
+        'id = "broken"\n'
+        'regex = """(unclosed"""\n',
+        encoding="utf-8",
+    )
+    with caplog.at_level("WARNING", logger="copilot.redact"):
+        core = make_core("sqlite:///:memory:", redaction={"rules_file": rules})
+    assert any("team.toml:7: rule broken skipped" in r.getMessage() for r in caplog.records)
+    key = "acme_dk_" + "0123456789abcdef01234567"
+    with core.store.write() as conn:
+        core.audit.append(conn, "note", data={"said": f"deploying with {key}"})
+    assert "[REDACTED:acme-deploy-key:1]" in next(iter(core.audit.events())).data["said"]
+    assert key not in everything_stored(core)
+
+
+def test_an_unreadable_rule_file_stops_start_up(make_core, tmp_path):
+    from copilot.errors import ConfigError
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[[rules]\nid = 1\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="bad.toml is not valid TOML"):
+        make_core("sqlite:///:memory:", redaction={"rules_file": bad})
