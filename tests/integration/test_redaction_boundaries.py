@@ -198,5 +198,5 @@ def test_an_unreadable_rule_file_stops_start_up(make_core, tmp_path):
 
     bad = tmp_path / "bad.toml"
     bad.write_text("[[rules]\nid = 1\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match="bad.toml is not valid TOML"):
+    with pytest.raises(ConfigError, match=r"bad\.toml is not valid TOML"):
         make_core("sqlite:///:memory:", redaction={"rules_file": bad})
