@@ -135,6 +135,32 @@ GENERIC_RULES: tuple[Rule, ...] = (
         description="--password / --token command-line flags",
     ),
     compile_rule(
+        "cli-password-short-flag",
+        r"(?:\b(?:mysql|mysqldump|mysqladmin|mariadb)\b[^\n]*?\s-p(?P<s>[^\s\"'][^\s\"']{3,})"
+        r"|\bredis-cli\b[^\n]*?\s-a\s+[\"']?(?P<s>[^\s\"'-][^\s\"']{3,})"
+        r"|\b(?:docker|podman|buildah|skopeo|nerdctl|helm\s+registry)\s+login\b[^\n]*?"
+        r"\s-p\s+[\"']?(?P<s>[^\s\"'-][^\s\"']{3,})"
+        r"|\bsshpass\s+-p\s*[\"']?(?P<s>[^\s\"'-][^\s\"']{3,}))",
+        group="s",
+        keywords=("mysql", "mariadb", "redis-cli", " login", "sshpass"),
+        allow=TEMPLATE_ALLOW,
+        description="passwords in short flags: mysql -pPASS, redis-cli -a, docker login -p,"
+        " sshpass -p",
+    ),
+    compile_rule(
+        "session-cookie",
+        # from the header (or the end of the previous finding), skip the other cookies
+        r"(?i)(?:(?<=cookie[\"']?[ \t]*[:=]|\s(?:-b|--cookie)[ \t]+)|\G(?<=[^\n]))"
+        r"(?:[ \t]*[\"']?[^;,\s\"'=]{1,200}=[^;,\s\"']{0,4000}[\"']?[ \t]*[;,])*?[ \t]*[\"']?"
+        r"[\w.-]{0,80}(?:sess|sid|token|auth|jwt|remember|login|csrf|xsrf)[\w.-]{0,80}="
+        r"[\"']?(?P<s>[^;,\s\"']{8,4000})",
+        group="s",
+        keywords=("cookie", " -b "),
+        entropy=3.0,
+        allow=TEMPLATE_ALLOW,
+        description="session, auth and CSRF cookies: Cookie / Set-Cookie headers, curl -b",
+    ),
+    compile_rule(
         "xml-secret-element",
         r"(?i)<(password|passwd|secret|token|apikey|api-key|client-secret)>"
         r"(?P<s>[^<\s]{4,300})</\1>",
@@ -180,7 +206,7 @@ GENERIC_RULES: tuple[Rule, ...] = (
         "kubernetes-secret-data",
         r"(?m)^[ \t]+[\"']?[\w.-]+[\"']?:[ \t]*[\"']?"
         r"(?P<v>(?=\S*[a-z])(?=\S*[A-Z])(?=\S*[0-9+/=])"
-        r"(?=[A-Za-z0-9+/=]{8})(?:[A-Za-z0-9+/]{4})+(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?)"
+        r"(?=[A-Za-z0-9+/=]{8})(?:[A-Za-z0-9+/]{4})++(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?)"
         r"[\"']?,?[ \t]*$"
         # ... in a Secret: its kind within 100 lines before or after (kubectl prints data
         # before kind, manifests kind before data); a ConfigMap's base64 stays.

@@ -277,13 +277,13 @@ _CONTEXTUAL = (
     ),
     compile_rule(
         "aws-secret-access-key",
-        r"(?i:aws[\w.-]{0,30}?secret[\w.-]{0,20}|secret_?access_?key)[\"']?\s*(?:[:=]|=>)\s*"
-        r"[\"']?([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])",
+        r"(?i:aws[\w.-]{0,30}?secret[\w.-]{0,20}|secret_?access_?key)[\"']?"
+        r"(?:\s*(?:[:=]|=>)\s*|[ \t]+)[\"']?([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])",
         group=1,
         keywords=("secret",),
         entropy=3.5,
         allow=_AWS_EXAMPLES,
-        description="AWS secret access key next to its name",
+        description="AWS secret access key next to its name (aws configure set ... too)",
     ),
     compile_rule(
         "slack-webhook-url",

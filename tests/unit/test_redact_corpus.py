@@ -188,6 +188,16 @@ _B64 = base64.b64encode(_rand(_ALNUM + "!%", 14).encode()).decode()
         # Freemius secret key: sk_ + 29 printable characters
         (f"'secret_key' => 'sk_{_FREEMIUS}',", _FREEMIUS[:20]),
         (f"sk_{_FREEMIUS}", _FREEMIUS[:20]),
+        # short password flags of database and registry clients
+        (f"mysql -h db -u root -p{_KEY25} orders", _KEY25),
+        (f"redis-cli -h cache -a {_KEY25} ping", _KEY25),
+        (f"docker login -u ci -p {_KEY25} registry.example.com", _KEY25),
+        (f"sshpass -p '{_KEY25}' ssh deploy@host", _KEY25),
+        (f"aws configure set aws_secret_access_key {_KEY25}{_rand(_ALNUM + '/+', 15)}", _KEY25),
+        # session cookies (the other cookies stay readable)
+        (f"Cookie: _ga=GA1.2.3; sessionid={_KEY25}; theme=dark", _KEY25),
+        (f"< Set-Cookie: JSESSIONID={_HEX16}{_HEX16}; Path=/; HttpOnly", _HEX16),
+        (f'curl -b "connect.sid={_KEY25}" https://shop.example.com/cart', _KEY25),
         # a URL password that starts with '*' is still a password
         (f"jdbc:postgresql://app:*{_KEY25}@db.internal:5432/orders", _KEY25),
     ],
@@ -239,10 +249,21 @@ def test_kubernetes_secret_data_yaml_json_and_list() -> None:
         "define('FS__API_SECRET_KEY', 'sk_YOUR_SECRET_KEY');",
         '<add key="ClearTextPassword" value="%NUGET_PASSWORD%" />',
         "password: %(db_password)s",
+        "mysql -u root -p orders",
+        "mysql -h db -P3306 -p$MYSQL_PWD orders",
+        'redis-cli -a "$REDIS_PASSWORD" ping',
+        "docker login -u ci --password-stdin registry.example.com",
+        "Cookie: theme=dark; lang=en-GB; _ga=GA1.2.3",
+        "< Set-Cookie: sid=short; Path=/; HttpOnly",
     ],
 )
 def test_noise_survives(text: str) -> None:
     assert redact(text) == text
+
+
+def test_other_cookies_stay_readable() -> None:
+    out = redact(f"Cookie: theme=dark; sessionid={_KEY25}; lang=en-GB; csrftoken={_KEY25[::-1]}")
+    assert out == "Cookie: theme=dark; sessionid=[REDACTED]; lang=en-GB; csrftoken=[REDACTED]"
 
 
 def test_configmap_base64_survives() -> None:
