@@ -10,9 +10,26 @@ and a false positive. Two views are reported:
 * adjudicated: the same corpus minus strings that cannot be judged on their text, by fixed
   mechanical criteria (:func:`adjudicate`); every excluded string is returned with its reason.
 
-A true positive is *caught* when the redactor changed the string and the token carrying the
-most information (see :func:`secret_of`) no longer appears in it. A false positive is
-*altered* when the redactor changed it at all.
+A true positive is *caught* when the redactor changed the string and its secret no longer
+appears in it: the token carrying the most information (length x entropy), once the names
+the string assigns to (``BUNDLE_GEMS__CONTRIBSYS__COM=``, ``key="ClearTextPassword"``) are
+set aside (:func:`secret_of`). A false positive is *altered* when the redactor changed it at
+all.
+
+Adjudication criteria. A true positive is set aside when it is also listed as a false
+positive, when it is regex source text, when it is a bare file name, or when it holds no
+token a secret could be (8+ characters of entropy >= 3 with a letter and a digit, or 20+
+mixed-case letters that are not a chain of 3+-letter words such as
+``AmazonBedrockAPIKeyShortLived``). A false positive is set aside when it is also listed as a
+true positive, when it contains a kept true positive, or when it assigns a value a secret
+could be (same token test, and no stand-in: EXAMPLE, a run of 5 equal characters, ``$``,
+``%``, ``{``, ``<``, ``://``) to a setting whose name says credential (password, pwd, secret,
+token, api key, access key, Authorization, credential), as in ``meraki_token = <64 hex>``,
+``DATABRICKS_TOKEN=dapi...`` or ``"token1": "xoxp-1234567890"``: gitleaks calls these false
+because the value is not that vendor's format, but a redactor must hide a value assigned to
+``token`` whatever its format. Bare values with no context (a lone UUID, a lone base64
+string) stay counted as true positives although no sound rule can catch them without
+redacting request ids.
 """
 
 from __future__ import annotations
