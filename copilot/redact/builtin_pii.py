@@ -28,6 +28,19 @@ def card_number_ok(text: str) -> bool:
 
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 
+# Shapes (see copilot.redact.rules.SHAPE_TABLE: digit 0, space or - 1, . 2, ( ) 3, + 4) that
+# the run of digits around any match must hold, so only such runs are scanned:
+# - a phone number ends in ddd<sep>dddd after ddd<sep> or (ddd) -- or is + and 8 digits;
+_PHONE_SHAPES = (rb"000(?:3[12]?|[12])000[12]0000", rb"40{8}")
+# - a card number is 13+ digits with single spaces or dashes between: at least 12
+#   characters from its first to its last digit, none of them "." "(" ")" "+".
+_CARD_SHAPES = (rb"0[01]{10,}0",)
+# A value keyed as an id (trace_id, "orderId": ..., ID=) is an identifier, not a card number.
+_NOT_AN_ID = (
+    r"(?<!(?:(?<![A-Za-z0-9])|(?<=[_-]))(?:id|ID|Id)[\"']?[ \t]{0,3}[:=][ \t]{0,3}[\"']?"
+    r"|(?<=[a-z])(?:Id|ID)[\"']?[ \t]{0,3}[:=][ \t]{0,3}[\"']?)"
+)
+
 PII_RULES: tuple[Rule, ...] = (
     compile_rule(
         "email",
@@ -44,14 +57,20 @@ PII_RULES: tuple[Rule, ...] = (
         r"(?![\w.-]*\d)|(?<![\w+])\+[1-9]\d{7,14}(?!\d)",
         kind="pii",
         description="phone number (NANP-style with separators, or E.164 +CCNNN...)",
+        shapes=_PHONE_SHAPES,
+        min_digits=8,
     ),
     compile_rule(
         "payment-card",
-        r"(?<![\d.-])(?:\d[ -]?){12,18}\d(?![\d-])",
+        # 13-19 digits, single spaces or dashes between (possessive: a separator is never given
+        # back, it could not be a digit anyway -- same matches, bounded work)
+        r"(?<![\d.-])" + _NOT_AN_ID + r"\d(?:[ -]?+\d){12,18}(?![\d-])",
         kind="pii",
         validate=card_number_ok,
         tags=("luhn",),
-        description="payment card number (13-19 digits, Luhn check)",
+        description="payment card number (13-19 digits, Luhn check; not a value keyed as an id)",
+        shapes=_CARD_SHAPES,
+        min_digits=13,
     ),
 )
 
