@@ -214,3 +214,28 @@ def bench_core(
         print_json(figures)
     else:
         print_table(figures)
+
+
+@bench_app.command("redact")
+def bench_redact(
+    as_json: bool = JSON,
+    corpus: Path | None = typer.Option(
+        None, help="folder holding gitleaks-examples.json (default: ../shared/corpora/secrets)"
+    ),
+    size_mb: float = typer.Option(8.0, min=0.01, help="size of the generated incident log"),
+    seed: int = typer.Option(0, help="seed of the generated log"),
+    runs: int = typer.Option(5, min=1, help="timed runs over the log (the median is reported)"),
+    peer_seconds: float = typer.Option(10.0, min=0.1, help="time detect-secrets gets on the log"),
+    no_peer: bool = typer.Option(False, "--no-peer", help="skip detect-secrets"),
+) -> None:
+    """Redaction recall, false positives and MB/s, against detect-secrets on the same input."""
+    from copilot.bench.redact import print_table as print_redact
+    from copilot.bench.redact import run_redact_bench
+
+    figures = run_redact_bench(
+        corpus, size_mb=size_mb, seed=seed, peer=not no_peer, runs=runs, peer_seconds=peer_seconds
+    )
+    if as_json:
+        print_json(figures)
+    else:
+        print_redact(figures)
