@@ -9,7 +9,6 @@ window whose scan runs out of time is replaced whole (fail closed).
 
 from __future__ import annotations
 
-import re
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -19,25 +18,15 @@ from typing import Any
 
 import regex
 
-from copilot.redact.rules import (
-    CHEAP,
-    SPAN,
-    Rule,
-    anchored_cost,
-    fold,
-    literal_prefixes,
-    shannon_entropy,
-    shape_of,
-)
+from copilot.redact.patterns import CHEAP, SPAN, anchored_cost, literal_prefixes, single_line
+from copilot.redact.rules import Rule, TextScan, keyword_automaton, shannon_entropy
 
 OVERLAP = 1024  # a secret that straddles two windows is still seen whole
 # A region holding a prefix candidate every DENSE characters or closer is scanned whole:
 # one search costs about as much as matching at 20-100 candidates.
 DENSE = 32
 
-_RUN = re.compile(rb"[^x]*")  # the rest of a run of digit-ish characters in a shape
 _TAIL = regex.compile(r"[\w.-]*")  # what a digit rule's lookahead may read past its run
-_OTHER_DIGIT = regex.compile(r"[^\D0-9]")  # a decimal digit other than 0-9
 
 
 @dataclass(frozen=True)
@@ -66,133 +55,29 @@ def _windows(lo: int, hi: int, size: int, reach: int) -> Iterator[tuple[int, int
         start = accept
 
 
-class _Scan:
-    """One text's keyword and prefix hits and its digit shape, shared by every rule.
-
-    All keywords and literal prefixes of all rules are found in one Aho-Corasick pass
-    (pyahocorasick) over the case-folded text; line boundaries are looked up only around
-    hits (``str.find``), never for the whole text.
-    """
-
-    # Lines around a keyword hit that a pattern may span: a little before (a key name on
-    # the line above its value), a lot after (a PEM block runs ~50 lines past its BEGIN).
-    BEFORE, AFTER = 5, 100
-
-    def __init__(self, text: str, automaton: Any) -> None:
-        self.text = text
-        self.hits: dict[str, list[int]] = {}  # literal -> start offsets, ascending
-        if automaton is not None:
-            hits = self.hits
-            for end, (word, n) in automaton.iter(fold(text)):
-                found = hits.get(word)
-                if found is None:
-                    hits[word] = [end - n + 1]
-                else:
-                    found.append(end - n + 1)
-        self._shape: bytes | None = None
-
-    def starts(self, literals: Sequence[str]) -> list[int]:
-        """Sorted offsets where any of ``literals`` starts (case-folded)."""
-        lists = [self.hits[k] for k in literals if k in self.hits]
-        if len(lists) == 1:
-            return lists[0]
-        return sorted(set().union(*lists))
-
-    def regions(self, keywords: tuple[str, ...], context: bool) -> list[tuple[int, int]]:
-        """Character ranges of the lines holding any of ``keywords`` (with the lines around
-        them when ``context``), adjacent lines merged."""
-        text, size = self.text, len(self.text)
-        out: list[tuple[int, int]] = []
-        line_end = -1
-        for p in self.starts(keywords):
-            if p < line_end:  # same line as the hit before
-                continue
-            lo = text.rfind("\n", 0, p) + 1
-            nl = text.find("\n", p)
-            hi = line_end = size if nl == -1 else nl + 1
-            if context:
-                for _ in range(self.BEFORE):
-                    if lo == 0:
-                        break
-                    lo = text.rfind("\n", 0, lo - 1) + 1
-                for _ in range(self.AFTER):
-                    if hi >= size:
-                        break
-                    nl = text.find("\n", hi)
-                    hi = size if nl == -1 else nl + 1
-            if out and lo <= out[-1][1]:
-                out[-1] = (out[-1][0], max(out[-1][1], hi))
-            else:
-                out.append((lo, hi))
-        return out
-
-    def runs(self, shapes: Sequence[Any], digits: int) -> list[tuple[int, int, int]] | None:
-        """(start, end, reach) of each run of digit-ish characters holding a match of one of
-        ``shapes`` and at least ``digits`` digits; ``reach`` extends past the run over
-        ``[\\w.-]`` (what a lookahead after a number may read). None when the text has digits
-        the shape does not map."""
-        if self._shape is None:
-            text = self.text
-            if not text.isascii() and _OTHER_DIGIT.search(text):
-                return None
-            self._shape = shape_of(text)
-        shape, found = self._shape, set()
-        for pattern in shapes:
-            covered = -1
-            for m in pattern.finditer(shape):
-                s = m.start()
-                if s < covered:
-                    continue
-                while s > 0 and shape[s - 1] != 120:  # 120: b"x"
-                    s -= 1
-                covered = _RUN.match(shape, m.end()).end()  # type: ignore[union-attr]
-                if shape.count(48, s, covered) >= digits:  # 48: b"0", a digit
-                    found.add((s, covered))
-        tail = _TAIL.match
-        return [(s, e, tail(self.text, e).end()) for s, e in sorted(found)]
-
-
-# Characters by how often they start a stretch of log text. pyahocorasick looks a
-# character up among a node's children one by one, in the order they were added: adding the
-# words that start with common characters first makes the pass over a log ~20% faster.
-_COMMON = ' "etaoinsrlcdhupmfgybwvk.-_:/=,0123456789xjqz'
-
-
-def _automaton(words: set[str]) -> Any:
-    import ahocorasick
-
-    if not words:
-        return None
-    auto = ahocorasick.Automaton()
-    rank = {ch: i for i, ch in enumerate(_COMMON)}
-    for k in sorted(words, key=lambda w: (rank.get(w[0], len(rank)), w)):
-        auto.add_word(k, (k, len(k)))
-    auto.make_automaton()
-    return auto
-
-
 @dataclass(frozen=True)
 class _Plan:
     """What the engine learnt about a rule: the literal prefixes it may look for instead of
-    scanning (none for rules spanning lines, which keep their wide regions), and whether
-    one anchored match is cheap enough (:func:`anchored_cost`) to run without a timer."""
+    scanning (none for rules spanning lines, which keep their wide regions); whether one
+    anchored match is cheap enough (:func:`anchored_cost`) to run without a timer; whether
+    its matches stay on one line (:func:`single_line`); and whether each prefix holds one of
+    its keywords, so that a prefix found is a keyword line found (``gated``)."""
 
     rule: Rule
-    prefixes: tuple[str, ...]
-    cost: int | None  # anchored_cost: steps of one anchored match at worst, None: unknown
-
-    @property
-    def cheap(self) -> bool:
-        return self.cost is not None
+    prefixes: tuple[str, ...] = ()
+    cost: int | None = None  # steps of one anchored match at worst; None: unknown
+    single: bool = False
+    gated: bool = False
 
     @classmethod
     def of(cls, rule: Rule) -> _Plan:
         if rule.pattern is None:
-            return cls(rule, (), False)
+            return cls(rule)
         source, flags = rule.pattern.pattern, rule.pattern.flags
-        wide = "multiline" in rule.tags
-        prefixes = () if wide else literal_prefixes(source, flags)
-        return cls(rule, prefixes, anchored_cost(source, flags))
+        prefixes = () if "multiline" in rule.tags else literal_prefixes(source, flags)
+        single = single_line(source, flags)
+        gated = single and all(any(k in p for k in rule.keywords) for p in prefixes)
+        return cls(rule, prefixes, anchored_cost(source, flags), single, gated)
 
 
 class Redactor:
@@ -203,7 +88,7 @@ class Redactor:
     ) -> None:
         self.rules = tuple(rules)
         self._plans = [_Plan.of(r) for r in self.rules]
-        self._automaton = _automaton(
+        self._automaton = keyword_automaton(
             {w for p in self._plans for w in (*p.rule.keywords, *p.prefixes)}
         )
         self.window = window
@@ -229,22 +114,53 @@ class Redactor:
         finds exactly what a scan of the region finds.
         """
         spans: list[tuple[int, int, Rule]] = []
-        scan = _Scan(text, self._automaton)
+        scan = TextScan(text, self._automaton)
         for plan in self._plans:
-            rule = plan.rule
-            if rule.keywords:
-                regions = scan.regions(rule.keywords, context="multiline" in rule.tags)
-            elif rule.shapes and (runs := scan.runs(rule.shapes, rule.min_digits)) is not None:
-                self._scan_runs(plan, text, runs, spans)
-                continue
-            else:
-                regions = [(0, len(text))] if text else []
-            if plan.prefixes:
-                self._candidates(plan, text, scan.starts(plan.prefixes), regions, spans)
-            else:
-                for lo, hi in regions:
-                    self._scan(rule, text, lo, hi, hi, spans)
+            self._run(plan, scan, spans)
         return _resolve(spans)
+
+    def _run(self, plan: _Plan, scan: TextScan, spans: list[Any]) -> None:
+        """One rule over one text (see :meth:`find`)."""
+        rule, text = plan.rule, scan.text
+        if rule.keywords and not (plan.prefixes and plan.gated):
+            regions = scan.regions(rule.keywords, context="multiline" in rule.tags)
+        elif rule.shapes and (runs := scan.runs(rule.shapes, rule.min_digits)) is not None:
+            tail = _TAIL.match  # what a lookahead after a number may read
+            reach = [(lo, hi, tail(text, hi).end()) for lo, hi in runs]
+            self._regions(plan, text, reach, spans)
+            return
+        else:
+            regions = [(0, len(text))] if text else []
+        if plan.prefixes:
+            self._candidates(plan, text, scan.starts(plan.prefixes), regions, spans)
+        else:
+            self._regions(plan, text, [(lo, hi, hi) for lo, hi in regions], spans)
+
+    def _regions(
+        self, plan: _Plan, text: str, regions: list[tuple[int, int, int]], spans: list[Any]
+    ) -> None:
+        """Every match starting in each [lo, hi), reading up to ``reach``. Where that is at
+        most ``CHEAP`` steps at worst (a short region, a cheap pattern) the search is not
+        timed, and the regions of each window share one time limit, checked between them;
+        past it a region is replaced (fail closed). Other regions: :meth:`_scan`."""
+        rule, window, deadline = plan.rule, -1, 0.0
+        budget = -1 if plan.cost is None else CHEAP // plan.cost
+        for lo, hi, reach in regions:
+            if reach - lo > budget:
+                self._scan(rule, text, lo, hi, reach, spans)
+                continue
+            now = perf_counter()
+            if lo // self.window != window:
+                window, deadline = lo // self.window, now + self.timeout_s
+            if now >= deadline:
+                spans.append((lo, hi, _TIMEOUT_RULE))
+                continue
+            for m in rule.pattern.finditer(text, lo, reach):
+                if m.start() >= hi:
+                    break
+                span = self._accept(rule, m)
+                if span is not None:
+                    spans.append((*span, rule))
 
     def _scan(self, rule: Rule, text: str, lo: int, hi: int, reach: int, spans: list[Any]) -> None:
         """Every match of ``rule`` starting in [lo, hi), the pattern reading up to ``reach``;
@@ -266,31 +182,6 @@ class Redactor:
                         spans.append((*span, rule))
             except TimeoutError:
                 spans.append((start, accept, _TIMEOUT_RULE))
-
-    def _scan_runs(
-        self, plan: _Plan, text: str, runs: list[tuple[int, int, int]], spans: list[Any]
-    ) -> None:
-        """Every match of a digit rule in its runs. A short run of a cheap pattern is
-        searched without a timer (at most ``CHEAP`` x 10 steps); the runs of each window share
-        one time limit, checked between runs; past it, a run is replaced (fail closed)."""
-        rule, window, deadline = plan.rule, -1, 0.0
-        budget = None if plan.cost is None else CHEAP * 10 // plan.cost
-        for lo, hi, reach in runs:
-            if budget is None or reach - lo > budget:
-                self._scan(rule, text, lo, hi, reach, spans)
-                continue
-            now = perf_counter()
-            if lo // self.window != window:
-                window, deadline = lo // self.window, now + self.timeout_s
-            if now >= deadline:
-                spans.append((lo, hi, _TIMEOUT_RULE))
-                continue
-            for m in rule.pattern.finditer(text, lo, reach):
-                if m.start() >= hi:
-                    break
-                span = self._accept(rule, m)
-                if span is not None:
-                    spans.append((*span, rule))
 
     def _candidates(
         self,
@@ -329,7 +220,10 @@ class Redactor:
         call, 1.5 us); past it, the rest of the window is replaced (fail closed)."""
         rule = plan.rule
         pattern, last, window, deadline = rule.pattern, lo, -1, 0.0
-        untimed = plan.cheap and hi - lo <= SPAN
+        cheap = plan.cost is not None
+        whole = cheap and hi - lo <= SPAN  # the region is short: any match in it is cheap
+        by_line = cheap and plan.single and not whole  # a one-line match: cheap on a short line
+        find = text.find
         for c in cands:
             if c < last:
                 continue
@@ -340,8 +234,10 @@ class Redactor:
             try:
                 if now >= deadline:
                     raise TimeoutError
-                if untimed:
+                if whole:
                     m = pattern.match(text, c, hi)
+                elif by_line and (nl := find("\n", c, c + SPAN)) != -1:
+                    m = pattern.match(text, c, nl + 1)  # (one-line: same as up to ``hi``)
                 else:
                     m = pattern.match(text, c, hi, timeout=deadline - now)
             except TimeoutError:

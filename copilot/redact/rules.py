@@ -1,8 +1,10 @@
 """What a redaction rule is: a pattern, the group that holds the secret, and its filters.
 
-Also what the engine may learn about a rule to scan less text: the literal prefixes every
-match starts with (:func:`literal_prefixes`), and, for digit formats (cards, phones), the
-*shape* of a run of digits a match needs (:data:`SHAPE_TABLE`).
+Also the index of a text that every rule's search starts from (:class:`TextScan`): where
+each keyword and literal prefix occurs (one Aho-Corasick pass over :func:`fold`-ed text),
+the lines around them, and, for digit formats (cards, phones), the *shape* of the text
+(:data:`SHAPE_TABLE`). What the engine learns from a pattern is in
+:mod:`copilot.redact.patterns`.
 """
 
 from __future__ import annotations
@@ -10,9 +12,8 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any, Literal
 
 import regex
@@ -110,7 +111,8 @@ SHAPE_TABLE = bytes(
 
 def shape_of(text: str) -> bytes:
     """The shape of ``text``, one byte per character (non-ASCII characters become ``x``)."""
-    return text.encode("ascii", errors="replace").translate(SHAPE_TABLE)
+    raw = text.encode("ascii") if text.isascii() else text.encode("ascii", errors="replace")
+    return raw.translate(SHAPE_TABLE)
 
 
 # --- literal prefixes ----------------------------------------------------------------------
@@ -126,147 +128,115 @@ def fold(text: str) -> str:
     return text.lower() if text.isascii() else text.translate(CASE_FOLD).lower()
 
 
-_MIN_PREFIX = 2
-_MAX_PREFIXES = 64
+_RUN = re.compile(rb"[^x]*")  # the rest of a run of digit-ish characters in a shape
+_OTHER_DIGIT = regex.compile(r"[^\D0-9]")  # a decimal digit other than 0-9
 
 
-def _parse(pattern: str, flags: int) -> Any:
-    """Python's ``re`` parse tree of a ``regex`` pattern, or None when ``re`` cannot read it
-    (``regex``-only syntax such as ``\\G``): callers then assume nothing about it."""
-    from re import _parser  # type: ignore[attr-defined]
+class TextScan:
+    """One text's keyword and prefix hits and its digit shape, shared by every rule.
 
-    flags &= re.IGNORECASE | re.MULTILINE | re.DOTALL | re.VERBOSE | re.ASCII
-    try:
-        return _parser.parse(pattern, flags)
-    except Exception:  # duplicate group names (a ``regex`` feature): analyse without names
-        try:
-            return _parser.parse(re.sub(r"(?<!\\)\(\?P<\w+>", "(", pattern), flags)
-        except Exception:
-            return None
+    All keywords and literal prefixes of all rules are found in one Aho-Corasick pass
+    (pyahocorasick) over the case-folded text; line boundaries are looked up only around
+    hits (``str.find``), never for the whole text.
+    """
 
+    # Lines around a keyword hit that a pattern may span: a little before (a key name on
+    # the line above its value), a lot after (a PEM block runs ~50 lines past its BEGIN).
+    BEFORE, AFTER = 5, 100
 
-@lru_cache(maxsize=4096)
-def literal_prefixes(pattern: str, flags: int = 0) -> tuple[str, ...]:
-    """Lower-case strings one of which starts every match of ``pattern`` (after
-    :func:`fold`), or ``()`` when that cannot be shown. Derived from the parse tree of
-    Python's own ``re`` parser: literals, groups, alternations and optional literal parts
-    extend a prefix; zero-width assertions are skipped; anything else ends it."""
-    tree = _parse(pattern, flags)
-    if tree is None:
-        return ()
-    heads, _ = _extend(list(tree), frozenset({""}))
-    if not heads or min(len(h) for h in heads) < _MIN_PREFIX:
-        return ()
-    # "pass" already finds every "password": keep only the shortest of nested prefixes
-    return tuple(h for h in sorted(heads) if not any(o != h and h.startswith(o) for o in heads))
+    def __init__(self, text: str, automaton: Any) -> None:
+        self.text = text
+        self.hits: dict[str, list[int]] = {}  # literal -> start offsets, ascending
+        if automaton is not None:
+            found: list[list[int]] = [[] for _ in range(len(automaton))]
+            for end, (i, back) in automaton.iter(fold(text)):
+                found[i].append(end - back)
+            words = automaton.words
+            self.hits = {words[i]: at for i, at in enumerate(found) if at}
+        self._shape: bytes | None = None
 
+    def starts(self, literals: Sequence[str]) -> list[int]:
+        """Sorted offsets where any of ``literals`` starts (case-folded)."""
+        lists = [self.hits[k] for k in literals if k in self.hits]
+        if len(lists) == 1:
+            return lists[0]
+        return sorted(set().union(*lists))
 
-# Steps of one anchored match that need no time limit (well under a millisecond): the
-# engine checks its clock between such matches instead, so a window still ends on time.
-CHEAP = 100_000
-# The most characters an anchored match may read for :func:`anchored_cost` to hold: an
-# unbounded quantifier over something at least one character wide repeats at most this often.
-SPAN = 4096
-
-
-@lru_cache(maxsize=4096)
-def anchored_cost(pattern: str, flags: int = 0) -> int | None:
-    """An upper bound on the steps of one anchored match of ``pattern`` reading at most
-    ``SPAN`` characters, with every backtracking path explored; None when unknown (a
-    back-reference, an unbounded repeat of something that can be empty) or above ``CHEAP``.
-
-    Along a sequence each path of an item continues with the rest; alternatives add;
-    ``{m,n}`` of one character costs its consumption and its give-backs, of more, every
-    count; possessive, atomic and lookaround parts are explored once, never re-entered."""
-    tree = _parse(pattern, flags)
-    if tree is None:
-        return None
-    cost = _cost(list(tree))
-    return None if cost is None else cost[1]
-
-
-def _cost(items: list[Any]) -> tuple[int, int] | None:
-    """(paths, steps to explore them all) of a sequence, None when unbounded or too dear."""
-    from re import _constants as c  # type: ignore[attr-defined]
-
-    parts: list[tuple[int, int]] = []
-    for op, av in items:
-        if op in (c.LITERAL, c.NOT_LITERAL, c.IN, c.ANY, c.AT, c.CATEGORY):
-            parts.append((1, 1))
-            continue
-        if op in (c.ASSERT, c.ASSERT_NOT, c.ATOMIC_GROUP, c.SUBPATTERN):
-            inner = _cost(list(av if op is c.ATOMIC_GROUP else av[-1]))
-            if inner is None:
-                return None
-            parts.append(inner if op is c.SUBPATTERN else (1, inner[1]))
-        elif op is c.BRANCH:
-            alts = [x for x in (_cost(list(alt)) for alt in av[1]) if x is not None]
-            if len(alts) != len(av[1]):
-                return None
-            parts.append((sum(x[0] for x in alts), sum(x[1] for x in alts)))
-        elif op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT):
-            lo, hi, sub = av
-            inner = _cost(list(sub))
-            if inner is None or (hi is c.MAXREPEAT and sub.getwidth()[0] == 0):
-                return None
-            hi = min(hi, SPAN)
-            lo = min(lo, hi)
-            ip, ie = inner
-            if ip == 1:
-                paths, steps = hi - lo + 1, hi * ie + (hi - lo)
+    def regions(self, keywords: tuple[str, ...], context: bool) -> list[tuple[int, int]]:
+        """Character ranges of the lines holding any of ``keywords`` (with the lines around
+        them when ``context``), adjacent lines merged."""
+        text, size = self.text, len(self.text)
+        out: list[tuple[int, int]] = []
+        line_end = -1
+        for p in self.starts(keywords):
+            if p < line_end:  # same line as the hit before
+                continue
+            lo = text.rfind("\n", 0, p) + 1
+            nl = text.find("\n", p)
+            hi = line_end = size if nl == -1 else nl + 1
+            if context:
+                for _ in range(self.BEFORE):
+                    if lo == 0:
+                        break
+                    lo = text.rfind("\n", 0, lo - 1) + 1
+                for _ in range(self.AFTER):
+                    if hi >= size:
+                        break
+                    nl = text.find("\n", hi)
+                    hi = size if nl == -1 else nl + 1
+            if out and lo <= out[-1][1]:
+                out[-1] = (out[-1][0], max(out[-1][1], hi))
             else:
-                paths = sum(ip**k for k in range(lo, hi + 1))
-                steps = sum(ie * (ip**k - 1) // (ip - 1) for k in range(lo, hi + 1))
-            parts.append((1, steps) if op is c.POSSESSIVE_REPEAT else (paths, steps))
-        else:
-            return None
-        if parts[-1][0] > CHEAP or parts[-1][1] > CHEAP:
-            return None
-    paths, steps = 1, 0
-    for p, e in reversed(parts):
-        paths, steps = paths * p, e + p * steps
-        if steps > CHEAP:
-            return None
-    return paths, steps
+                out.append((lo, hi))
+        return out
+
+    def runs(self, shapes: Sequence[Any], digits: int) -> list[tuple[int, int]] | None:
+        """(start, end) of each run of digit-ish characters holding a match of one of
+        ``shapes`` and at least ``digits`` digits. None when the text has digits the shape
+        does not map."""
+        if self._shape is None:
+            text = self.text
+            if not text.isascii() and _OTHER_DIGIT.search(text):
+                return None
+            self._shape = shape_of(text)
+        shape, found = self._shape, set()
+        for pattern in shapes:
+            covered = -1
+            for m in pattern.finditer(shape):
+                if m.start() < covered:
+                    continue
+                s = shape.rfind(b"x", 0, m.start()) + 1
+                covered = _RUN.match(shape, m.end()).end()  # type: ignore[union-attr]
+                if shape.count(48, s, covered) >= digits:  # 48: b"0", a digit
+                    found.add((s, covered))
+        return sorted(found)
 
 
-def _extend(items: list[Any], heads: frozenset[str]) -> tuple[frozenset[str], bool]:
-    """(prefixes after ``items``, whether ``items`` were literal text to the end)."""
-    from re import _constants as c  # type: ignore[attr-defined]
+# Characters by how often they start a stretch of log text. pyahocorasick looks a
+# character up among a node's children one by one, in the order they were added: adding the
+# words that start with common characters first makes the pass over a log ~20% faster.
+_COMMON = ' "etaoinsrlcdhupmfgybwvk.-_:/=,0123456789xjqz'
 
-    for op, av in items:
-        if op is c.LITERAL:
-            ch = chr(av)
-            if not ch.isascii():
-                return heads, False
-            heads = frozenset(h + ch.lower() for h in heads)
-        elif op in (c.AT, c.ASSERT, c.ASSERT_NOT):
-            continue  # zero-width
-        elif op is c.SUBPATTERN or op is c.ATOMIC_GROUP:
-            heads, whole = _extend(list(av[-1] if op is c.SUBPATTERN else av), heads)
-            if not whole:
-                return heads, False
-        elif op is c.BRANCH:
-            results = [_extend(list(alt), heads) for alt in av[1]]
-            joined = frozenset().union(*(r[0] for r in results))
-            if len(joined) > _MAX_PREFIXES:
-                return heads, False
-            heads = joined
-            if not all(r[1] for r in results):
-                return heads, False
-        elif op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT):
-            lo, hi, sub = av
-            inner, whole = _extend(list(sub), heads)
-            if len(inner) > _MAX_PREFIXES:
-                return heads, False
-            if lo == 0 and hi == 1 and whole:  # optional literal text: with or without it
-                heads = heads | inner
-            elif lo == 0:
-                return heads, False
-            elif lo == hi == 1 and whole:
-                heads = inner
-            else:  # at least one pass through ``sub``
-                return inner, False
-        else:
-            return heads, False
-    return heads, True
+
+def keyword_automaton(words: set[str]) -> Any:
+    import ahocorasick
+
+    if not words:
+        return None
+    auto = ahocorasick.Automaton()
+    rank = {ch: i for i, ch in enumerate(_COMMON)}
+    ordered = sorted(words, key=lambda w: (rank.get(w[0], len(rank)), w))
+    for i, k in enumerate(ordered):
+        auto.add_word(k, (i, len(k) - 1))  # (its index, end - start)
+    auto.make_automaton()
+    return _Words(auto, ordered)
+
+
+class _Words:
+    """An Aho-Corasick automaton and the words it holds, by index."""
+
+    def __init__(self, auto: Any, words: list[str]) -> None:
+        self.iter, self.words = auto.iter, words
+
+    def __len__(self) -> int:
+        return len(self.words)
