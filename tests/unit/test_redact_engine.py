@@ -89,3 +89,61 @@ def test_broken_rule_files(tmp_path: Path):
     assert [(s.rule, s.line) for s in loaded.skipped] == [("broken", 6), ("paths-only", 10)]
     assert "does not compile" in loaded.skipped[0].reason
     assert Redactor(loaded.rules).text("x tok_abcdefgh") == "x [REDACTED:good:1]"
+
+
+# --- what the engine learns from a pattern (copilot.redact.patterns) -----------------------
+def test_literal_prefixes_are_what_every_match_starts_with():
+    from copilot.redact.patterns import literal_prefixes
+
+    assert literal_prefixes(r"\bghp_[A-Za-z0-9]{36}") == ("ghp_",)
+    assert literal_prefixes(r"(?i:pass(?:word)?|pwd)=") == ("pass=", "password=", "pwd=")
+    assert literal_prefixes(r"(?i:pass(?:word)?|pwd)\s*=") == ("pass", "pwd")  # nested kept once
+    assert literal_prefixes(r"(?:proxy-)?Authorization\s") == (
+        "authorization",
+        "proxy-authorization",
+    )
+    assert literal_prefixes(r"(?<![\w])sk_(?:live|test)_") == ("sk_live_", "sk_test_")
+    for unknown in (r"[a-z]+@", r"(?:x)?y", r"\Gkey", r"a|b"):  # no prefix, or too short
+        assert literal_prefixes(unknown) == ()
+
+
+def test_anchored_cost_bounds_cheap_patterns_and_refuses_catastrophic_ones():
+    from copilot.redact.patterns import anchored_cost
+
+    assert anchored_cost(r"ghp_[A-Za-z0-9]{36,251}(?![A-Za-z0-9])") is not None
+    assert anchored_cost(r"key\s*[:=]\s*(\S{8,})") is not None  # \s* then ':' cannot overlap
+    assert anchored_cost(r"\d(?:[ -]?+\d){12,18}") is not None
+    for bad in (r"(a|aa)+$", r"(?:a\s+)*b", r"a*a*b", r"(\w+)\1", r"(?:x\s+)?\s*y"):
+        assert anchored_cost(bad) is None, bad
+
+
+def test_single_line_patterns():
+    from copilot.redact.patterns import single_line
+
+    assert single_line(r"ghp_[A-Za-z0-9]{36}(?![\w-])")
+    assert single_line(r"[^\"\n]+")
+    for spans in (r"key:\s*v", r"[^\"]+", r"(?s)a.b", r"(?s:.)", r"\D"):
+        assert not single_line(spans), spans
+
+
+def test_a_catastrophic_pattern_after_a_prefix_still_fails_closed():
+    slow = compile_rule("slow", r"dmo_(a|aa)+$", keywords=("dmo_",))
+    text = "ok line\ndmo_" + "a" * 5000 + "b and more\n"
+    out = Redactor([slow], timeout_s=0.02).redact(text)
+    assert [f.rule for f in out.findings] == ["scan-timeout"]
+    assert "aaaa" not in out.text and out.text.startswith("ok line\n")
+
+
+def test_case_folding_keeps_offsets_and_finds_kelvin_and_long_s():
+    rule = compile_rule("k", r"(?i)key=(\w{8,})", group=1, keywords=("key",))
+    assert Redactor([rule]).text("\u212aey=abcdefgh1 after") == "\u212aey=[REDACTED:k:1] after"
+    tail = "İİ x key=Zq9rT2uV8kLm"
+    assert Redactor([rule]).text(tail) == "İİ x key=[REDACTED:k:1]"
+
+
+def test_digit_rules_scan_only_runs_of_digits_unless_other_digits_appear():
+    num = compile_rule("num", r"(?<!\d)\d{13}(?!\d)", shapes=(rb"0{13}",), min_digits=13)
+    r = Redactor([num])
+    assert r.text("id 1234567890123 x 12345 y") == "id [REDACTED:num:1] x 12345 y"
+    arabic = "".join(chr(0x660 + int(d)) for d in "1234567890123")  # \d, not 0-9: no shape
+    assert r.text(f"a {arabic} b 1234567890123") == "a [REDACTED:num:2] b [REDACTED:num:1]"
