@@ -125,7 +125,7 @@ class Redactor:
         if rule.keywords and not (plan.prefixes and plan.gated):
             regions = scan.regions(rule.keywords, context="multiline" in rule.tags)
         elif rule.shapes and (runs := scan.runs(rule.shapes, rule.min_digits)) is not None:
-            tail = _TAIL.match  # what a lookahead after a number may read
+            tail = _TAIL.match  # what a lookahead after a number may read past it
             reach = [(lo, hi, tail(text, hi).end()) for lo, hi in runs]
             self._regions(plan, text, reach, spans)
             return

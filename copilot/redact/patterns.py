@@ -364,6 +364,11 @@ def _extend(items: list[Any], heads: frozenset[str]) -> tuple[frozenset[str], bo
             heads = frozenset(h + ch.lower() for h in heads)
         elif op in (c.AT, c.ASSERT, c.ASSERT_NOT):
             continue  # zero-width
+        elif op is c.IN and len(av) <= 8 and all(x is c.LITERAL and y < 128 for x, y in av):
+            wider = frozenset(h + chr(y).lower() for h in heads for _, y in av)  # gh[pousr]_
+            if len(wider) > _MAX_PREFIXES:
+                return heads, False
+            heads = wider
         elif op is c.SUBPATTERN or op is c.ATOMIC_GROUP:
             heads, whole = _extend(list(av[-1] if op is c.SUBPATTERN else av), heads)
             if not whole:

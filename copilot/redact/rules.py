@@ -75,7 +75,7 @@ def compile_rule(
         description=description,
         tags=tags,
         validate=validate,
-        shapes=tuple(re.compile(sh) for sh in shapes),
+        shapes=tuple(re.compile(b"(?:" + sh + rb")[^x]*+") for sh in shapes),  # to the run's end
         min_digits=min_digits,
     )
 
@@ -205,8 +205,9 @@ class TextScan:
             for m in pattern.finditer(shape):
                 if m.start() < covered:
                     continue
-                s = shape.rfind(b"x", 0, m.start()) + 1
-                covered = _RUN.match(shape, m.end()).end()  # type: ignore[union-attr]
+                s, covered = shape.rfind(b"x", 0, m.start()) + 1, m.end()
+                if covered < len(shape) and shape[covered] != 120:  # 120: b"x"
+                    covered = _RUN.match(shape, covered).end()  # type: ignore[union-attr]
                 if shape.count(48, s, covered) >= digits:  # 48: b"0", a digit
                     found.add((s, covered))
         return sorted(found)
