@@ -53,27 +53,6 @@ class GeneratedLog:
         return [p.secret for p in self.planted if not p.pii]
 
 
-class _Writer:
-    """Accumulates text and remembers where planted values land."""
-
-    def __init__(self) -> None:
-        self.parts: list[str] = []
-        self.size = 0
-        self.planted: list[Planted] = []
-
-    def add(self, text: str) -> None:
-        self.parts.append(text)
-        self.size += len(text)
-
-    def plant(
-        self, kind: str, secret: str, before: str = "", after: str = "", pii: bool = False
-    ) -> None:
-        """Write ``before + secret + after``; the item spans all three."""
-        start = self.size
-        self.add(before + secret + after)
-        self.planted.append(Planted(kind, secret, start, self.size, pii))
-
-
 def _s(rng: random.Random, alphabet: str, n: int) -> str:
     return "".join(rng.choices(alphabet, k=n))
 
@@ -182,14 +161,33 @@ _MESSAGES = (
     "circuit breaker open for downstream payments",
     "connection pool exhausted (max=50)",
 )
+# section -> how often it is picked
+_SECTIONS = {"app_json": 30, "nginx": 20, "stack_trace": 10, "curl": 10, "env_dump": 5}
+_SECTIONS |= {"kubectl_pods": 6, "kubectl_describe": 6, "kubectl_events": 6, "pem": 1}
+_SECTIONS |= {"secret_yaml": 3}
 
 
 class _Gen:
+    """Writes sections of log; remembers where planted values land."""
+
     def __init__(self, seed: int, secret_rate: float) -> None:
-        self.rng = random.Random(seed)
-        self.rate = secret_rate
-        self.w = _Writer()
-        self.i = 0
+        self.rng, self.rate, self.i = random.Random(seed), secret_rate, 0
+        self.w = self  # sections write through ``w.add`` / ``w.plant``
+        self.parts: list[str] = []
+        self.size = 0
+        self.planted: list[Planted] = []
+
+    def add(self, text: str) -> None:
+        self.parts.append(text)
+        self.size += len(text)
+
+    def plant(
+        self, kind: str, secret: str, before: str = "", after: str = "", pii: bool = False
+    ) -> None:
+        """Write ``before + secret + after``; the item spans all three."""
+        start = self.size
+        self.add(before + secret + after)
+        self.planted.append(Planted(kind, secret, start, self.size, pii))
 
     def leak(self, scale: float = 1.0) -> bool:
         """Whether this slot holds a secret: ``rate`` for a log line, ``scale`` times it
@@ -395,20 +393,7 @@ class _Gen:
         w.plant("private-key", body, begin, end + "\n")
 
     def section(self) -> None:
-        choices = (
-            (self.app_json, 30),
-            (self.kubectl_pods, 6),
-            (self.kubectl_describe, 6),
-            (self.kubectl_events, 6),
-            (self.stack_trace, 10),
-            (self.env_dump, 5),
-            (self.nginx, 20),
-            (self.secret_yaml, 3),
-            (self.curl, 10),
-            (self.pem, 1),
-        )
-        fns, weights = zip(*choices, strict=True)
-        self.rng.choices(fns, weights)[0]()
+        getattr(self, self.rng.choices(list(_SECTIONS), list(_SECTIONS.values()))[0])()
 
 
 def generate_log(size_bytes: int, seed: int = 0, secret_rate: float = 0.05) -> GeneratedLog:
@@ -417,6 +402,6 @@ def generate_log(size_bytes: int, seed: int = 0, secret_rate: float = 0.05) -> G
     ``secret_rate`` is the chance that a place where a secret could appear holds one.
     """
     g = _Gen(seed, secret_rate)
-    while g.w.size < size_bytes:
+    while g.size < size_bytes:
         g.section()
-    return GeneratedLog("".join(g.w.parts), g.w.planted)
+    return GeneratedLog("".join(g.parts), g.planted)

@@ -191,46 +191,44 @@ class Redactor:
         regions: list[tuple[int, int]],
         spans: list[Any],
     ) -> None:
-        """Match ``rule`` at each candidate start inside ``regions`` (both sorted), in order,
-        skipping candidates inside the last match, as a left-to-right search would; a
-        region crowded with candidates is searched instead."""
-        region_starts = [lo for lo, _ in regions]
+        """Anchored matches at each candidate start inside ``regions`` (both sorted), in
+        order, skipping candidates inside the last match, as a left-to-right search of each
+        region would; a region crowded with candidates is searched instead (:meth:`_scan`).
+
+        Work is bounded as in :meth:`_scan`: the candidates of each window share one time
+        limit, checked before each match (a cheap pattern's match is not timed itself:
+        ``regex`` reads a CPU clock per timed call, 1.5 us); past it, the rest of the window
+        is replaced (fail closed)."""
+        rule, starts, find = plan.rule, [lo for lo, _ in regions], text.find
+        pattern, size, limit, cheap = rule.pattern, self.window, self.timeout_s, plan.cost
+        lo = hi = last = window = -1
+        deadline, whole, by_line = 0.0, False, False
         i, n = 0, len(cands)
         while i < n:
-            r = bisect_right(region_starts, cands[i]) - 1
-            if r < 0 or cands[i] >= regions[r][1]:  # between regions: go to the next one
-                if r + 1 >= len(regions):
-                    return
-                i = bisect_left(cands, region_starts[r + 1], i)
-                continue
-            lo, hi = regions[r]
-            j = bisect_left(cands, hi, i)
-            if (j - i) * DENSE >= hi - lo:
-                self._scan(plan.rule, text, lo, hi, hi, spans)
-            else:
-                self._match_at(plan, text, lo, hi, cands[i:j], spans)
-            i = j
-
-    def _match_at(
-        self, plan: _Plan, text: str, lo: int, hi: int, cands: list[int], spans: list[Any]
-    ) -> None:
-        """Anchored matches at ``cands`` in [lo, hi). Work is bounded as in :meth:`_scan`:
-        the candidates of each window share one time limit, checked before each match (a
-        cheap pattern's match is not timed itself: ``regex`` reads a CPU clock per timed
-        call, 1.5 us); past it, the rest of the window is replaced (fail closed)."""
-        rule = plan.rule
-        pattern, last, window, deadline = rule.pattern, lo, -1, 0.0
-        cheap = plan.cost is not None
-        whole = cheap and hi - lo <= SPAN  # the region is short: any match in it is cheap
-        by_line = cheap and plan.single and not whole  # a one-line match: cheap on a short line
-        find = text.find
-        for c in cands:
+            c = cands[i]
+            if c >= hi:  # into the region holding c, if any
+                r = bisect_right(starts, c) - 1
+                if r < 0 or c >= regions[r][1]:
+                    if r + 1 >= len(regions):
+                        return
+                    i = bisect_left(cands, starts[r + 1], i)
+                    continue
+                lo, hi = regions[r]
+                j = bisect_left(cands, hi, i)
+                if (j - i) * DENSE >= hi - lo:
+                    self._scan(rule, text, lo, hi, hi, spans)
+                    i = j
+                    continue
+                last, window = lo, -1
+                whole = cheap is not None and hi - lo <= SPAN  # any match in it is cheap
+                by_line = cheap is not None and plan.single and not whole  # cheap on its line
+            i += 1
             if c < last:
                 continue
-            w = (c - lo) // self.window
+            w = (c - lo) // size
             now = perf_counter()
             if w != window:
-                window, deadline = w, now + self.timeout_s
+                window, deadline = w, now + limit
             try:
                 if now >= deadline:
                     raise TimeoutError
@@ -241,15 +239,14 @@ class Redactor:
                 else:
                     m = pattern.match(text, c, hi, timeout=deadline - now)
             except TimeoutError:
-                last = min(hi, lo + (w + 1) * self.window)
+                last = min(hi, lo + (w + 1) * size)
                 spans.append((c, last, _TIMEOUT_RULE))
                 continue
-            if m is None:
-                continue
-            last = max(m.end(), c + 1)
-            span = self._accept(rule, m)
-            if span is not None:
-                spans.append((*span, rule))
+            if m is not None:
+                last = max(m.end(), c + 1)
+                span = self._accept(rule, m)
+                if span is not None:
+                    spans.append((*span, rule))
 
     @staticmethod
     def _accept(rule: Rule, m: Any) -> tuple[int, int] | None:
