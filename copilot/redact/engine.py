@@ -3,8 +3,14 @@
 The same secret becomes the same ``[REDACTED:<rule>:<n>]`` for the life of one
 ``Redactor`` (one conversation), so a model can still see that two log lines share a key.
 The clear values stay only in this object's memory. Work is bounded: text is scanned in
-windows of at most ``window`` characters, and every pattern search has a time limit; a
-window whose scan runs out of time is replaced whole (fail closed).
+windows of at most ``window`` characters, and every search has a time limit -- its own, or,
+for a match whose work is bounded by its pattern (:func:`anchored_cost`), the window's,
+checked between matches; a window that runs out of time is replaced (fail closed).
+
+Speed (~22 MB/s on the bench's 8 MB incident log, against 8 MB/s for one scan of every
+keyword line): one Aho-Corasick pass finds every keyword and literal prefix; a rule is
+matched only where its prefix starts, or scanned only on its keyword lines; digit rules
+only on runs of digits of the right shape (:meth:`TextScan.runs`).
 """
 
 from __future__ import annotations
