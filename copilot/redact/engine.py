@@ -94,6 +94,7 @@ class Redactor:
     ) -> None:
         self.rules = tuple(rules)
         self._plans = [_Plan.of(r) for r in self.rules]
+        self._unkeyed = [p for p in self._plans if not p.rule.keywords]
         self._automaton = keyword_automaton(
             {w for p in self._plans for w in (*p.rule.keywords, *p.prefixes)}
         )
@@ -121,7 +122,12 @@ class Redactor:
         """
         spans: list[tuple[int, int, Rule]] = []
         scan = TextScan(text, self._automaton)
-        for plan in self._plans:
+        hits = scan.hits.keys()
+        for plan in self._plans if hits else self._unkeyed:
+            # No keyword of the rule in the text: it cannot match (a gated rule's prefixes
+            # each hold a keyword). Most rules stop here, which keeps short texts cheap.
+            if plan.rule.keywords and hits.isdisjoint(plan.rule.keywords):
+                continue
             self._run(plan, scan, spans)
         return _resolve(spans)
 

@@ -147,7 +147,13 @@ class TextScan:
     def __init__(self, text: str, automaton: Any) -> None:
         self.text = text
         self.hits: dict[str, list[int]] = {}  # literal -> start offsets, ascending
-        if automaton is not None:
+        if automaton is not None and len(text) < 4096:
+            # A short text (an audit field, a chat line) has few hits: skip allocating a
+            # list per literal, which would cost more than the scan.
+            words = automaton.words
+            for end, (i, back) in automaton.iter(fold(text)):
+                self.hits.setdefault(words[i], []).append(end - back)
+        elif automaton is not None:
             found: list[list[int]] = [[] for _ in range(len(automaton))]
             for end, (i, back) in automaton.iter(fold(text)):
                 found[i].append(end - back)

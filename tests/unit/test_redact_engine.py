@@ -147,3 +147,25 @@ def test_digit_rules_scan_only_runs_of_digits_unless_other_digits_appear():
     assert r.text("id 1234567890123 x 12345 y") == "id [REDACTED:num:1] x 12345 y"
     arabic = "".join(chr(0x660 + int(d)) for d in "1234567890123")  # \d, not 0-9: no shape
     assert r.text(f"a {arabic} b 1234567890123") == "a [REDACTED:num:2] b [REDACTED:num:1]"
+
+
+def test_short_texts_take_the_fast_path_with_the_same_findings():
+    """Texts under 4 KB collect keyword hits sparsely and skip rules with no keyword hit;
+    padded past that size (the general path) they must give the same spans."""
+    from copilot.redact.builtin import DEFAULT_RULES
+    from copilot.redact.engine import Redactor
+
+    samples = [
+        "aws_access_key_id = AKIA" + "Q7ZK3M4N5P6R2S7T",
+        "GITHUB_TOKEN=ghp_" + "Zq8Rm2LnX5vB7tK1wY4pS9dF3gH6jC0aE2uI",
+        "postgres://app:S3cr3t-Pa55@db.internal:5432/app",
+        "mail ops@example.org, card 4111 1111 1111 1111",
+        "sandbox.get_metrics",
+        "",
+    ]
+    r = Redactor(DEFAULT_RULES)
+    for text in samples:
+        short = [(s, e, rule.id) for s, e, rule in r.find(text)]
+        long = [(s, e, rule.id) for s, e, rule in r.find(text + "\n" + " " * 5000)]
+        assert short == long, text
+    assert Redactor(DEFAULT_RULES).text(samples[4]) == samples[4]
