@@ -44,6 +44,10 @@ class Finding:
     placeholder: str
 
 
+# Secrets one redactor remembers for stable placeholders before it starts afresh.
+MAX_REMEMBERED = 50_000
+
+
 @dataclass(frozen=True)
 class Redacted:
     text: str
@@ -106,6 +110,10 @@ class Redactor:
     def placeholder(self, rule: str, secret: str) -> str:
         """The same secret always gets the same placeholder, whichever rule found it."""
         if secret not in self._placeholders:
+            if len(self._placeholders) >= MAX_REMEMBERED:
+                # A long-lived process must not grow without bound: forget the values but
+                # keep counting, so a new placeholder never reuses an old one's number.
+                self._placeholders.clear()
             self._counts[rule] += 1
             self._placeholders[secret] = f"[REDACTED:{rule}:{self._counts[rule]}]"
         return self._placeholders[secret]

@@ -169,3 +169,14 @@ def test_short_texts_take_the_fast_path_with_the_same_findings():
         long = [(s, e, rule.id) for s, e, rule in r.find(text + "\n" + " " * 5000)]
         assert short == long, text
     assert Redactor(DEFAULT_RULES).text(samples[4]) == samples[4]
+
+
+def test_placeholder_memory_is_bounded_and_numbers_never_repeat(monkeypatch):
+    from copilot.redact import engine
+    from copilot.redact.engine import Redactor
+
+    monkeypatch.setattr(engine, "MAX_REMEMBERED", 3)
+    r = Redactor([])
+    seen = [r.placeholder("k", f"secret-{i}") for i in range(10)]
+    assert len(set(seen)) == 10 and len(r._placeholders) <= 3
+    assert r.placeholder("k", "secret-9") == seen[9]  # still remembered: stable
