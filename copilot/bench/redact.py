@@ -15,6 +15,7 @@ Three measurements, each printed with how it was made:
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from collections import Counter
@@ -28,8 +29,11 @@ MB = 1_000_000
 
 
 def default_corpus() -> Path:
-    """``<checkout>/../shared/corpora/secrets``: beside the checkout this package runs from."""
-    return Path(__file__).resolve().parents[3] / "shared" / "corpora" / "secrets"
+    """``$COPILOT_CORPORA_DIR/secrets`` when set, else ``<checkout>/../shared/corpora/secrets``
+    (beside the checkout this package runs from)."""
+    root = os.environ.get("COPILOT_CORPORA_DIR")
+    base = Path(root) if root else Path(__file__).resolve().parents[3] / "shared" / "corpora"
+    return base / "secrets"
 
 
 def check_corpus(path: Path) -> Path:

@@ -6,12 +6,13 @@ from pathlib import Path
 
 import pytest
 
+from copilot.bench.redact import default_corpus
 from copilot.errors import ConfigError
 from copilot.redact.engine import Redactor
 from copilot.redact.gitleaks import load_gitleaks
 from copilot.redact.rules import compile_rule
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpora" / "secrets"
+CORPUS = default_corpus()
 
 PASSWORD = compile_rule(
     "password", r"password=(\S+)", group=1, keywords=("password",), entropy=2.5, allow=(r"^\$\{",)
