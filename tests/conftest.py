@@ -97,11 +97,15 @@ def _no_network_attempts(request: pytest.FixtureRequest) -> Iterator[None]:
 
 
 # -- isolation ------------------------------------------------------------------------------
+# Where the test machine keeps things, not configuration of the copilot under test.
+_TEST_INFRA = {"COPILOT_TEST_POSTGRES_URL", "COPILOT_CORPORA_DIR"}
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test gets its own data dir and no stray config from the developer's shell."""
     for key in list(os.environ):
-        if key.startswith("COPILOT_") and key != "COPILOT_TEST_POSTGRES_URL":
+        if key.startswith("COPILOT_") and key not in _TEST_INFRA:
             monkeypatch.delenv(key)
     monkeypatch.setenv("COPILOT_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("COPILOT_CONFIG", str(tmp_path / "copilot.toml"))
