@@ -1,0 +1,1 @@
+"""Knowledge: runbooks (parsed, chunked, embedded offline, retrieved) for the agent."""
