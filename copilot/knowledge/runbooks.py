@@ -269,3 +269,8 @@ def discover_runbooks(paths: list[Path]) -> tuple[list[Runbook], list[str]]:
             except RunbookError as err:
                 warnings.append(f"skipped {err.one_line()}")
     return runbooks, warnings
+
+
+def bundled_runbooks_dir() -> Path:
+    """The runbooks that ship with the package (the sandbox's faults)."""
+    return Path(__file__).parent / "bundled"

@@ -136,3 +136,28 @@ def test_the_public_runbooks_parse_with_their_alert_names():
         assert book.chunks and all(c.text for c in book.chunks)
     meanings = [c for b in real for c in b.chunks if c.heading.endswith("> Meaning")]
     assert len(meanings) >= 100
+
+
+def test_bundled_sandbox_runbooks_name_real_tools_with_valid_arguments():
+    """Every playbook step of the shipped runbooks names a registered tool, and its
+    arguments, templates filled as an incident would fill them, pass the tool's schema."""
+    import re
+
+    from copilot.knowledge.runbooks import bundled_runbooks_dir
+    from copilot.registry import discover
+
+    registry = discover([])
+    facts = {"service": "checkout", "job": "nightly-reindex", "domain": "api.shop.example.com"}
+    books, warnings = discover_runbooks([bundled_runbooks_dir()])
+    assert not warnings and len(books) == 6
+    for book in books:
+        assert book.playbook is not None and book.alerts, book.source
+        for step in [*book.playbook.steps, *book.playbook.rollback]:
+            spec = registry.get(step.tool)
+            filled = {
+                k: re.sub(r"\{\{\s*(\w+)\s*\}\}", lambda m: facts[m.group(1)], v)
+                if isinstance(v, str)
+                else v
+                for k, v in step.args.items()
+            }
+            spec.validate(filled)
