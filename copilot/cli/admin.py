@@ -127,6 +127,28 @@ def sandbox_reset() -> None:
     print("sandbox reset")
 
 
+@sandbox_app.command("serve-metrics")
+def sandbox_serve_metrics(
+    port: int = typer.Option(9464, help="port to listen on (0: any free port)"),
+    host: str = typer.Option("127.0.0.1", help="address to bind"),
+) -> None:
+    """Serve the sandbox's metrics for Prometheus to scrape at /metrics (Ctrl-C stops)."""
+    import threading
+
+    from copilot.settings import load_settings
+    from tools.sandbox_exporter import serve_metrics
+
+    server, bound = serve_metrics(load_settings(), host=host, port=port)
+    print(f"serving sandbox metrics on http://{host}:{bound}/metrics", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @audit_app.command("verify")
 def audit_verify(
     anchor: str | None = typer.Option(None, help="SEQ:HASH of a head recorded earlier"),

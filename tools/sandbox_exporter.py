@@ -1,0 +1,154 @@
+"""The sandbox's metrics in Prometheus exposition format, for a real Prometheus to scrape.
+
+Every scrape loads the stored world and derives each service's metrics at the current
+time (``tools.sandbox_telemetry.metrics``), so an injected fault shows on the next scrape.
+The collector lives in its own ``CollectorRegistry``, never the process-wide default one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+from wsgiref.simple_server import WSGIServer
+
+from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from copilot.toolkit import StateStore
+from tools.sandbox_catalogue import SERVICES
+from tools.sandbox_state import load_world
+from tools.sandbox_telemetry import ServiceMetrics, metrics
+
+MIB = 1024 * 1024
+LABELS = ("service", "environment")
+
+# name, help, kind, value from a service's metrics (kind "counter": ``_total`` is appended)
+SERIES: tuple[tuple[str, str, str, Callable[[ServiceMetrics], float]], ...] = (
+    (
+        "sandbox_http_requests_per_second",
+        "Requests per second the service receives.",
+        "gauge",
+        lambda m: m.requests_per_s,
+    ),
+    (
+        "sandbox_http_error_ratio",
+        "Share of requests that fail (0..1).",
+        "gauge",
+        lambda m: m.error_rate,
+    ),
+    (
+        "sandbox_http_latency_p50_seconds",
+        "Median request latency.",
+        "gauge",
+        lambda m: m.p50_ms / 1000,
+    ),
+    (
+        "sandbox_http_latency_p99_seconds",
+        "99th percentile request latency.",
+        "gauge",
+        lambda m: m.p99_ms / 1000,
+    ),
+    (
+        "sandbox_http_latency_p99_objective_seconds",
+        "The p99 the service should stay under (twice its normal p99).",
+        "gauge",
+        lambda m: 2 * SERVICES[m.service].p99_ms / 1000,
+    ),
+    (
+        "sandbox_cpu_utilisation_ratio",
+        "CPU used, as a share of the CPU requested (0..1).",
+        "gauge",
+        lambda m: m.cpu_pct / 100,
+    ),
+    (
+        "sandbox_memory_bytes",
+        "Memory used per replica.",
+        "gauge",
+        lambda m: m.memory_mb * MIB,
+    ),
+    (
+        "sandbox_memory_limit_bytes",
+        "Memory limit per replica.",
+        "gauge",
+        lambda m: m.memory_limit_mb * MIB,
+    ),
+    ("sandbox_replicas", "Replicas desired.", "gauge", lambda m: m.replicas),
+    ("sandbox_ready_replicas", "Replicas ready to serve.", "gauge", lambda m: m.ready_replicas),
+    (
+        "sandbox_container_restarts",
+        "Container restarts since the current rollout.",
+        "counter",
+        lambda m: m.restarts,
+    ),
+    (
+        "sandbox_cost_dollars_per_hour",
+        "What the service costs to run right now, jobs included.",
+        "gauge",
+        lambda m: m.cost_per_hour,
+    ),
+)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class SandboxCollector(Collector):
+    """Yields every service's metrics from the stored world, as of ``clock()``, per scrape."""
+
+    def __init__(
+        self, state: StateStore, settings: Any, clock: Callable[[], datetime] = utcnow
+    ) -> None:
+        self.state, self.settings, self.clock = state, settings, clock
+        self.environment = str(getattr(settings, "environment", "prod"))
+
+    def collect(self) -> Iterator[Metric]:
+        now = self.clock()
+        world, _ = load_world(self.state, self.settings, now)
+        samples = [metrics(world, service, now) for service in world.services]
+        for name, doc, kind, value in SERIES:
+            family: GaugeMetricFamily | CounterMetricFamily
+            if kind == "counter":
+                family = CounterMetricFamily(name, doc, labels=LABELS)
+            else:
+                family = GaugeMetricFamily(name, doc, labels=LABELS)
+            for m in samples:
+                family.add_metric([m.service, self.environment], float(value(m)))
+            yield family
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())  # no world loaded at registration: describe nothing, collect on scrape
+
+
+def sandbox_registry(
+    state: StateStore, settings: Any, clock: Callable[[], datetime] = utcnow
+) -> CollectorRegistry:
+    """A fresh registry holding only the sandbox collector."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(SandboxCollector(state, settings, clock))
+    return registry
+
+
+def serve_metrics(
+    settings: Any,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    state: StateStore | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> tuple[WSGIServer, int]:
+    """Serve ``/metrics`` from a background thread; returns the server and its bound port.
+
+    ``state`` defaults to the store named in ``settings`` (``settings.db_url``). Stop the
+    server with ``server.shutdown(); server.server_close()``.
+    """
+    if state is None:
+        from copilot.store.db import open_store
+
+        state = open_store(settings.db_url)
+    server, _ = start_http_server(
+        port, addr=host, registry=sandbox_registry(state, settings, clock)
+    )
+    return server, int(server.server_port)
