@@ -18,8 +18,10 @@ from prometheus_client.registry import Collector
 
 from copilot.toolkit import StateStore
 from tools.sandbox_catalogue import SERVICES
+from tools.sandbox_reads import certificate_info, database_info, job_info
 from tools.sandbox_state import load_world
 from tools.sandbox_telemetry import ServiceMetrics, metrics
+from tools.sandbox_world import World
 
 MIB = 1024 * 1024
 LABELS = ("service", "environment")
@@ -117,6 +119,40 @@ class SandboxCollector(Collector):
             for m in samples:
                 family.add_metric([m.service, self.environment], float(value(m)))
             yield family
+        yield from self._others(world, now)
+
+    def _others(self, world: World, now: datetime) -> Iterator[Metric]:
+        """Jobs, the database and certificates: each sample names the service it belongs to."""
+        env = self.environment
+        workers = GaugeMetricFamily(
+            "sandbox_job_workers", "Workers a job runs right now.", labels=(*LABELS, "job")
+        )
+        usual = GaugeMetricFamily(
+            "sandbox_job_usual_workers", "Workers a job normally runs.", labels=(*LABELS, "job")
+        )
+        for name in world.jobs:
+            j = job_info(world, name, now)
+            workers.add_metric([j.service, env, name], float(j.workers))
+            usual.add_metric([j.service, env, name], float(j.usual_workers))
+        yield workers
+        yield usual
+        db = database_info(world, now)
+        lag = GaugeMetricFamily(
+            "sandbox_database_replication_lag_seconds",
+            "How far the database replica is behind its primary.",
+            labels=LABELS,
+        )
+        lag.add_metric([db.database, env], db.replication_lag_s)
+        yield lag
+        expiry = GaugeMetricFamily(
+            "sandbox_certificate_expiry_timestamp_seconds",
+            "When a TLS certificate expires (Unix time).",
+            labels=(*LABELS, "domain"),
+        )
+        for domain in world.certificates:
+            c = certificate_info(world, domain, now)
+            expiry.add_metric([c.service, env, domain], c.not_after.timestamp())
+        yield expiry
 
     def describe(self) -> Iterator[Metric]:
         return iter(())  # no world loaded at registration: describe nothing, collect on scrape

@@ -13,6 +13,7 @@ import pytest
 from test_sandbox import T0, MemoryState, settings
 
 from tools import sandbox as sb
+from tools.sandbox_reads import certificate_info, database_info, job_info
 from tools.sandbox_telemetry import metrics
 
 try:
@@ -38,6 +39,8 @@ def scrape(state: MemoryState, now: Any = T0) -> dict[tuple[str, str], float]:
     out: dict[tuple[str, str], float] = {}
     for family in text_string_to_metric_families(text):
         for s in family.samples:
+            if "job" in s.labels or "domain" in s.labels:
+                continue  # several per service: see test_jobs_and_certificates_carry_their_service
             assert s.labels["environment"] == "prod"
             assert (s.name, s.labels["service"]) not in out
             out[(s.name, s.labels["service"])] = s.value
@@ -49,7 +52,7 @@ def test_exposition_matches_metrics() -> None:
     sb.inject_fault(state, settings(), "bad_deploy", "checkout", T0)
     got = scrape(state)
     world, _ = sb.load_world(state, settings(), T0)
-    assert {svc for _, svc in got} == set(world.services)
+    assert {svc for _, svc in got} == {*world.services, "orders-db"}
     for name in world.services:
         m = metrics(world, name, T0)
         assert got[("sandbox_http_requests_per_second", name)] == m.requests_per_s
@@ -65,6 +68,30 @@ def test_exposition_matches_metrics() -> None:
         assert got[("sandbox_cost_dollars_per_hour", name)] == m.cost_per_hour
     assert got[("sandbox_http_error_ratio", "checkout")] > 0.05
     assert got[("sandbox_http_error_ratio", "payments")] < 0.05
+    db = database_info(world, T0)
+    assert got[("sandbox_database_replication_lag_seconds", db.database)] == db.replication_lag_s
+
+
+def test_jobs_and_certificates_carry_their_service() -> None:
+    state = MemoryState()
+    sb.inject_fault(state, settings(), "runaway_job", None, T0)
+    sb.inject_fault(state, settings(), "expiring_cert", None, T0)
+    registry = sandbox_registry(state, settings(), lambda: T0)
+    world, _ = sb.load_world(state, settings(), T0)
+    workers = {s.labels["job"]: s for s in _samples(registry, "sandbox_job_workers")}
+    usual = {s.labels["job"]: s for s in _samples(registry, "sandbox_job_usual_workers")}
+    for name in world.jobs:
+        j = job_info(world, name, T0)
+        assert workers[name].labels["service"] == j.service
+        assert (workers[name].value, usual[name].value) == (j.workers, j.usual_workers)
+    assert workers["nightly-reindex"].value > 2 * usual["nightly-reindex"].value
+    expiry = _samples(registry, "sandbox_certificate_expiry_timestamp_seconds")
+    assert {s.labels["domain"] for s in expiry} == set(world.certificates)
+    for s in expiry:
+        c = certificate_info(world, s.labels["domain"], T0)
+        assert s.labels["service"] == c.service and s.value == c.not_after.timestamp()
+    soon = [s for s in expiry if s.value - T0.timestamp() < 14 * 86400]
+    assert [s.labels["domain"] for s in soon] == ["api.shop.example.com"]
 
 
 def test_each_scrape_reads_the_world_afresh() -> None:
@@ -116,6 +143,11 @@ def test_alert_rules_are_valid_and_complete() -> None:
         assert {"summary", "description", "runbook_url"} <= set(r["annotations"])
         assert r["annotations"]["runbook_url"] == f"runbooks/sandbox/{r['alert'].lower()}"
         assert "sandbox_" in r["expr"]
+    from copilot.knowledge.runbooks import bundled_runbooks_dir, discover_runbooks
+
+    books, _ = discover_runbooks([bundled_runbooks_dir()])
+    named = {a for b in books for a in b.alerts}
+    assert named <= names, f"runbooks name alerts no rule defines: {named - names}"
     promtool = shutil.which("promtool")
     if promtool is None:
         if os.environ.get("CI"):
