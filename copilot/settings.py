@@ -105,6 +105,8 @@ class Settings(BaseSettings):
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
     redaction: RedactionSettings = Field(default_factory=RedactionSettings)
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
+    # A Chroma server for runbooks (``COPILOT_CHROMA_URL``); unset: embedded in data_dir.
+    chroma_url: str | None = None
     # Any litellm model string (``COPILOT_MODEL``); unset means the embedded offline planner.
     model: str | None = None
     model_api_base: str | None = None

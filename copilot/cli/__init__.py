@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from copilot.cli import admin, calls, redact_cmd
+from copilot.cli import admin, calls, redact_cmd, runbooks_cmd
 from copilot.errors import CopilotError
 
 app = typer.Typer(
@@ -24,6 +24,7 @@ app.add_typer(admin.sandbox_app, name="sandbox")
 app.add_typer(admin.audit_app, name="audit")
 app.add_typer(admin.policy_app, name="policy")
 app.add_typer(admin.bench_app, name="bench")
+app.add_typer(runbooks_cmd.runbooks_app, name="runbooks")
 
 
 def main() -> None:

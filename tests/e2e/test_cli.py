@@ -232,3 +232,12 @@ def test_cli_input_mistakes():
     card = json.loads(cli("call", "low_note", "-a", "name=x", "--as", "alice", "--json").stdout)
     by_proposal = json.loads(cli("approve", card["proposal_id"], "--as", "bob", "--json").stdout)
     assert by_proposal["execution"]["status"] == "succeeded"
+
+
+def test_runbooks_search_from_the_command_line():
+    found = json.loads(
+        cli("runbooks", "search", "SandboxHighErrorRate on checkout", "--json").stdout
+    )
+    assert not found["abstained"] and found["hits"][0]["source"].endswith("bad-deploy.md")
+    none = cli("runbooks", "search", "KubeDeploymentRolloutStuck")
+    assert none.stdout.startswith("no runbook matches: no runbook covers the alert")

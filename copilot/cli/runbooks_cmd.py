@@ -1,0 +1,61 @@
+"""`copilot runbooks ingest|search`: the runbook index from the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from copilot.cli.common import print_json
+
+runbooks_app = typer.Typer(help="Ingest and search runbooks (offline embeddings + BM25).")
+
+
+def _index():  # type: ignore[no-untyped-def]
+    from copilot.knowledge.index import RunbookIndex
+    from copilot.settings import load_settings
+
+    return RunbookIndex(load_settings())
+
+
+@runbooks_app.command("ingest")
+def ingest(
+    paths: list[Path] = typer.Argument(..., help="Markdown files or folders of runbooks"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Add new and changed runbooks; drop the chunks of files removed from those folders."""
+    import sys
+
+    report = _index().ingest(paths)
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if as_json:
+        print_json(report.model_dump())
+        return
+    print(
+        f"{report.runbooks} runbooks: {report.added} chunks added, {report.updated} updated, "
+        f"{report.unchanged} unchanged, {report.removed} removed"
+    )
+
+
+@runbooks_app.command("search")
+def search(
+    text: str = typer.Argument(..., help="an alert name, a symptom, a question"),
+    k: int = typer.Option(3, "--k", min=1, max=20, help="runbooks to show"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Ranked runbooks with their scores, or an explicit abstention."""
+    index = _index()
+    index.ensure_bundled()
+    result = index.search(text, k=k)
+    if as_json:
+        print_json(result.model_dump())
+        return
+    if result.abstained:
+        print(f"no runbook matches: {result.reason}")
+    for n, hit in enumerate(result.hits, 1):
+        mark = "  (below the confidence threshold)" if result.abstained else ""
+        print(
+            f"{n}. {hit.source} — {hit.heading}  score {hit.score:.4f} "
+            f"similarity {hit.similarity} bm25 {hit.lexical}{mark}"
+        )

@@ -1,0 +1,216 @@
+"""The runbook index: chunks in Chroma (dense, offline MiniLM) and BM25 (lexical), fused.
+
+Chroma runs embedded (``PersistentClient`` in the data dir) unless ``COPILOT_CHROMA_URL``
+names a server. Ingestion is incremental: a chunk is re-embedded only when its hash
+changed, and chunks of files that disappeared from an ingested folder are removed. A
+search ranks chunks both ways, fuses the rankings (reciprocal rank), keeps the best chunk
+per runbook, and abstains when neither retriever is confident: "no runbook matches" beats
+the nearest wrong one.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from pydantic import BaseModel
+
+from copilot.knowledge.lexical import LexicalIndex, reciprocal_rank_fusion
+from copilot.knowledge.runbooks import Chunk, bundled_runbooks_dir, discover_runbooks
+from copilot.settings import Settings
+
+COLLECTION = "runbooks"
+# Abstain unless the best chunk is this similar (cosine) to the query, or its BM25 score
+# is this high (an exact alert name or rare identifiers). Set on the public corpus.
+MIN_SIMILARITY = 0.45
+MIN_LEXICAL = 12.0
+
+
+_IDENT = re.compile(r"\b[A-Za-z][A-Za-z0-9]{5,}\b")
+# CamelCase with 3+ humps (KubePodCrashLooping, etcdNoLeader): alert names, not words
+_ALERT_LIKE = re.compile(r"^[A-Za-z][a-z0-9]*(?:[A-Z][a-z0-9]+){2,}[A-Za-z0-9]*$")
+
+
+class Hit(BaseModel):
+    source: str
+    title: str
+    heading: str
+    chunk_id: str
+    text: str
+    alerts: list[str]
+    score: float  # fused
+    similarity: float | None  # cosine of the best chunk, when the dense side found it
+    lexical: float | None  # BM25 of the best chunk, when the lexical side found it
+
+
+class SearchResult(BaseModel):
+    query: str
+    hits: list[Hit]
+    abstained: bool
+    reason: str = ""
+
+
+class IngestReport(BaseModel):
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    runbooks: int = 0
+    warnings: list[str] = []
+
+
+def _client(settings: Settings) -> Any:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma = ChromaSettings(anonymized_telemetry=False)
+    if settings.chroma_url:
+        url = urlparse(settings.chroma_url)
+        return chromadb.HttpClient(
+            host=url.hostname or "127.0.0.1",
+            port=url.port or 8000,
+            ssl=url.scheme == "https",
+            settings=chroma,
+        )
+    path = settings.data_dir / "chroma"
+    path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(path), settings=chroma)
+
+
+def _metadata(c: Chunk) -> dict[str, Any]:
+    return {
+        "source": c.source,
+        "title": c.title,
+        "heading": c.heading,
+        "alerts": ",".join(c.alerts),
+        "services": ",".join(c.services),
+        "chunk_hash": c.chunk_hash,
+    }
+
+
+class RunbookIndex:
+    def __init__(self, settings: Settings, embedding: Any = None) -> None:
+        from copilot.knowledge.embedding import ChromaEmbedding
+
+        self.settings = settings
+        self._embedding = embedding or ChromaEmbedding()
+        self._collection = _client(settings).get_or_create_collection(
+            COLLECTION,
+            embedding_function=self._embedding,  # always ours: never chroma's downloader
+            configuration={"hnsw": {"space": "cosine"}},
+        )
+        self._lexical: LexicalIndex | None = None
+        self._chunks: dict[str, dict[str, Any]] = {}
+
+    def count(self) -> int:
+        return int(self._collection.count())
+
+    def ingest(self, paths: list[Path]) -> IngestReport:
+        """Add new and changed chunks, drop chunks of removed files under ``paths``."""
+        books, warnings = discover_runbooks(paths)
+        report = IngestReport(runbooks=len(books), warnings=warnings)
+        fresh = {c.id: c for b in books for c in b.chunks}
+        stored = self._collection.get(include=["metadatas"])
+        known = {i: m for i, m in zip(stored["ids"], stored["metadatas"] or [], strict=True)}
+        roots = tuple(f"{p.name}/" for p in paths if p.is_dir())
+        files = tuple(p.name for p in paths if p.is_file())
+        stale = [
+            i
+            for i, meta in known.items()
+            if i not in fresh and str(meta.get("source", "")).startswith(roots + files)
+        ]
+        if stale:
+            self._collection.delete(ids=stale)
+        report.removed = len(stale)
+        todo = [c for i, c in fresh.items() if known.get(i, {}).get("chunk_hash") != c.chunk_hash]
+        report.unchanged = len(fresh) - len(todo)
+        report.updated = sum(1 for c in todo if c.id in known)
+        report.added = len(todo) - report.updated
+        for start in range(0, len(todo), 64):
+            batch = todo[start : start + 64]
+            self._collection.upsert(
+                ids=[c.id for c in batch],
+                documents=[f"{c.heading}\n{c.text}" for c in batch],
+                metadatas=[_metadata(c) for c in batch],
+            )
+        self._lexical = None
+        return report
+
+    def ensure_bundled(self) -> None:
+        """The packaged runbooks are ingested on first use of an empty index."""
+        if self.count() == 0:
+            self.ingest([bundled_runbooks_dir()])
+
+    def _lexical_index(self) -> LexicalIndex:
+        if self._lexical is None:
+            got = self._collection.get(include=["documents", "metadatas"])
+            self._chunks = {
+                i: {"text": d, **(m or {})}
+                for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+            }
+            self._lexical = LexicalIndex(
+                list(self._chunks),
+                [f"{m['text']} {m.get('alerts', '')}" for m in self._chunks.values()],
+            )
+        return self._lexical
+
+    def _unknown_alert(self, query: str) -> str | None:
+        """An alert name in the query (as Alertmanager puts it) that no runbook lists: a
+        similar runbook for a different alert is the wrong answer, so abstain."""
+        alerts = {a for m in self._chunks.values() for a in str(m.get("alerts", "")).split(",")}
+        for word in _IDENT.findall(query):
+            if _ALERT_LIKE.match(word) and word not in alerts:
+                return word
+        return None
+
+    def search(self, query: str, k: int = 3) -> SearchResult:
+        """The ``k`` best runbooks for ``query`` (best chunk each), or an abstention."""
+        if not query.strip():
+            return SearchResult(query=query, hits=[], abstained=True, reason="empty query")
+        lexical = self._lexical_index().search(query, k=k * 8)
+        n = min(self.count(), k * 8)
+        dense: list[tuple[str, float]] = []
+        if n:
+            got = self._collection.query(query_texts=[query], n_results=n, include=["distances"])
+            dense = [
+                (i, 1.0 - float(d)) for i, d in zip(got["ids"][0], got["distances"][0], strict=True)
+            ]
+        fused = reciprocal_rank_fusion([[i for i, _ in dense], [i for i, _ in lexical]])
+        sim, lex = dict(dense), dict(lexical)
+        best_sim = max(sim.values(), default=0.0)
+        best_lex = max(lex.values(), default=0.0)
+        hits: list[Hit] = []
+        seen: set[str] = set()
+        for chunk_id, score in fused:
+            meta = self._chunks.get(chunk_id)
+            if meta is None or meta["source"] in seen:
+                continue
+            seen.add(meta["source"])
+            hits.append(
+                Hit(
+                    source=meta["source"],
+                    title=meta["title"],
+                    heading=meta["heading"],
+                    chunk_id=chunk_id,
+                    text=meta["text"],
+                    alerts=[a for a in str(meta.get("alerts", "")).split(",") if a],
+                    score=round(score, 6),
+                    similarity=None if chunk_id not in sim else round(sim[chunk_id], 4),
+                    lexical=None if chunk_id not in lex else round(lex[chunk_id], 3),
+                )
+            )
+            if len(hits) == k:
+                break
+        named = self._unknown_alert(query)
+        if named is not None:
+            reason = f"no runbook covers the alert {named}"
+            return SearchResult(query=query, hits=hits, abstained=True, reason=reason)
+        if best_sim < MIN_SIMILARITY and best_lex < MIN_LEXICAL:
+            reason = (
+                f"no runbook matches (best similarity {best_sim:.2f} < {MIN_SIMILARITY}, "
+                f"best keyword score {best_lex:.1f} < {MIN_LEXICAL})"
+            )
+            return SearchResult(query=query, hits=hits, abstained=True, reason=reason)
+        return SearchResult(query=query, hits=hits, abstained=False)
