@@ -261,3 +261,27 @@ def bench_redact(
         print_json(figures)
     else:
         print_redact(figures)
+
+
+@bench_app.command("tokens")
+def bench_tokens(
+    as_json: bool = JSON,
+    sizes: str = typer.Option("1000,10000", help="window sizes in lines, comma-separated"),
+    max_templates: int = typer.Option(50, min=1, help="templates kept besides ERROR/FATAL ones"),
+    seed: int = typer.Option(7, help="sandbox seed"),
+) -> None:
+    """Tokens of a raw sandbox log tail against its template window, causal line kept."""
+    from copilot.bench.tokens import print_table as print_tokens
+    from copilot.bench.tokens import run_tokens_bench
+
+    try:
+        windows = tuple(int(s) for s in sizes.split(",") if s.strip())
+    except ValueError:
+        raise typer.BadParameter("sizes: comma-separated integers", param_hint="--sizes") from None
+    if not windows or min(windows) < 1:
+        raise typer.BadParameter("sizes: at least one positive integer", param_hint="--sizes")
+    figures = run_tokens_bench(sizes=windows, seed=seed, max_templates=max_templates)
+    if as_json:
+        print_json(figures)
+    else:
+        print_tokens(figures)
