@@ -241,9 +241,9 @@ _TOKENIZER: str | None = None
 def _token_counter() -> Any:
     # Only the model gateway imports litellm (tests/unit/test_one_door.py): its loader sets
     # LITELLM_OFFLINE_MODE and LITELLM_LOCAL_MODEL_COST_MAP first, so nothing is fetched.
-    from copilot.model.gateway import _litellm
+    from copilot.model.gateway import load_litellm
 
-    return _litellm(offline=True).token_counter
+    return load_litellm(offline=True).token_counter
 
 
 def count_tokens(text: str) -> int:

@@ -65,7 +65,9 @@ def _redact_call(call: dict[str, Any], redactor: Redactor) -> dict[str, Any]:
     return call
 
 
-def _litellm(offline: bool) -> Any:
+def load_litellm(offline: bool) -> Any:
+    """litellm, imported on first use (seconds), offline unless the operator opted out.
+    The one place that imports it; others (token counting) get it from here."""
     if offline:
         os.environ.setdefault("LITELLM_OFFLINE_MODE", "true")
         os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "true")
@@ -89,7 +91,7 @@ class ModelGateway:
             raise ConfigError(
                 "no model is configured", "set COPILOT_MODEL to a litellm model string"
             )
-        litellm = _litellm(s.litellm_offline)
+        litellm = load_litellm(s.litellm_offline)
         kwargs: dict[str, Any] = {
             "model": s.model,
             "messages": redact_messages(messages, self.redactor),
