@@ -238,6 +238,22 @@ def bench_core(
         print_table(figures)
 
 
+@bench_app.command("retrieval")
+def bench_retrieval(
+    corpora: Path | None = typer.Option(None, "--corpora", help="the corpora folder"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """The public retrieval benchmark: recall@1/3, MRR, abstention, latency, ingest rate."""
+    from copilot.bench.retrieval import run_retrieval_bench
+
+    figures = run_retrieval_bench(corpora)
+    if as_json:
+        print_json(figures)
+    else:
+        for key, value in figures.items():
+            print(f"{key}: {value}")
+
+
 @bench_app.command("redact")
 def bench_redact(
     as_json: bool = JSON,
