@@ -15,7 +15,6 @@ Three measurements, each printed with how it was made:
 
 from __future__ import annotations
 
-import os
 import statistics
 import time
 from collections import Counter
@@ -29,11 +28,10 @@ MB = 1_000_000
 
 
 def default_corpus() -> Path:
-    """``$COPILOT_CORPORA_DIR/secrets`` when set, else ``<checkout>/../shared/corpora/secrets``
-    (beside the checkout this package runs from)."""
-    root = os.environ.get("COPILOT_CORPORA_DIR")
-    base = Path(root) if root else Path(__file__).resolve().parents[3] / "shared" / "corpora"
-    return base / "secrets"
+    """The secrets corpus in :func:`~copilot.bench.retrieval.default_corpora`."""
+    from copilot.bench.retrieval import default_corpora
+
+    return default_corpora() / "secrets"
 
 
 def check_corpus(path: Path) -> Path:

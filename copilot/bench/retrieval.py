@@ -21,6 +21,7 @@ from copilot.errors import InvalidInput
 
 
 def default_corpora() -> Path:
+    """``$COPILOT_CORPORA_DIR`` when set, else ``<checkout>/../shared/corpora``."""
     root = os.environ.get("COPILOT_CORPORA_DIR")
     return Path(root) if root else Path(__file__).resolve().parents[3] / "shared" / "corpora"
 

@@ -3,20 +3,16 @@ abstain, incremental re-ingest, and the public retrieval benchmark's quality flo
 
 from __future__ import annotations
 
-import os
 import shutil
-from pathlib import Path
 
 import pytest
 
+from copilot.bench.retrieval import default_corpora
 from copilot.knowledge.index import RunbookIndex
 from copilot.knowledge.runbooks import bundled_runbooks_dir
 from copilot.settings import Settings
 
-CORPORA = Path(
-    os.environ.get("COPILOT_CORPORA_DIR")
-    or Path(__file__).resolve().parents[3] / "shared" / "corpora"
-)
+CORPORA = default_corpora()
 
 
 def test_ingest_search_abstain_and_reingest(tmp_path):

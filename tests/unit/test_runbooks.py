@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
+from copilot.bench.retrieval import default_corpora
 from copilot.knowledge.runbooks import (
     RunbookError,
     discover_runbooks,
@@ -14,10 +14,7 @@ from copilot.knowledge.runbooks import (
     read_runbook,
 )
 
-CORPORA = Path(
-    os.environ.get("COPILOT_CORPORA_DIR")
-    or Path(__file__).resolve().parents[3] / "shared" / "corpora"
-)
+CORPORA = default_corpora()
 RUNBOOKS = CORPORA / "runbooks" / "prometheus-operator"
 
 EXECUTABLE = """---
