@@ -75,6 +75,28 @@ class TelemetrySettings(BaseModel):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
 
 
+class SourcesSettings(BaseModel):
+    """Where the telemetry readers and operational tools reach real systems (unset: off).
+
+    A reader whose source is unset or unreachable returns a typed "source unavailable"
+    result the agent can report; it never crashes a turn.
+    """
+
+    prometheus_url: str | None = Field(None, description="e.g. http://prometheus:9090")
+    alertmanager_url: str | None = Field(None, description="e.g. http://alertmanager:9093")
+    loki_url: str | None = Field(None, description="e.g. http://loki:3100")
+    # Sent as ``Authorization: Bearer ...`` to Prometheus, Alertmanager and Loki when set.
+    bearer_token: str | None = Field(None, repr=False)
+    loki_tenant: str | None = Field(None, description="X-Scope-OrgID for multi-tenant Loki")
+    verify_tls: bool = True
+    timeout_s: float = Field(10.0, gt=0, le=120, description="per HTTP request")
+    # Kubernetes: a kubeconfig file (default ~/.kube/config) or the pod's service account.
+    kubernetes: bool = Field(False, description="enable the Kubernetes pack's API calls")
+    kubeconfig: Path | None = None
+    kube_context: str | None = None
+    kube_in_cluster: bool = False
+
+
 class SandboxSettings(BaseModel):
     seed: int = 7
     world: str = "prod"
@@ -105,6 +127,7 @@ class Settings(BaseSettings):
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
     redaction: RedactionSettings = Field(default_factory=RedactionSettings)
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
+    sources: SourcesSettings = Field(default_factory=SourcesSettings)
     # A Chroma server for runbooks (``COPILOT_CHROMA_URL``); unset: embedded in data_dir.
     chroma_url: str | None = None
     # Any litellm model string (``COPILOT_MODEL``); unset means the embedded offline planner.
