@@ -8,10 +8,12 @@ and the arguments, never on the clock. Operator actions live in ``sandbox_state`
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 from pydantic import Field
 
+from copilot.knowledge.logtemplates import template_window
 from copilot.toolkit import ToolContext, ToolSpec, tool
 from tools import sandbox_actions as act
 from tools.sandbox_faults import FAULTS
@@ -22,6 +24,7 @@ from tools.sandbox_models import (
     DatabaseStatus,
     DeploymentHistory,
     JobsReport,
+    LogPatterns,
     LogsResult,
     SecretsReport,
     ServiceName,
@@ -112,6 +115,30 @@ def get_logs(
 
 
 @tool(risk="read")
+def log_patterns(
+    ctx: ToolContext,
+    service: ServiceName,
+    minutes: Annotated[int, Field(ge=1, le=60, description="window, newest minutes")] = 15,
+    max_templates: Annotated[int, Field(ge=5, le=100)] = 30,
+) -> LogPatterns:
+    """A service's recent logs folded into templates: count, levels, first/last, one example.
+
+    Thousands of lines become a few hundred tokens; errors are always kept. Use it before
+    get_logs to see what is going on; example lines are redacted like any output.
+    """
+    world, _ = load(ctx)
+    act.get_service(world, service)
+    now = ctx.clock()
+    since = now - timedelta(minutes=minutes)
+    window = [line for line in logs(world, service, now, limit=20_000) if line.ts >= since]
+    return LogPatterns(
+        service=service,
+        minutes=minutes,
+        window=template_window(window, max_templates=max_templates),
+    )
+
+
+@tool(risk="read")
 def get_metrics(ctx: ToolContext, service: ServiceName) -> ServiceMetrics:
     """Current request rate, error rate, latency, CPU, memory, restarts and cost of a service."""
     world, _ = load(ctx)
@@ -166,6 +193,7 @@ TOOLS: tuple[ToolSpec, ...] = (
     service_status,
     list_deployments,
     get_logs,
+    log_patterns,
     get_metrics,
     list_jobs,
     database_status,

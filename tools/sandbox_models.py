@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
+from copilot.knowledge.logtemplates import TemplatedWindow
 from tools.sandbox_telemetry import LogLine
 
 ServiceName = Annotated[
@@ -71,6 +72,14 @@ class DeploymentHistory(BaseModel):
 class LogsResult(BaseModel):
     service: str
     lines: list[LogLine]
+
+
+class LogPatterns(BaseModel):
+    """A log window folded into templates: its shape in a few hundred tokens."""
+
+    service: str
+    minutes: int
+    window: TemplatedWindow
 
 
 class JobInfo(BaseModel):

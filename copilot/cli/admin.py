@@ -241,12 +241,15 @@ def bench_core(
 @bench_app.command("retrieval")
 def bench_retrieval(
     corpora: Path | None = typer.Option(None, "--corpora", help="the corpora folder"),
+    distractors: int = typer.Option(
+        10_000, min=0, help="pad the index with about this many distractor chunks"
+    ),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """The public retrieval benchmark: recall@1/3, MRR, abstention, latency, ingest rate."""
     from copilot.bench.retrieval import run_retrieval_bench
 
-    figures = run_retrieval_bench(corpora)
+    figures = run_retrieval_bench(corpora, distractors)
     if as_json:
         print_json(figures)
     else:

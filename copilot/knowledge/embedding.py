@@ -166,7 +166,7 @@ class MiniLMEmbedder:
         return _Loaded(session, tokenizer, names)
 
     # -- embedding -------------------------------------------------------------------------
-    def embed(self, texts: Sequence[str], batch_size: int = 32) -> Vectors:
+    def embed(self, texts: Sequence[str], batch_size: int = 64) -> Vectors:
         """Embed ``texts``: an (n, 384) float32 array of unit vectors, in input order."""
         if isinstance(texts, str):
             raise TypeError("embed() takes a sequence of texts, not one str")
@@ -178,9 +178,9 @@ class MiniLMEmbedder:
         loaded = self._load()
         encodings = loaded.tokenizer.encode_batch(list(texts))
         order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
-        for start in range(0, len(order), batch_size):
-            chunk = order[start : start + batch_size]
-            out[chunk] = self._run(loaded, [encodings[i] for i in chunk])
+        for chunk in _batches([len(encodings[i].ids) for i in order], batch_size):
+            rows = order[chunk.start : chunk.stop]
+            out[rows] = self._run(loaded, [encodings[i] for i in rows])
         return out
 
     def _run(self, loaded: _Loaded, encodings: Sequence[Any]) -> Vectors:
@@ -202,6 +202,28 @@ class MiniLMEmbedder:
         pooled = summed / np.clip(weights.sum(axis=1), 1e-9, None)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         return (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
+
+
+# Rows of a batch share its width; measured here, ~1k tokens per batch keeps the matrices
+# in cache: long texts go in small batches, short ones in large (80 vs 73 chunks/s).
+TOKENS_PER_BATCH = 1024
+
+
+def _batches(widths: Sequence[int], max_rows: int) -> list[slice]:
+    """Split ascending ``widths`` into runs of at most ``max_rows`` rows and about
+    TOKENS_PER_BATCH padded tokens (a run always takes at least one row)."""
+    out, start = [], 0
+    while start < len(widths):
+        end = start + 1
+        while (
+            end < len(widths)
+            and end - start < max_rows
+            and (end - start + 1) * widths[end] <= TOKENS_PER_BATCH
+        ):
+            end += 1
+        out.append(slice(start, end))
+        start = end
+    return out
 
 
 _shared: MiniLMEmbedder | None = None

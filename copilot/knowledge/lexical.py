@@ -78,8 +78,12 @@ class LexicalIndex:
         q = tokens(query)
         if not self.ids or not q:
             return []
-        scores = self._bm25.get_scores(q)
-        best = sorted(range(len(self.ids)), key=lambda i: -scores[i])[:k]
+        import numpy as np
+
+        scores = np.asarray(self._bm25.get_scores(q))
+        k = min(k, len(self.ids))
+        top = np.argpartition(-scores, k - 1)[:k]
+        best = top[np.argsort(-scores[top], kind="stable")]
         return [(self.ids[i], float(scores[i])) for i in best if scores[i] > 0]
 
 

@@ -200,3 +200,27 @@ def test_an_unreadable_rule_file_stops_start_up(make_core, tmp_path):
     bad.write_text("[[rules]\nid = 1\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"bad\.toml is not valid TOML"):
         make_core("sqlite:///:memory:", redaction={"rules_file": bad})
+
+
+def test_log_patterns_examples_are_redacted_and_keep_the_error(make_core, db_url, clock):
+    """Templated windows quote one verbatim example per template: those pass redaction too."""
+    from tools.sandbox import inject_fault, reset_world
+    from tools.sandbox_telemetry import SLOT_S, _session_token
+
+    core = make_core(db_url)
+    reset_world(core.store, core.settings, clock())
+    inject_fault(core.store, core.settings, "bad_deploy", "checkout", clock())
+    clock.advance(300)
+    _, ran = core.call(
+        core.principal("dana"), "sandbox.log_patterns", {"service": "checkout", "minutes": 10}
+    )
+    assert ran is not None and ran.result is not None
+    window = ran.result["window"]
+    assert window["total_lines"] > 10 * len(window["templates"])  # folded, not copied
+    examples = [t["example"] for t in window["templates"]]
+    assert any("'Bearer [REDACTED:" in e for e in examples)
+    assert any(t["level"] == "ERROR" for t in window["templates"])
+    seed, stored = core.settings.sandbox.seed, everything_stored(core)
+    last = int(clock().timestamp()) // SLOT_S
+    tokens = [_session_token(seed, "checkout", slot) for slot in range(last - 40, last + 1)]
+    assert all(token not in stored and token not in json.dumps(window) for token in tokens)

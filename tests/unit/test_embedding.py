@@ -168,3 +168,18 @@ def test_chroma_collection_round_trip_offline(tmp_path: Path, embedder: MiniLMEm
 
 def test_throughput_measures(embedder: MiniLMEmbedder) -> None:
     assert embedding_throughput(8, embedder) > 0
+
+
+def test_batches_cover_every_row_once_within_the_token_budget():
+    from copilot.knowledge.embedding import TOKENS_PER_BATCH, _batches
+
+    widths = sorted([3] * 700 + [40] * 90 + [200] * 9 + [256] * 5 + [2000])
+    slices = _batches(widths, max_rows=64)
+    rows = [i for s in slices for i in range(s.start, s.stop)]
+    assert rows == list(range(len(widths)))  # contiguous, in order, nothing twice
+    for s in slices:
+        n, width = s.stop - s.start, widths[s.stop - 1]
+        assert n <= 64
+        assert n == 1 or n * width <= TOKENS_PER_BATCH  # an over-wide text goes alone
+    assert any(s.stop - s.start == 64 for s in slices)  # short texts fill whole batches
+    assert slices[-1] == slice(len(widths) - 1, len(widths))
