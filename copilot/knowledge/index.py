@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 from pydantic import BaseModel
 
 from copilot.knowledge.lexical import LexicalIndex, reciprocal_rank_fusion
-from copilot.knowledge.runbooks import Chunk, bundled_runbooks_dir, discover_runbooks
+from copilot.knowledge.runbooks import Chunk, Playbook, bundled_runbooks_dir, discover_runbooks
 from copilot.settings import Settings
 
 COLLECTION = "runbooks"
@@ -40,6 +40,8 @@ class Hit(BaseModel):
     chunk_id: str
     text: str
     alerts: list[str]
+    services: list[str] = []
+    playbook: Playbook | None = None  # the runbook's executable steps, when it has them
     score: float  # fused
     similarity: float | None  # cosine of the best chunk, when the dense side found it
     lexical: float | None  # BM25 of the best chunk, when the lexical side found it
@@ -87,7 +89,17 @@ def _metadata(c: Chunk) -> dict[str, Any]:
         "alerts": ",".join(c.alerts),
         "services": ",".join(c.services),
         "chunk_hash": c.chunk_hash,
+        "playbook": c.playbook_json,
     }
+
+
+def _playbook(raw: object) -> Playbook | None:
+    if not isinstance(raw, str) or not raw:
+        return None
+    try:
+        return Playbook.model_validate_json(raw)
+    except ValueError:  # written by another version: the hit stays usable without it
+        return None
 
 
 class RunbookIndex:
@@ -202,6 +214,8 @@ class RunbookIndex:
                     chunk_id=chunk_id,
                     text=meta["text"],
                     alerts=[a for a in str(meta.get("alerts", "")).split(",") if a],
+                    services=[v for v in str(meta.get("services", "")).split(",") if v],
+                    playbook=_playbook(meta.get("playbook")),
                     score=round(score, 6),
                     similarity=None if chunk_id not in sim else round(sim[chunk_id], 4),
                     lexical=None if chunk_id not in lex else round(lex[chunk_id], 3),

@@ -89,6 +89,9 @@ class Chunk(BaseModel):
     alerts: list[str]
     services: list[str]
     chunk_hash: str
+    # The runbook's playbook (JSON, "" when none): every chunk carries it, so a search hit
+    # can show the steps of the runbook it came from.
+    playbook_json: str = ""
 
 
 class Runbook(BaseModel):
@@ -206,6 +209,9 @@ def parse_runbook(text: str, source: str, *, max_chunk_chars: int = MAX_CHUNK_CH
         if (name == h1 and _ALERT_NAME.match(name)) or (name == stem and spelled):
             alerts.append(name)
     chunks: list[Chunk] = []
+    playbook_json = meta.playbook.model_dump_json() if meta.playbook else ""
+    # front matter is part of every chunk's hash: a changed playbook or alert list re-ingests
+    meta_digest = _sha(f"{alerts}{list(meta.services)}{playbook_json}")
     for heads, section in sections:
         if not section:
             continue
@@ -222,7 +228,8 @@ def parse_runbook(text: str, source: str, *, max_chunk_chars: int = MAX_CHUNK_CH
                     ordinal=n,
                     alerts=alerts,
                     services=list(meta.services),
-                    chunk_hash=_sha(f"{heading}\n{piece}"),
+                    chunk_hash=_sha(f"{heading}\n{piece}\n{meta_digest}"),
+                    playbook_json=playbook_json,
                 )
             )
     return Runbook(

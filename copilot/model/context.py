@@ -1,0 +1,117 @@
+"""What a model is shown on one turn: the contract between the agent, the prompts and models.
+
+The agent fills a :class:`PlannerContext`; ``prompts/`` renders it into OpenAI-format
+messages in which everything that came from outside the copilot (the request, runbooks,
+tool results, chat history) sits inside ``<untrusted kind="...">`` blocks as JSON; the tools
+the requester could be allowed to propose go in the request's ``tools`` parameter. Any model
+reads those messages; the offline planner parses the very same blocks back
+(:func:`untrusted_json` / :func:`parse_untrusted`), so it sees nothing a hosted model would not.
+
+Untrusted text can never close its block: the JSON inside is written with ``<``, ``>`` and
+``&`` escaped (``\\u003c`` ...), so no string in a log line or runbook can forge a block
+boundary or an instruction outside one.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class StepView(BaseModel):
+    """One playbook step as a model sees it (templates unfilled: ``{{ service }}``)."""
+
+    tool: str
+    args: dict[str, Any] = Field(default_factory=dict)
+    when: str | None = None
+    description: str = ""
+
+
+class RunbookView(BaseModel):
+    """A retrieved runbook chunk, with its runbook's playbook when it has one."""
+
+    chunk_id: str
+    source: str
+    title: str
+    heading: str
+    text: str  # the chunk, capped; never a whole file
+    alerts: list[str] = Field(default_factory=list)
+    services: list[str] = Field(default_factory=list)
+    score: float = 0.0
+    playbook: list[StepView] = Field(default_factory=list)
+    rollback: list[StepView] = Field(default_factory=list)
+
+
+class FactView(BaseModel):
+    """The result of one read tool call the agent made (or an error / unavailable source)."""
+
+    id: str  # "f1", "f2", ... — what proposals cite
+    tool: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    ok: bool = True
+    data: Any = None  # the tool's (redacted) result
+    error: str | None = None
+    at: datetime | None = None
+
+
+class HistoryTurn(BaseModel):
+    role: str  # "user" | "assistant"
+    text: str
+    author: str = ""
+
+
+class ActionView(BaseModel):
+    """A call proposed earlier in this conversation, and what became of it."""
+
+    approval_id: str
+    tool: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    state: str  # pending | approved | rejected | executed | failed | refused
+    result: Any = None
+
+
+class PlannerContext(BaseModel):
+    """Everything one ``propose`` round shows a model."""
+
+    request: str
+    requester: str
+    now: datetime
+    environment: str = "prod"
+    runbooks: list[RunbookView] = Field(default_factory=list)
+    # Retrieval abstained: no runbook covers the request (then ``runbooks`` may still hold
+    # the nearest ones, for reference only).
+    no_runbook: bool = False
+    no_runbook_reason: str = ""
+    facts: list[FactView] = Field(default_factory=list)
+    history: list[HistoryTurn] = Field(default_factory=list)
+    actions: list[ActionView] = Field(default_factory=list)
+    # Set on a repair round: why the previous tool calls were rejected.
+    repair: str | None = None
+    round: int = 1
+    max_rounds: int = 3
+
+
+# -- the block format, shared by the prompt templates and the offline planner ---------------
+_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"}
+_BLOCK = re.compile(r'<untrusted kind="([a-z_]+)"[^>]*>\n(.*?)\n</untrusted>', re.DOTALL)
+
+
+def untrusted_json(value: Any) -> str:
+    """JSON for inside an untrusted block: nothing in it can close the block."""
+    text = json.dumps(value, ensure_ascii=False, default=str, sort_keys=False, indent=None)
+    return re.sub(r"[<>&]", lambda m: _ESCAPES[m.group(0)], text)
+
+
+def parse_untrusted(text: str) -> dict[str, Any]:
+    """The JSON of every untrusted block in ``text``, by kind (later blocks win)."""
+    out: dict[str, Any] = {}
+    for kind, body in _BLOCK.findall(text):
+        try:
+            out[kind] = json.loads(body)
+        except ValueError:
+            continue
+    return out
