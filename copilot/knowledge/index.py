@@ -115,6 +115,7 @@ class RunbookIndex:
         )
         self._lexical: LexicalIndex | None = None
         self._chunks: dict[str, dict[str, Any]] = {}
+        self._alerts: set[str] = set()  # every alert some runbook covers
 
     def count(self) -> int:
         return int(self._collection.count())
@@ -168,6 +169,9 @@ class RunbookIndex:
                 i: {"text": d, **(m or {})}
                 for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
             }
+            self._alerts = {
+                a for m in self._chunks.values() for a in str(m.get("alerts", "")).split(",")
+            }
             self._lexical = LexicalIndex(
                 list(self._chunks),
                 [f"{m['text']} {m.get('alerts', '')}" for m in self._chunks.values()],
@@ -177,9 +181,8 @@ class RunbookIndex:
     def _unknown_alert(self, query: str) -> str | None:
         """An alert name in the query (as Alertmanager puts it) that no runbook lists: a
         similar runbook for a different alert is the wrong answer, so abstain."""
-        alerts = {a for m in self._chunks.values() for a in str(m.get("alerts", "")).split(",")}
         for word in _IDENT.findall(query):
-            if _ALERT_LIKE.match(word) and word not in alerts:
+            if _ALERT_LIKE.match(word) and word not in self._alerts:
                 return word
         return None
 
