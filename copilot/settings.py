@@ -136,6 +136,7 @@ class Settings(BaseSettings):
     model_api_key: str | None = Field(None, repr=False)
     model_timeout_s: float = Field(60.0, gt=0)
     model_retries: int = Field(2, ge=0)
+    model_fallbacks: list[str] = Field(default_factory=list, description="litellm model strings")
     litellm_offline: bool = Field(True, description="keep litellm from fetching price maps")
 
     @field_validator("data_dir")

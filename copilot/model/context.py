@@ -19,7 +19,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class StepView(BaseModel):
@@ -115,3 +115,60 @@ def parse_untrusted(text: str) -> dict[str, Any]:
         except ValueError:
             continue
     return out
+
+
+# -- provenance: which runbook chunk and which facts a proposed call came from ---------------
+class Citation(BaseModel):
+    """Where the ``call``-th tool call of an assistant message (1-based) came from.
+
+    A tool's arguments take no extra fields, so a model cites in its message content, in
+    one ``<provenance>`` block holding a JSON list of these (see ``prompts/partials``).
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    call: int = Field(ge=1)
+    tool: str = ""
+    runbook: str | None = None  # a RunbookView.chunk_id
+    step: int | None = None  # the playbook step it follows, 1-based
+    facts: list[str] = Field(default_factory=list)  # FactView ids
+    why: str = ""
+
+    def against(self, ctx: PlannerContext) -> Citation:
+        """A copy citing only chunks and facts this context really showed the model."""
+        chunks = {r.chunk_id for r in ctx.runbooks}
+        known = {f.id for f in ctx.facts}
+        return self.model_copy(
+            update={
+                "runbook": self.runbook if self.runbook in chunks else None,
+                "facts": [f for f in self.facts if f in known],
+            }
+        )
+
+
+_PROVENANCE = re.compile(r"<provenance>\s*(.*?)\s*</provenance>", re.DOTALL)
+
+
+def format_provenance(citations: list[Citation]) -> str:
+    """The block a model appends to its message content after its tool calls."""
+    body = untrusted_json([c.model_dump(exclude_none=True) for c in citations])
+    return f"<provenance>\n{body}\n</provenance>"
+
+
+def parse_provenance(content: str | None) -> tuple[str, list[Citation]]:
+    """The message text without provenance blocks, and the citations they held (entries
+    that are not valid citations are dropped; a missing block means none)."""
+    if not content:
+        return "", []
+    citations: list[Citation] = []
+    for body in _PROVENANCE.findall(content):
+        try:
+            raw = json.loads(body)
+        except ValueError:
+            continue
+        for item in raw if isinstance(raw, list) else [raw]:
+            try:
+                citations.append(Citation.model_validate(item))
+            except ValueError:
+                continue
+    return _PROVENANCE.sub("", content).strip(), citations

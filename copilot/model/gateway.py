@@ -1,5 +1,8 @@
 """The one way to call a model: the context is redacted, then litellm is called.
 
+Unset ``COPILOT_MODEL`` means the embedded offline planner (``copilot/offline-planner``,
+registered with litellm on first use), so the same call path serves both.
+
 Whatever the agent puts in front of a model — the request, retrieved runbooks, tool
 output, chat history, earlier tool calls — passes the redactor here, at the last moment,
 so no caller can forget it. litellm is imported on first use (it costs seconds) and runs
@@ -10,31 +13,65 @@ tokenizers from the network).
 from __future__ import annotations
 
 import os
+import threading
 from typing import Any
 
 from pydantic import BaseModel, Field
 
-from copilot.errors import ConfigError
+from copilot.model.context import Citation, parse_provenance
+from copilot.model.offline import OFFLINE_MODEL, PROVIDER, register_offline_model
+from copilot.model.prompts import decode_tool_name
 from copilot.redact.engine import Redactor
 from copilot.settings import Settings
 
 
 class ToolCall(BaseModel):
     id: str
-    name: str
+    name: str  # the tool's registry name (``sandbox.get_metrics``), decoded
     arguments: str  # JSON text, as the model wrote it
+    raw_name: str = ""  # the function name as the model wrote it (``sandbox__get_metrics``)
 
 
 class Usage(BaseModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cost_usd: float = 0.0  # litellm's price for the call; 0 when it does not know the model
+    calls: int = 0
+
+    def plus(self, other: Usage) -> Usage:
+        return Usage(
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            cost_usd=round(self.cost_usd + other.cost_usd, 8),
+            calls=self.calls + other.calls,
+        )
 
 
 class ModelReply(BaseModel):
-    content: str | None = None
+    content: str | None = None  # as the model wrote it, provenance block included
+    text: str = ""  # the words for people: content without the provenance block
     tool_calls: list[ToolCall] = Field(default_factory=list)
+    citations: list[Citation] = Field(default_factory=list)
     usage: Usage = Field(default_factory=Usage)
     model: str = ""
+
+    @property
+    def cost_usd(self) -> float:
+        return self.usage.cost_usd
+
+    def citation_for(self, index: int) -> Citation | None:
+        """The citation of ``tool_calls[index]`` (0-based): by its number, else the only
+        citation naming its tool."""
+        call = self.tool_calls[index]
+        by_number = [c for c in self.citations if c.call == index + 1]
+        if by_number and (not by_number[0].tool or _same_tool(by_number[0].tool, call.name)):
+            return by_number[0]
+        named = [c for c in self.citations if _same_tool(c.tool, call.name)]
+        return named[0] if len(named) == 1 else None
+
+
+def _same_tool(cited: str, name: str) -> bool:
+    return decode_tool_name(cited) == name
 
 
 def redact_messages(messages: list[dict[str, Any]], redactor: Redactor) -> list[dict[str, Any]]:
@@ -77,50 +114,107 @@ def load_litellm(offline: bool) -> Any:
 
 
 class ModelGateway:
-    """Calls the configured model through litellm with a redacted context."""
+    """Calls the configured model (default: the offline planner) through litellm with a
+    redacted context; timeouts, retries and fallbacks are litellm's; usage and cost are
+    added up per gateway (``totals``) and returned with every reply."""
 
     def __init__(self, settings: Settings, redactor: Redactor) -> None:
         self.settings = settings
         self.redactor = redactor
+        self.totals = Usage()
+        self._lock = threading.Lock()
 
-    def complete(
-        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None
-    ) -> ModelReply:
+    @property
+    def model(self) -> str:
+        return self.settings.model or OFFLINE_MODEL
+
+    def _litellm(self) -> Any:
+        litellm = load_litellm(self.settings.litellm_offline)
+        if self.model.startswith(f"{PROVIDER}/") or any(
+            f.startswith(f"{PROVIDER}/") for f in self.settings.model_fallbacks
+        ):
+            register_offline_model(litellm)
+        return litellm
+
+    def _kwargs(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None
+    ) -> dict[str, Any]:
         s = self.settings
-        if not s.model:
-            raise ConfigError(
-                "no model is configured", "set COPILOT_MODEL to a litellm model string"
-            )
-        litellm = load_litellm(s.litellm_offline)
         kwargs: dict[str, Any] = {
-            "model": s.model,
+            "model": self.model,
             "messages": redact_messages(messages, self.redactor),
             "timeout": s.model_timeout_s,
             "num_retries": s.model_retries,
         }
         if tools:
             kwargs["tools"] = tools
-        if s.model_api_base:
+        if s.model and s.model_api_base:
             kwargs["api_base"] = s.model_api_base
-        if s.model_api_key:
+        if s.model and s.model_api_key:
             kwargs["api_key"] = s.model_api_key
-        response = litellm.completion(**kwargs)
-        return _reply(response)
+        if s.model_fallbacks:
+            # the offline planner as a fallback takes none of the hosted model's endpoint
+            kwargs["fallbacks"] = [
+                {"model": f, "api_base": None, "api_key": None}
+                if f.startswith(f"{PROVIDER}/")
+                else f
+                for f in s.model_fallbacks
+            ]
+        return kwargs
+
+    def complete(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None
+    ) -> ModelReply:
+        litellm = self._litellm()
+        response = litellm.completion(**self._kwargs(messages, tools))
+        return self._record(litellm, response)
+
+    async def acomplete(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None
+    ) -> ModelReply:
+        litellm = self._litellm()
+        response = await litellm.acompletion(**self._kwargs(messages, tools))
+        return self._record(litellm, response)
+
+    def _record(self, litellm: Any, response: Any) -> ModelReply:
+        reply = _reply(response, _cost(litellm, response))
+        with self._lock:
+            self.totals = self.totals.plus(reply.usage)
+        return reply
 
 
-def _reply(response: Any) -> ModelReply:
+def _cost(litellm: Any, response: Any) -> float:
+    """litellm's price for the call; 0 when it does not know the model (never raises:
+    accounting must not fail a turn)."""
+    try:
+        return float(litellm.completion_cost(completion_response=response) or 0.0)
+    except Exception:
+        return 0.0
+
+
+def _reply(response: Any, cost: float = 0.0) -> ModelReply:
     message = response.choices[0].message
     calls = [
-        ToolCall(id=c.id, name=c.function.name, arguments=c.function.arguments or "{}")
+        ToolCall(
+            id=c.id,
+            name=decode_tool_name(c.function.name or ""),
+            arguments=c.function.arguments or "{}",
+            raw_name=c.function.name or "",
+        )
         for c in (getattr(message, "tool_calls", None) or [])
     ]
+    text, citations = parse_provenance(message.content)
     usage = getattr(response, "usage", None)
     return ModelReply(
         content=message.content,
+        text=text,
         tool_calls=calls,
+        citations=citations,
         usage=Usage(
             prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
             completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
+            cost_usd=cost,
+            calls=1,
         ),
         model=getattr(response, "model", "") or "",
     )
