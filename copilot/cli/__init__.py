@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from copilot.cli import admin, calls, redact_cmd, runbooks_cmd
+from copilot.cli import admin, agent_cmd, calls, redact_cmd, runbooks_cmd
 from copilot.errors import CopilotError
 
 app = typer.Typer(
@@ -18,6 +18,8 @@ app = typer.Typer(
     add_completion=False,
 )
 calls.register(app)
+app.command("ask")(agent_cmd.ask)
+app.command("chat")(agent_cmd.chat)
 app.command("redact")(redact_cmd.redact)
 app.add_typer(admin.tools_app, name="tools")
 app.add_typer(admin.sandbox_app, name="sandbox")

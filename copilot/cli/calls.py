@@ -54,6 +54,8 @@ def approve(
 
     if break_glass and not reason:
         raise InvalidInput("--break-glass needs --reason", "say why this is an emergency")
+    if _resume_conversation(approval_id, as_user, "approve", reason, break_glass, as_json):
+        return
     core = open_core()
     ran = core.approve(approval_id, core.principal(as_user), break_glass=break_glass, reason=reason)
     if as_json:
@@ -71,6 +73,29 @@ def approve(
         )
     else:
         print_execution(ran)
+
+
+def _resume_conversation(
+    approval_id: str, as_user: str, verdict: str, reason: str, break_glass: bool, as_json: bool
+) -> bool:
+    """A card an agent conversation waits on is decided through the service, so the
+    conversation resumes: the change runs there and is verified. False: not such a card."""
+    from copilot.cli.agent_cmd import open_service, print_reply
+
+    service = open_service()
+    try:
+        if not service.waiting_on(approval_id):
+            return False
+        who = service.core.principal(as_user)
+        reply = service.decide(approval_id, who, verdict, reason=reason, break_glass=break_glass)
+        if as_json:
+            state = _state(service.core, approval_id)
+            print_json({"id": approval_id, "state": state, "reply": reply.model_dump(mode="json")})
+        else:
+            print_reply(reply)
+        return True
+    finally:
+        service.close()
 
 
 def _state(core: object, approval_id: str) -> str:
@@ -93,6 +118,8 @@ def reject(
     reason: str = typer.Option("", help="why (recorded in the audit log)"),
 ) -> None:
     """Reject a proposal: it will never run."""
+    if _resume_conversation(approval_id, as_user, "reject", reason, False, False):
+        return
     core = open_core()
     core.book.vote(approval_id, core.principal(as_user), "reject", reason=reason)
     print(f"{approval_id}: rejected")

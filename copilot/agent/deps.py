@@ -1,0 +1,54 @@
+"""What the graph's nodes use: the core, the model gateway, the runbook index, limits."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from copilot.core import Core
+from copilot.model.gateway import ModelGateway
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds of one turn, so the agent can never loop for minutes."""
+
+    max_tool_calls: int = 8  # read calls per turn (gather + auto-run reads)
+    max_seconds: float = 30.0  # wall time of gathering per turn
+    max_rounds: int = 3  # propose rounds per turn (model calls, repairs excluded)
+    max_repairs: int = 2  # repair rounds after invalid tool calls
+    max_history: int = 12  # earlier turns shown to the model
+    max_runbooks: int = 3
+
+
+@dataclass
+class AgentDeps:
+    core: Core
+    gateway: ModelGateway
+    limits: Limits = field(default_factory=Limits)
+    # The runbook index opens lazily (Chroma and the embedder cost seconds); tests may
+    # inject a factory, or None to run without runbooks.
+    runbook_index: Callable[[], Any] | None = None
+    _index: Any = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def runbooks(self) -> Any:
+        if self.runbook_index is None:
+            return None
+        with self._lock:
+            if self._index is None:
+                self._index = self.runbook_index()
+            return self._index
+
+
+def default_index_factory(core: Core) -> Callable[[], Any]:
+    def open_index() -> Any:
+        from copilot.knowledge.index import RunbookIndex
+
+        index = RunbookIndex(core.settings)
+        index.ensure_bundled()
+        return index
+
+    return open_index

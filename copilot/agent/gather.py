@@ -1,0 +1,154 @@
+"""gather: runbooks for the request, then the read steps of the best runbook's playbook.
+
+Every read goes through the core (policy, rate limits, executor, redaction, audit) as the
+person who asked, so a viewer's agent reads no more than the viewer could. Gathering is
+bounded by ``Limits.max_tool_calls`` and ``Limits.max_seconds``; it stops at the playbook's
+first write step (the model proposes that, and people approve it).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from copilot.agent.deps import AgentDeps
+from copilot.agent.state import AgentState
+from copilot.domain import Principal, Risk
+from copilot.errors import CopilotError, InvalidInput
+from copilot.knowledge.playbooks import (
+    collect_variables,
+    entities_from_text,
+    entity_candidates,
+    fill_args,
+)
+from copilot.model.context import FactView, RunbookView, StepView
+
+MAX_CHUNK_CHARS = 1200  # what one runbook chunk may put in front of a model
+
+
+def principal_of(state: AgentState) -> Principal:
+    return Principal.model_validate(state["principal"])
+
+
+def budget_left(state: AgentState, deps: AgentDeps) -> bool:
+    started = datetime.fromisoformat(state["started_at"])
+    elapsed = (datetime.now(UTC) - started).total_seconds()
+    return (
+        state.get("tool_calls", 0) < deps.limits.max_tool_calls
+        and elapsed < deps.limits.max_seconds
+    )
+
+
+def run_read(
+    deps: AgentDeps, who: Principal, tool: str, arguments: dict[str, Any], fact_id: str, conv: str
+) -> FactView:
+    """One read call through the core; failures become facts too (the model reports them)."""
+    now = deps.core.book.clock()
+    try:
+        outcome, ran = deps.core.call(
+            who, tool, arguments, conversation=conv, provenance={"by": "agent"}
+        )
+    except CopilotError as err:
+        return FactView(id=fact_id, tool=tool, arguments=arguments, ok=False, error=err.one_line())
+    if ran is None:  # policy wants approval even for this read: not the agent's to bypass
+        return FactView(
+            id=fact_id,
+            tool=tool,
+            arguments=arguments,
+            ok=False,
+            error=f"{tool} needs approval ({outcome.approval.id}); not run",
+        )
+    ok = ran.error is None and ran.result is not None
+    return FactView(
+        id=fact_id,
+        tool=ran.tool,
+        arguments=outcome.proposal.arguments,
+        ok=ok and not _unavailable(ran.result),
+        data=ran.result,
+        error=ran.error or _unavailable(ran.result),
+        at=now,
+    )
+
+
+def _unavailable(result: Any) -> str | None:
+    """A reader's typed "source unavailable" result, as an error line."""
+    if isinstance(result, dict) and isinstance(result.get("unavailable"), dict):
+        u = result["unavailable"]
+        return f"{u.get('source', 'source')} unavailable: {u.get('error', '')}"
+    return None
+
+
+def _entities(request: str, runbooks: list[RunbookView], facts: list[FactView]) -> dict[str, str]:
+    """What the request is about: names it mentions (of services the runbooks cover or the
+    facts show), then what the facts imply (the one unhealthy service, the running job)."""
+    extra = {"service": sorted({s for rb in runbooks for s in rb.services})}
+    named = entities_from_text(request, entity_candidates(facts, extra))
+    return collect_variables(facts, datetime.now(UTC), named).entities
+
+
+def _values(entities: dict[str, str], facts: list[FactView]) -> dict[str, Any]:
+    variables = collect_variables(facts, datetime.now(UTC), entities)
+    return {**variables.values, **variables.entities}
+
+
+def _views(hits: list[Any], limit: int) -> list[RunbookView]:
+    views = []
+    for hit in hits[:limit]:
+        book = hit.playbook
+        views.append(
+            RunbookView(
+                chunk_id=hit.chunk_id,
+                source=hit.source,
+                title=hit.title,
+                heading=hit.heading,
+                text=hit.text[:MAX_CHUNK_CHARS],
+                alerts=list(hit.alerts),
+                services=list(hit.services),
+                score=hit.score,
+                playbook=[StepView(**s.model_dump()) for s in book.steps] if book else [],
+                rollback=[StepView(**s.model_dump()) for s in book.rollback] if book else [],
+            )
+        )
+    return views
+
+
+def gather(state: AgentState, deps: AgentDeps) -> dict[str, Any]:
+    who, request = principal_of(state), state["request"]
+    conv = state["conversation"]
+    runbooks: list[RunbookView] = []
+    no_runbook, reason = True, "no runbook index"
+    index = deps.runbooks()
+    if index is not None:
+        result = index.search(request, k=deps.limits.max_runbooks)
+        runbooks = _views(result.hits, deps.limits.max_runbooks)
+        no_runbook, reason = result.abstained, result.reason
+    facts: list[FactView] = []
+    calls = 0
+    entities = _entities(request, runbooks, facts)
+    deadline = time.monotonic() + deps.limits.max_seconds
+    if runbooks and not no_runbook:
+        for step in runbooks[0].playbook:
+            try:
+                spec = deps.core.registry.get(step.tool)
+            except InvalidInput:
+                continue  # a playbook naming a tool this install lacks: the model is told
+            if spec.risk is not Risk.READ:
+                break  # changes are proposed by the model and approved by people
+            if calls >= deps.limits.max_tool_calls or time.monotonic() > deadline:
+                break
+            args = fill_args(step, _values(entities, facts))
+            if args is None:
+                continue  # a name not known yet: the model may find it
+            calls += 1
+            facts.append(run_read(deps, who, spec.name, args, f"f{len(facts) + 1}", conv))
+            # names seen in results (jobs, domains) may complete later steps' templates
+            entities = {**_entities(request, runbooks, facts), **entities}
+    return {
+        "runbooks": [r.model_dump(mode="json") for r in runbooks],
+        "no_runbook": no_runbook,
+        "no_runbook_reason": reason,
+        "entities": entities,
+        "facts": [f.model_dump(mode="json") for f in facts],
+        "tool_calls": calls,
+    }

@@ -1,0 +1,173 @@
+"""propose: the model turns the request and what was gathered into typed tool calls.
+
+The model sees only the tools its requester could be allowed to propose (a policy dry run),
+and everything from outside inside untrusted blocks (``copilot.model.context``). Each call
+it returns is validated against the tool's schema; invalid arguments get at most
+``Limits.max_repairs`` repair rounds with the validation error; a tool that does not exist
+or was not offered is refused, never repaired into something else.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from copilot.agent.deps import AgentDeps
+from copilot.agent.gather import principal_of
+from copilot.agent.state import AgentState, Usage, new_usage
+from copilot.domain import Principal
+from copilot.errors import InvalidInput
+from copilot.model.context import (
+    ActionView,
+    Citation,
+    FactView,
+    HistoryTurn,
+    PlannerContext,
+    RunbookView,
+)
+from copilot.model.gateway import ModelReply, ToolCall
+from copilot.model.prompts import build_messages, decode_tool_name, tool_schemas
+from copilot.toolkit import ToolSpec
+
+
+def offered_tools(deps: AgentDeps, who: Principal) -> list[ToolSpec]:
+    """The tools ``who`` could be allowed to propose: what the model may see."""
+    book = deps.core.book
+    ctx = book.context(is_requester=True)
+    return [
+        spec
+        for spec in deps.core.registry
+        if deps.core.policy.decide("propose", who.id, spec.name, ctx).allowed
+    ]
+
+
+def planner_context(state: AgentState, deps: AgentDeps, repair: str | None) -> PlannerContext:
+    history = state.get("history", [])[-deps.limits.max_history :]
+    return PlannerContext(
+        request=state["request"],
+        requester=state["principal"]["id"],
+        now=deps.core.book.clock(),
+        environment=deps.core.settings.environment,
+        runbooks=[RunbookView.model_validate(r) for r in state.get("runbooks", [])],
+        no_runbook=state.get("no_runbook", False),
+        no_runbook_reason=state.get("no_runbook_reason", ""),
+        facts=[FactView.model_validate(f) for f in state.get("facts", [])],
+        history=[HistoryTurn.model_validate(h) for h in history],
+        actions=[
+            ActionView(
+                approval_id=c["approval_id"],
+                tool=c["tool"],
+                arguments=c["arguments"],
+                state=c["state"],
+                result=c.get("result"),
+            )
+            for c in state.get("cards", [])
+        ],
+        repair=repair,
+        round=state.get("round", 1),
+        max_rounds=deps.limits.max_rounds,
+    )
+
+
+def add_usage(usage: Usage | None, reply: ModelReply) -> Usage:
+    u = usage or new_usage()
+    cost = float(getattr(reply, "cost_usd", 0.0) or 0.0)
+    return Usage(
+        calls=u["calls"] + 1,
+        prompt_tokens=u["prompt_tokens"] + reply.usage.prompt_tokens,
+        completion_tokens=u["completion_tokens"] + reply.usage.completion_tokens,
+        cost_usd=round(u["cost_usd"] + cost, 6),
+    )
+
+
+def _check(
+    call: ToolCall, offered: dict[str, ToolSpec]
+) -> tuple[dict[str, Any] | None, str | None, str | None]:
+    """(validated call, repairable error, refusal) for one tool call of the model."""
+    name = decode_tool_name(call.name)  # the gateway decodes; a scripted model may not
+    spec = offered.get(name)
+    if spec is None:
+        return None, None, f"the model asked for {name!r}, which is not a tool it was offered"
+    try:
+        raw = json.loads(call.arguments or "{}")
+    except ValueError:
+        return None, f"{name}: arguments are not valid JSON", None
+    if not isinstance(raw, dict):
+        return None, f"{name}: arguments must be a JSON object", None
+    try:
+        args = spec.validate(raw)
+    except InvalidInput as err:
+        return None, err.message, None
+    return {"tool": spec.name, "arguments": args.model_dump(mode="json")}, None, None
+
+
+def provenance_for(
+    call: dict[str, Any], ctx: PlannerContext, cited: Citation | None
+) -> dict[str, Any]:
+    """Which runbook chunk and which facts a call came from, for its card.
+
+    The model's own citation wins (kept only where it names chunks and facts it was really
+    shown); otherwise the runbook whose playbook holds the tool and the facts gathered this
+    turn. The playbook step's ``when`` travels along: verify re-checks it after the change.
+    """
+    cited = cited.against(ctx) if cited is not None else None
+    chunk = cited.runbook if cited else None
+    step_when = None
+    for rb in ctx.runbooks:
+        if chunk is not None and rb.chunk_id != chunk:
+            continue
+        steps = [s for s in rb.playbook if s.tool == call["tool"]]
+        if cited and cited.step and 0 < cited.step <= len(rb.playbook):
+            chosen = rb.playbook[cited.step - 1]
+            if chosen.tool == call["tool"]:
+                steps = [chosen]
+        if steps:
+            chunk = chunk or rb.chunk_id
+            step_when = steps[0].when
+            break
+    facts = (cited.facts if cited and cited.facts else None) or [f.id for f in ctx.facts if f.ok]
+    out: dict[str, Any] = {"runbook": chunk, "facts": facts, "by": "agent"}
+    if step_when:
+        out["when"] = step_when
+    if cited and cited.why:
+        out["why"] = cited.why[:300]
+    return out
+
+
+def propose(state: AgentState, deps: AgentDeps) -> dict[str, Any]:
+    who = principal_of(state)
+    offered = {spec.name: spec for spec in offered_tools(deps, who)}
+    tools = tool_schemas(list(offered.values()))
+    usage = state.get("usage")
+    repair: str | None = None
+    proposals: list[dict[str, Any]] = []
+    refusals: list[str] = []
+    answer = ""
+    for _ in range(1 + deps.limits.max_repairs):
+        ctx = planner_context(state, deps, repair)
+        reply = deps.gateway.complete(build_messages(ctx), tools)
+        usage = add_usage(usage, reply)
+        answer = reply.text
+        proposals, refusals, errors = [], [], []
+        for index, call in enumerate(reply.tool_calls):
+            checked, error, refusal = _check(call, offered)
+            if refusal:
+                refusals.append(refusal)
+            elif error:
+                errors.append(error)
+            elif checked is not None and checked not in [
+                {"tool": p["tool"], "arguments": p["arguments"]} for p in proposals
+            ]:
+                checked["provenance"] = provenance_for(checked, ctx, reply.citation_for(index))
+                proposals.append(checked)
+        if not errors:
+            break
+        repair = "; ".join(errors)
+    else:
+        refusals.append(f"the model's tool calls stayed invalid after repairs: {repair}")
+    return {
+        "proposals": proposals,
+        "refusals": state.get("refusals", []) + refusals,
+        "answer": answer,
+        "usage": usage,
+    }
