@@ -70,6 +70,14 @@ def decide(state: AgentState, deps: AgentDeps) -> dict[str, Any]:
             continue
         cards.append(_card(outcome, spec.risk))
         pending.append(outcome.approval.id)
+    next_round = state.get("round", 1) + 1
+    spent = not budget_left({**state, "tool_calls": calls}, deps)
+    if ran_reads and (spent or next_round > deps.limits.max_rounds):
+        refusals.append(
+            f"Stopped gathering: a turn may make {deps.limits.max_tool_calls} reads in "
+            f"{deps.limits.max_rounds} rounds and {deps.limits.max_seconds:g}s; "
+            "ask again to continue from what was found."
+        )
     return {
         "facts": facts,
         "cards": cards,
@@ -77,7 +85,7 @@ def decide(state: AgentState, deps: AgentDeps) -> dict[str, Any]:
         "refusals": refusals,
         "tool_calls": calls,
         "ran_reads": ran_reads,
-        "round": state.get("round", 1) + 1,
+        "round": next_round,
     }
 
 

@@ -79,16 +79,18 @@ def _unavailable(result: Any) -> str | None:
     return None
 
 
-def _entities(request: str, runbooks: list[RunbookView], facts: list[FactView]) -> dict[str, str]:
+def _entities(
+    request: str, runbooks: list[RunbookView], facts: list[FactView], now: datetime
+) -> dict[str, str]:
     """What the request is about: names it mentions (of services the runbooks cover or the
     facts show), then what the facts imply (the one unhealthy service, the running job)."""
     extra = {"service": sorted({s for rb in runbooks for s in rb.services})}
     named = entities_from_text(request, entity_candidates(facts, extra))
-    return collect_variables(facts, datetime.now(UTC), named).entities
+    return collect_variables(facts, now, named).entities
 
 
-def _values(entities: dict[str, str], facts: list[FactView]) -> dict[str, Any]:
-    variables = collect_variables(facts, datetime.now(UTC), entities)
+def _values(entities: dict[str, str], facts: list[FactView], now: datetime) -> dict[str, Any]:
+    variables = collect_variables(facts, now, entities)
     return {**variables.values, **variables.entities}
 
 
@@ -125,7 +127,8 @@ def gather(state: AgentState, deps: AgentDeps) -> dict[str, Any]:
         no_runbook, reason = result.abstained, result.reason
     facts: list[FactView] = []
     calls = 0
-    entities = _entities(request, runbooks, facts)
+    now = deps.core.book.clock()
+    entities = _entities(request, runbooks, facts, now)
     deadline = time.monotonic() + deps.limits.max_seconds
     if runbooks and not no_runbook:
         for step in runbooks[0].playbook:
@@ -137,13 +140,13 @@ def gather(state: AgentState, deps: AgentDeps) -> dict[str, Any]:
                 break  # changes are proposed by the model and approved by people
             if calls >= deps.limits.max_tool_calls or time.monotonic() > deadline:
                 break
-            args = fill_args(step, _values(entities, facts))
+            args = fill_args(step, _values(entities, facts, now))
             if args is None:
                 continue  # a name not known yet: the model may find it
             calls += 1
             facts.append(run_read(deps, who, spec.name, args, f"f{len(facts) + 1}", conv))
             # names seen in results (jobs, domains) may complete later steps' templates
-            entities = {**_entities(request, runbooks, facts), **entities}
+            entities = {**_entities(request, runbooks, facts, now), **entities}
     return {
         "runbooks": [r.model_dump(mode="json") for r in runbooks],
         "no_runbook": no_runbook,

@@ -83,6 +83,8 @@ def respond(state: AgentState, deps: AgentDeps) -> dict[str, Any]:
         )
     parts.extend(state.get("refusals", []))
     parts.extend(state.get("outcomes", []))
+    if not parts and state.get("facts"):  # the model said nothing: say what was read
+        parts.append("Read: " + "; ".join(_fact_line(f) for f in state["facts"]))
     reply = "\n".join(p for p in parts if p) or "Nothing to report."
     history = list(state.get("history", []))
     if state.get("request") and not state.get("event"):
@@ -98,6 +100,11 @@ def respond(state: AgentState, deps: AgentDeps) -> dict[str, Any]:
         "refusals": [],
         "answer": "",
     }
+
+
+def _fact_line(fact: dict[str, Any]) -> str:
+    status = "ok" if fact.get("ok") else f"failed ({fact.get('error')})"
+    return f"{fact['id']} {fact['tool']} {status}"
 
 
 def _after_decide(state: AgentState, deps: AgentDeps) -> str:

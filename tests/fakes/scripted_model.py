@@ -11,23 +11,30 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from copilot.model.context import parse_untrusted
+from copilot.model.context import parse_provenance, parse_untrusted
 from copilot.model.gateway import ModelReply, ToolCall, Usage
 
 Script = Callable[[list[dict[str, Any]], list[dict[str, Any]]], ModelReply]
 
 
 def call(name: str, **arguments: Any) -> ToolCall:
-    """A tool call as a model writes it (OpenAI function names have no dots)."""
+    """A tool call as the gateway hands it over: the registry name decoded from the
+    function name the model wrote (OpenAI function names have no dots)."""
     return ToolCall(
-        id=f"call_{name}", name=name.replace(".", "__"), arguments=json.dumps(arguments)
+        id=f"call_{name}",
+        name=name,
+        raw_name=name.replace(".", "__"),
+        arguments=json.dumps(arguments),
     )
 
 
 def reply(content: str | None = None, *calls: ToolCall) -> ModelReply:
+    """A reply as the gateway hands it over: the provenance block parsed out of the text."""
+    text, citations = parse_provenance(content)
     return ModelReply(
         content=content,
-        text=content or "",
+        text=text,
+        citations=citations,
         tool_calls=list(calls),
         usage=Usage(prompt_tokens=10, completion_tokens=5),
     )
