@@ -1,4 +1,5 @@
-"""`make demo`: a bad deploy in the sandbox, a rollback proposed, refused, approved, verified.
+"""`make demo`: a bad deploy in the sandbox; the agent proposes a rollback from the runbook;
+the requester's own approval is refused, an SRE's runs it, and the agent verifies.
 
 Runs entirely offline on the embedded default (SQLite in ./.copilot, packaged policies,
 the sandbox). Every step goes through the same core the CLI uses.
@@ -11,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 
 from rich.console import Console
 
-from copilot.cli.render import print_execution, print_outcome
 from copilot.core import Core
 from copilot.errors import CopilotError
 from copilot.settings import load_settings
@@ -24,13 +24,16 @@ def _error_rate(core: Core, service: str) -> float:
 
 
 def main() -> int:
+    from copilot.cli.agent_cmd import print_reply
+    from copilot.service import CopilotService
     from tools import sandbox
 
     c = Console(highlight=False)
     # The demo's clock runs ahead when the story says "minutes later", so the sandbox has
     # logs and metrics for that time; everything else uses it like the real one.
     ahead = [timedelta(0)]
-    core = Core.open(load_settings(), clock=lambda: datetime.now(UTC) + ahead[0])
+    service = CopilotService.open(load_settings(), clock=lambda: datetime.now(UTC) + ahead[0])
+    core = service.core
     now = core.book.clock()
     c.rule("1. production is healthy")
     c.print(sandbox.reset_world(core.store, core.settings, now))
@@ -51,29 +54,31 @@ def main() -> int:
     for line in ran_logs.result["lines"]:
         c.print(f"{line['level']} {line['pod']}: {line['message']}", markup=False)
 
-    c.rule("4. alice (responder) proposes a rollback")
-    outcome, _ = core.call(
-        core.principal("alice"), "sandbox.rollback_deployment", {"service": "checkout"}
-    )
-    print_outcome(outcome)
-    approval_id = outcome.approval.id
+    c.rule('4. alice (responder) asks the copilot: "checkout is returning 500s"')
+    c.print("(offline planner, no network, no key: it follows the bad-deploy runbook)")
+    reply = service.handle_message(core.principal("alice"), "demo", "checkout is returning 500s")
+    print_reply(reply)
+    if not reply.cards:
+        c.print("[red]no card was proposed[/red]")
+        service.close()
+        return 1
+    approval_id = reply.cards[0].approval_id
 
     c.rule("5. alice tries to approve her own change")
     try:
-        core.approve(approval_id, core.principal("alice"))
+        service.decide(approval_id, core.principal("alice"), "approve")
     except CopilotError as err:
         c.print(f"[red]refused[/red]: {err.message}")
 
-    c.rule("6. bob (SRE) approves: the executor runs it, once")
-    ran = core.approve(approval_id, core.principal("bob"))
-    assert ran is not None
-    print_execution(ran)
+    c.rule("6. bob (SRE) approves: the executor runs it, once, and the copilot verifies")
+    done = service.decide(approval_id, core.principal("bob"), "approve")
+    print_reply(done)
     try:
         core.executor.execute(approval_id, core.principal("bob"))
     except CopilotError as err:
         c.print(f"replaying the approval: [red]refused[/red]: {err.message}")
 
-    c.rule("7. verify: checkout recovered, the audit chain holds")
+    c.rule("7. checkout recovered, the audit chain holds")
     c.print(f"checkout error rate: {_error_rate(core, 'checkout'):.1%}")
     from copilot.audit import verify_chain
 
@@ -83,11 +88,13 @@ def main() -> int:
         f"head {report.head_seq}:{report.head_hash[:16]}…"
     )
     c.print(
-        "\nNext: `.venv/bin/copilot proposals`, `.venv/bin/copilot audit export --format ocsf`, "
+        '\nNext: `.venv/bin/copilot ask "what is the status of checkout" --as dana`, '
+        "`.venv/bin/copilot chat --as alice`, `.venv/bin/copilot audit export --format ocsf`, "
         "`.venv/bin/copilot sandbox faults`"
     )
-    core.close()
-    return 0 if report.ok and ran.status.value == "succeeded" else 1
+    succeeded = bool(done.cards) and done.cards[0].state == "succeeded"
+    service.close()
+    return 0 if report.ok and succeeded else 1
 
 
 if __name__ == "__main__":

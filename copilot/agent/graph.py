@@ -77,8 +77,9 @@ def respond(state: AgentState, deps: AgentDeps) -> dict[str, Any]:
         parts.append(state["answer"])
     fresh = [c for c in state.get("cards", []) if c["approval_id"] in state.get("pending", [])]
     for card in fresh:
+        shown = ", ".join(f"{k}={v}" for k, v in card["arguments"].items() if v is not None)
         parts.append(
-            f"Proposed {card['tool']} {card['arguments']} ({card['risk']} risk) as "
+            f"Proposed {card['tool']}({shown}) ({card['risk']} risk) as "
             f"{card['approval_id']}: needs {card['required']}."
         )
     parts.extend(state.get("refusals", []))

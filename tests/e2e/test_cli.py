@@ -161,6 +161,10 @@ def test_demo_runs_offline():
     )
     assert out.returncode == 0, out.stderr
     assert "two-person rule" in out.stdout and "audit: ok" in out.stdout
+    # the agent proposed the rollback from the runbook, it ran once and was verified
+    assert "card apr_" in out.stdout and "bad-deploy.md" in out.stdout
+    assert "succeeded" in out.stdout
+    assert "verify sandbox.rollback_deployment: recovered" in out.stdout
     # the sandbox's logs dump a bearer token; the demo shows it only as a placeholder
     assert "'Bearer [REDACTED:" in out.stdout
 
