@@ -123,6 +123,11 @@ def gather(state: AgentState, deps: AgentDeps) -> dict[str, Any]:
     index = deps.runbooks()
     if index is not None:
         result = index.search(request, k=deps.limits.max_runbooks)
+        earlier = [h["text"] for h in state.get("history", []) if h.get("role") == "user"]
+        if result.abstained and earlier:
+            # a follow-up ("which runbook applies?") is about what was said before
+            again = index.search(f"{earlier[-1]} {request}", k=deps.limits.max_runbooks)
+            result = result if again.abstained else again
         runbooks = _views(result.hits, deps.limits.max_runbooks)
         no_runbook, reason = result.abstained, result.reason
     facts: list[FactView] = []
