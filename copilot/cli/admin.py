@@ -238,6 +238,23 @@ def bench_core(
         print_table(figures)
 
 
+@bench_app.command("turn")
+def bench_turn(
+    as_json: bool = JSON,
+    turns: int = typer.Option(200, min=1, help="timed turns, each a fresh conversation"),
+    warmup: int = typer.Option(20, min=0, help="untimed turns first"),
+) -> None:
+    """The copilot's own time per turn (event in, reply out) with an instant model."""
+    from copilot.bench.turn import print_table as print_turn
+    from copilot.bench.turn import run_turn_bench
+
+    figures = run_turn_bench(turns=turns, warmup=warmup)
+    if as_json:
+        print_json(figures)
+    else:
+        print_turn(figures)
+
+
 @bench_app.command("retrieval")
 def bench_retrieval(
     corpora: Path | None = typer.Option(None, "--corpora", help="the corpora folder"),
