@@ -101,6 +101,8 @@ class ApprovalBook:
         The plan is redacted with placeholders numbered afresh for each plan, so the same
         plan always reads (and hashes) the same: approvers approve what they were shown,
         and no secret a plan quotes reaches the store."""
+        if spec.plan_fn is None:  # most reads: no thread, no context
+            return None
         ctx = self.tool_context(requester)
         plan = run_with_timeout(lambda: spec.plan(ctx, args), spec.timeout_s)
         return None if plan is None else Redactor(self.redactor.rules).text(plan)

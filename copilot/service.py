@@ -26,6 +26,10 @@ from copilot.model.gateway import ModelGateway
 from copilot.settings import Settings
 
 MAX_MESSAGE_CHARS = 4000
+# Checkpoint when a run pauses for approval or ends, not after every step: a turn is a few
+# hundred milliseconds, the card it produces is already in the store, and a crash mid-turn
+# loses only that turn (ask again). A pending card is always checkpointed before it is shown.
+DURABILITY = "exit"
 
 
 def _utcnow() -> datetime:
@@ -80,11 +84,13 @@ class CopilotService:
         config = _config(conversation)
         if self._waiting(config):
             self.graph.invoke(
-                Command(resume={"kind": "message", "text": text, "principal": who}), config
+                Command(resume={"kind": "message", "text": text, "principal": who}),
+                config,
+                durability=DURABILITY,
             )
         else:
             start = {"conversation": conversation, "principal": who, "request": text}
-            self.graph.invoke({**start, "event": None}, config)
+            self.graph.invoke({**start, "event": None}, config, durability=DURABILITY)
         return self._reply(conversation)
 
     def decide(
@@ -120,7 +126,7 @@ class CopilotService:
             "state": approval.state.value,
             "principal": principal.model_dump(mode="json"),
         }
-        self.graph.invoke(Command(resume=event), config)
+        self.graph.invoke(Command(resume=event), config, durability=DURABILITY)
         return self._reply(conversation, focus=approval.id)
 
     def waiting_on(self, approval_id: str) -> bool:

@@ -33,6 +33,17 @@ class AgentDeps:
     runbook_index: Callable[[], Any] | None = None
     _index: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # OpenAI tool entries by the set of tools offered: building them is ~1 ms per tool
+    _tool_entries: dict[tuple[str, ...], list[dict[str, Any]]] = field(default_factory=dict)
+
+    def tool_entries(self, specs: list[Any]) -> list[dict[str, Any]]:
+        from copilot.model.prompts import tool_schemas
+
+        key = tuple(spec.name for spec in specs)
+        with self._lock:
+            if key not in self._tool_entries:
+                self._tool_entries[key] = tool_schemas(specs)
+            return self._tool_entries[key]
 
     def runbooks(self) -> Any:
         if self.runbook_index is None:

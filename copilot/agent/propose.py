@@ -26,19 +26,16 @@ from copilot.model.context import (
     RunbookView,
 )
 from copilot.model.gateway import ModelReply, ToolCall
-from copilot.model.prompts import build_messages, decode_tool_name, tool_schemas
+from copilot.model.prompts import build_messages, decode_tool_name
 from copilot.toolkit import ToolSpec
 
 
 def offered_tools(deps: AgentDeps, who: Principal) -> list[ToolSpec]:
     """The tools ``who`` could be allowed to propose: what the model may see."""
-    book = deps.core.book
-    ctx = book.context(is_requester=True)
-    return [
-        spec
-        for spec in deps.core.registry
-        if deps.core.policy.decide("propose", who.id, spec.name, ctx).allowed
-    ]
+    ctx = deps.core.book.context(is_requester=True)
+    specs = list(deps.core.registry)
+    decisions = deps.core.policy.decide_many([("propose", who.id, s.name, ctx) for s in specs])
+    return [spec for spec, d in zip(specs, decisions, strict=True) if d.allowed]
 
 
 def planner_context(state: AgentState, deps: AgentDeps, repair: str | None) -> PlannerContext:
@@ -137,7 +134,7 @@ def provenance_for(
 def propose(state: AgentState, deps: AgentDeps) -> dict[str, Any]:
     who = principal_of(state)
     offered = {spec.name: spec for spec in offered_tools(deps, who)}
-    tools = tool_schemas(list(offered.values()))
+    tools = deps.tool_entries(list(offered.values()))
     usage = state.get("usage")
     repair: str | None = None
     proposals: list[dict[str, Any]] = []
