@@ -24,7 +24,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 
 from copilot import locks
 from copilot.approvals import ApprovalBook
-from copilot.canonical import canonical_hash
+from copilot.canonical import canonical_hash, canonical_json, sha256_hex
 from copilot.domain import Approval, ApprovalState, Principal, Proposal
 from copilot.errors import (
     ApprovalInvalid,
@@ -302,5 +302,19 @@ class Executor:
                 actor=approval.requester,
                 subject=approval.id,
                 ts=now,
-                data={"tool": out.tool, "attempts": attempts, "error": error, "result": result},
+                data={"tool": out.tool, "attempts": attempts, "error": error, **_result(result)},
             )
+
+
+# A result up to this size (canonical JSON) is copied into its audit event; a bigger one (a
+# page of logs) is stored once, in the execution record, and the event binds its hash.
+AUDIT_RESULT_MAX_BYTES = 2048
+
+
+def _result(result: dict[str, Any] | None) -> dict[str, Any]:
+    if result is None:
+        return {"result": None}
+    body = canonical_json(result)
+    if len(body) <= AUDIT_RESULT_MAX_BYTES:
+        return {"result": result}
+    return {"result_sha256": sha256_hex(body), "result_bytes": len(body)}

@@ -90,6 +90,10 @@ class _Plan:
         return cls(rule, prefixes, anchored_cost(source, flags), single, gated)
 
 
+MEMO_MAX_CHARS = 256
+MEMO_ENTRIES = 20_000  # at most ~5 MB
+
+
 class Redactor:
     """Redacts text and JSON-like values with one rule set and one placeholder memory."""
 
@@ -106,6 +110,7 @@ class Redactor:
         self.timeout_s = timeout_s
         self._placeholders: dict[str, str] = {}
         self._counts: Counter[str] = Counter()
+        self._clean: set[str] = set()  # short texts known to hold no secret
 
     def placeholder(self, rule: str, secret: str) -> str:
         """The same secret always gets the same placeholder, whichever rule found it."""
@@ -303,6 +308,18 @@ class Redactor:
         return Redacted("".join(out), tuple(findings))
 
     def text(self, text: str) -> str:
+        # Short strings recur (JSON keys, service names, levels): one that held no secret
+        # holds none next time either (``find`` depends only on the text and the rules, and
+        # a timed-out scan reports a span), so it is not scanned again.
+        if len(text) <= MEMO_MAX_CHARS:
+            if text in self._clean:
+                return text
+            done = self.redact(text)
+            if not done.findings:
+                if len(self._clean) >= MEMO_ENTRIES:
+                    self._clean.clear()
+                self._clean.add(text)
+            return done.text
         return self.redact(text).text
 
     def value(self, value: Any) -> Any:
