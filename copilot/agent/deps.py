@@ -33,6 +33,8 @@ class AgentDeps:
     runbook_index: Callable[[], Any] | None = None
     _index: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # the tools each (principal, roles, policy context) may be offered
+    offered: dict[Any, list[Any]] = field(default_factory=dict)
     # OpenAI tool entries by the set of tools offered: building them is ~1 ms per tool
     _tool_entries: dict[tuple[str, ...], list[dict[str, Any]]] = field(default_factory=dict)
 

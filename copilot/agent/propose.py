@@ -33,9 +33,17 @@ from copilot.toolkit import ToolSpec
 def offered_tools(deps: AgentDeps, who: Principal) -> list[ToolSpec]:
     """The tools ``who`` could be allowed to propose: what the model may see."""
     ctx = deps.core.book.context(is_requester=True)
-    specs = list(deps.core.registry)
-    decisions = deps.core.policy.decide_many([("propose", who.id, s.name, ctx) for s in specs])
-    return [spec for spec, d in zip(specs, decisions, strict=True) if d.allowed]
+    # Policies and tools are fixed for the process's life: the answer depends only on who
+    # asks and the context, so it is computed once per pair (36 Cedar decisions each).
+    key = (who.id, who.roles, ctx)
+    found = deps.offered.get(key)
+    if found is None:
+        specs = list(deps.core.registry)
+        asks = [("propose", who.id, s.name, ctx) for s in specs]
+        decisions = deps.core.policy.decide_many(asks)
+        found = [spec for spec, d in zip(specs, decisions, strict=True) if d.allowed]
+        deps.offered[key] = found
+    return list(found)
 
 
 def planner_context(state: AgentState, deps: AgentDeps, repair: str | None) -> PlannerContext:
