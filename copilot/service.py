@@ -59,7 +59,7 @@ class CopilotService:
         deps = AgentDeps(
             core=core,
             gateway=gateway or ModelGateway(settings, core.redactor),
-            limits=limits or Limits(),
+            limits=limits or Limits.from_settings(settings),
             runbook_index=default_index_factory(core) if runbooks else None,
         )
         saver, close = open_checkpointer(settings)

@@ -97,6 +97,17 @@ class SourcesSettings(BaseModel):
     kube_in_cluster: bool = False
 
 
+class AgentSettings(BaseModel):
+    """Bounds of one agent turn, and how long verify waits for a change to settle."""
+
+    max_tool_calls: int = Field(8, ge=1, le=50, description="read calls per turn")
+    max_seconds: float = Field(30.0, gt=0, le=600, description="gathering time per turn")
+    max_rounds: int = Field(3, ge=1, le=10, description="model rounds per turn")
+    verify_delay_s: float = Field(
+        0.0, ge=0, le=300, description="wait after a change before re-reading its telemetry"
+    )
+
+
 class SandboxSettings(BaseModel):
     seed: int = 7
     world: str = "prod"
@@ -128,6 +139,7 @@ class Settings(BaseSettings):
     redaction: RedactionSettings = Field(default_factory=RedactionSettings)
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
     sources: SourcesSettings = Field(default_factory=SourcesSettings)
+    agent: AgentSettings = Field(default_factory=AgentSettings)
     # A Chroma server for runbooks (``COPILOT_CHROMA_URL``); unset: embedded in data_dir.
     chroma_url: str | None = None
     # Any litellm model string (``COPILOT_MODEL``); unset means the embedded offline planner.

@@ -10,6 +10,7 @@ the telemetry that motivated the change and says whether it recovered.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from langgraph.types import interrupt
@@ -161,6 +162,8 @@ def verify(state: AgentState, deps: AgentDeps) -> dict[str, Any]:
     reads = [
         f for f in motivating if f.get("ok") and deps.core.registry.get(f["tool"]).risk is Risk.READ
     ]
+    if reads and deps.limits.verify_delay_s:
+        time.sleep(deps.limits.verify_delay_s)  # pods roll, rates need a scrape or two
     after: list[FactView] = []
     for f in reads[: deps.limits.max_tool_calls]:
         after.append(run_read(deps, who, f["tool"], f["arguments"], f"v{len(after) + 1}", conv))

@@ -21,6 +21,17 @@ class Limits:
     max_repairs: int = 2  # repair rounds after invalid tool calls
     max_history: int = 12  # earlier turns shown to the model
     max_runbooks: int = 3
+    verify_delay_s: float = 0.0  # let a change settle before verify re-reads
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Limits:
+        a = settings.agent
+        return cls(
+            max_tool_calls=a.max_tool_calls,
+            max_seconds=a.max_seconds,
+            max_rounds=a.max_rounds,
+            verify_delay_s=a.verify_delay_s,
+        )
 
 
 @dataclass

@@ -49,3 +49,16 @@ def test_entry_point_packs_are_discovered(tmp_path: Path, monkeypatch: pytest.Mo
     finally:
         sys.modules.pop("acme_tools", None)
     assert "acme_tools.whoami" in names and "sandbox.rollback_deployment" in names
+
+
+def test_agent_budgets_come_from_settings_and_are_bounded(monkeypatch: pytest.MonkeyPatch):
+    from copilot.agent.deps import Limits
+    from copilot.errors import ConfigError
+
+    monkeypatch.setenv("COPILOT_AGENT__MAX_ROUNDS", "2")
+    monkeypatch.setenv("COPILOT_AGENT__VERIFY_DELAY_S", "5")
+    limits = Limits.from_settings(load_settings())
+    assert (limits.max_rounds, limits.verify_delay_s, limits.max_tool_calls) == (2, 5.0, 8)
+    monkeypatch.setenv("COPILOT_AGENT__MAX_ROUNDS", "0")
+    with pytest.raises(ConfigError, match="max_rounds"):
+        load_settings()
