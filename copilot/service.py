@@ -83,15 +83,14 @@ class CopilotService:
         who = principal.model_dump(mode="json")
         config = _config(conversation)
         if self._waiting(config):
-            self.graph.invoke(
-                Command(resume={"kind": "message", "text": text, "principal": who}),
-                config,
-                durability=DURABILITY,
+            resume: Command[Any] = Command(
+                resume={"kind": "message", "text": text, "principal": who}
             )
+            values = self.graph.invoke(resume, config, durability=DURABILITY)
         else:
             start = {"conversation": conversation, "principal": who, "request": text}
-            self.graph.invoke({**start, "event": None}, config, durability=DURABILITY)
-        return self._reply(conversation)
+            values = self.graph.invoke({**start, "event": None}, config, durability=DURABILITY)
+        return self._reply(conversation, values=values)
 
     def decide(
         self,
@@ -126,8 +125,8 @@ class CopilotService:
             "state": approval.state.value,
             "principal": principal.model_dump(mode="json"),
         }
-        self.graph.invoke(Command(resume=event), config, durability=DURABILITY)
-        return self._reply(conversation, focus=approval.id)
+        values = self.graph.invoke(Command(resume=event), config, durability=DURABILITY)
+        return self._reply(conversation, values=values, focus=approval.id)
 
     def waiting_on(self, approval_id: str) -> bool:
         """Whether a conversation waits on this card (then ``decide`` resumes it)."""
@@ -157,14 +156,26 @@ class CopilotService:
             text += f": {out.error}"
         return Reply(conversation="", text=text)
 
-    def _reply(self, conversation: str, *, text: str | None = None, focus: str = "") -> Reply:
-        values: dict[str, Any] = {}
+    def _reply(
+        self,
+        conversation: str,
+        *,
+        values: dict[str, Any] | None = None,
+        text: str | None = None,
+        focus: str = "",
+    ) -> Reply:
+        """The reply from a run's final values (``invoke`` returns them, with
+        ``__interrupt__`` when the run paused for approval), or from the checkpoint."""
         pending: list[str] = []
-        if conversation:
+        if values is not None:
+            if "__interrupt__" in values:
+                pending = list(values.get("pending", []))
+        elif conversation:
             snapshot = self.graph.get_state(_config(conversation))
             values = snapshot.values or {}
             if "await_approval" in (snapshot.next or ()):
                 pending = list(values.get("pending", []))
+        values = values or {}
         cards = [Card.model_validate(c) for c in values.get("cards", [])]
         return Reply(
             conversation=conversation,

@@ -94,7 +94,11 @@ def respond(state: AgentState, deps: AgentDeps) -> dict[str, Any]:
         )
     history.append({"role": "assistant", "text": reply, "author": "copilot"})
     keep = deps.limits.max_history * 2
+    # What was read stays in the audit log and the store; the checkpoint keeps only what
+    # verify needs (which call, with which arguments, whether it worked), so it stays small.
+    slim = [{**f, "data": None} for f in state.get("facts", [])]
     return {
+        "facts": slim,
         "reply": reply,
         "history": history[-keep:],
         "outcomes": [],

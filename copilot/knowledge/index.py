@@ -191,7 +191,7 @@ class RunbookIndex:
         if not query.strip():
             return SearchResult(query=query, hits=[], abstained=True, reason="empty query")
         lexical = self._lexical_index().search(query, k=k * 8)
-        n = min(self.count(), k * 8)
+        n = min(len(self._chunks), k * 8)  # the snapshot the lexical side searched
         dense: list[tuple[str, float]] = []
         if n:
             got = self._collection.query(query_texts=[query], n_results=n, include=["distances"])
