@@ -12,6 +12,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from copilot.agent.alerts import alert_read, firing, search_by_alerts
 from copilot.agent.deps import AgentDeps
 from copilot.agent.state import AgentState
 from copilot.domain import Principal, Risk
@@ -118,22 +119,32 @@ def _views(hits: list[Any], limit: int) -> list[RunbookView]:
 def gather(state: AgentState, deps: AgentDeps) -> dict[str, Any]:
     who, request = principal_of(state), state["request"]
     conv = state["conversation"]
+    facts: list[FactView] = []
+    calls = 0
+    alerting = alert_read(deps)
+    if alerting is not None:  # what is firing is evidence for any request
+        calls += 1
+        facts.append(run_read(deps, who, alerting[0], alerting[1], "f1", conv))
     runbooks: list[RunbookView] = []
     no_runbook, reason = True, "no runbook index"
+    from_alert: dict[str, str] = {}
     index = deps.runbooks()
     if index is not None:
-        result = index.search(request, k=deps.limits.max_runbooks)
+        k = deps.limits.max_runbooks
+        result = index.search(request, k=k)
         earlier = [h["text"] for h in state.get("history", []) if h.get("role") == "user"]
         if result.abstained and earlier:
             # a follow-up ("which runbook applies?") is about what was said before
-            again = index.search(f"{earlier[-1]} {request}", k=deps.limits.max_runbooks)
+            again = index.search(f"{earlier[-1]} {request}", k=k)
             result = result if again.abstained else again
-        runbooks = _views(result.hits, deps.limits.max_runbooks)
+        if result.abstained and facts:
+            # "we got paged": the firing alert names the runbook and what it is about
+            by_alert, from_alert = search_by_alerts(index, firing(facts[0]), k)
+            result = by_alert or result
+        runbooks = _views(result.hits, k)
         no_runbook, reason = result.abstained, result.reason
-    facts: list[FactView] = []
-    calls = 0
     now = deps.core.book.clock()
-    entities = _entities(request, runbooks, facts, now)
+    entities = {**from_alert, **_entities(request, runbooks, facts, now)}
     deadline = time.monotonic() + deps.limits.max_seconds
     if runbooks and not no_runbook:
         for step in runbooks[0].playbook:

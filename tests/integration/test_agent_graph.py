@@ -40,8 +40,8 @@ def runbook_index(tmp_path_factory: pytest.TempPathFactory) -> Any:
 def make_service(tmp_path: Path, clock: Any, runbook_index: Any):  # type: ignore[no-untyped-def]
     opened: list[CopilotService] = []
 
-    def build(script, url: str | None = None, limits: Limits | None = None, fresh=True):  # type: ignore[no-untyped-def]
-        settings = Settings(data_dir=tmp_path / "data", database_url=url)
+    def build(script, url=None, limits=None, fresh=True, **overrides):  # type: ignore[no-untyped-def]
+        settings = Settings(data_dir=tmp_path / "data", database_url=url, **overrides)
         core = Core.open(settings, clock=clock)
         model = ScriptedModel(script)
         deps = AgentDeps(
