@@ -116,9 +116,32 @@ def test_bad_deploy_fires_in_prometheus_and_reaches_alertmanager(
     assert hooked[0]["labels"]["service"] == "checkout"
     client.close()
 
+    # The agent, pointed at the same stack and world, answers a page that names nothing.
+    agent_answers_the_page(stack, prom, am)
     # The same stack, read and acted on through the copilot's own tools.
     copilot_reads_and_silences(prom, am, procs, tmp_path)
     assert time.monotonic() - started < 3 * DEADLINE_S
+
+
+def agent_answers_the_page(stack: dict[str, Any], prom: str, am: str) -> None:
+    """A page that names nothing ("we got paged"): the firing alert, read from the real
+    Alertmanager, finds the runbook; its labels fill the playbook; the offline planner
+    proposes the rollback. Not approved here: the rest of the test needs the fault."""
+    from copilot.service import CopilotService
+    from copilot.settings import SourcesSettings
+
+    sources = SourcesSettings(prometheus_url=prom, alertmanager_url=am, timeout_s=5)
+    settings = stack["settings"].model_copy(update={"sources": sources})
+    service = CopilotService.open(settings)
+    try:
+        out = service.handle_message(service.core.principal("alice"), "page-1", "we got paged")
+        (card,) = out.cards
+        assert card.tool == "sandbox.rollback_deployment", out.text
+        assert card.arguments["service"] == "checkout"
+        assert "bad-deploy" in str(card.provenance["runbook"])
+        assert card.provenance["facts"], "the card cites what was read"
+    finally:
+        service.close()
 
 
 def copilot_reads_and_silences(prom: str, am: str, procs: list[Proc], tmp_path: Path) -> None:
