@@ -150,6 +150,12 @@ class Settings(BaseSettings):
     model_retries: int = Field(2, ge=0)
     model_fallbacks: list[str] = Field(default_factory=list, description="litellm model strings")
     litellm_offline: bool = Field(True, description="keep litellm from fetching price maps")
+    # Runbook embeddings through a provider (``COPILOT_EMBEDDING_MODEL``, any litellm
+    # embedding model string); unset: the bundled offline MiniLM. Base URL and key default
+    # to the chat model's.
+    embedding_model: str | None = None
+    embedding_api_base: str | None = None
+    embedding_api_key: str | None = Field(None, repr=False)
 
     @field_validator("data_dir")
     @classmethod

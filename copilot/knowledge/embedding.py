@@ -305,3 +305,45 @@ def embedding_throughput(n: int = 200, embedder: MiniLMEmbedder | None = None) -
     start = time.perf_counter()
     emb.embed(texts)
     return n / (time.perf_counter() - start)
+
+
+@register_embedding_function
+class ProviderEmbedding(EmbeddingFunction[Documents]):
+    """chromadb ``EmbeddingFunction`` over a provider's model (``COPILOT_EMBEDDING_MODEL``),
+    called through the model gateway (litellm, redacted input). Always passed explicitly
+    when a collection is opened; its collection is named after the model, so vectors of
+    different models and sizes never mix."""
+
+    def __init__(self, embed: Any, model: str) -> None:
+        self._embed = embed
+        self.model = model
+
+    def __call__(self, input: Documents) -> Embeddings:
+        return [np.asarray(v, dtype=np.float32) for v in self._embed(list(input))]
+
+    @staticmethod
+    def name() -> str:
+        return "copilot-litellm"
+
+    def default_space(self) -> Space:
+        return "cosine"
+
+    def supported_spaces(self) -> list[Space]:
+        return ["cosine", "l2", "ip"]
+
+    def get_config(self) -> dict[str, Any]:
+        return {"model": self.model}
+
+    @staticmethod
+    def build_from_config(config: dict[str, Any]) -> ProviderEmbedding:
+        # chroma rebuilds functions from stored config; ours needs the copilot's settings
+        # (endpoint, key, redaction), so a rebuilt one only explains itself when used
+        model = str(config.get("model", ""))
+
+        def unavailable(texts: list[str]) -> list[list[float]]:
+            raise ConfigError(
+                f"the runbook collection was embedded by {model!r} through a provider",
+                "open it through the copilot with COPILOT_EMBEDDING_MODEL set to that model",
+            )
+
+        return ProviderEmbedding(unavailable, model)

@@ -10,6 +10,7 @@ the nearest wrong one.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 from typing import Any
@@ -93,6 +94,29 @@ def _metadata(c: Chunk) -> dict[str, Any]:
     }
 
 
+def collection_name(settings: Settings) -> str:
+    """``runbooks`` for the bundled model; one collection per provider model otherwise
+    (vectors of different models, often of different sizes, must never mix)."""
+    model = settings.embedding_model
+    if not model:
+        return COLLECTION
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", model).strip("-")[:40]
+    digest = hashlib.sha256(model.encode()).hexdigest()[:8]
+    return f"{COLLECTION}-{slug}-{digest}"
+
+
+def _embedding_for(settings: Settings) -> Any:
+    from copilot.knowledge.embedding import ChromaEmbedding, ProviderEmbedding
+
+    if not settings.embedding_model:
+        return ChromaEmbedding()
+    from copilot.model.gateway import ModelGateway
+    from copilot.redact.ruleset import redactor_for
+
+    gateway = ModelGateway(settings, redactor_for(settings))
+    return ProviderEmbedding(gateway.embed, settings.embedding_model)
+
+
 def _playbook(raw: object) -> Playbook | None:
     if not isinstance(raw, str) or not raw:
         return None
@@ -104,12 +128,10 @@ def _playbook(raw: object) -> Playbook | None:
 
 class RunbookIndex:
     def __init__(self, settings: Settings, embedding: Any = None) -> None:
-        from copilot.knowledge.embedding import ChromaEmbedding
-
         self.settings = settings
-        self._embedding = embedding or ChromaEmbedding()
+        self._embedding = embedding or _embedding_for(settings)
         self._collection = _client(settings).get_or_create_collection(
-            COLLECTION,
+            collection_name(settings),
             embedding_function=self._embedding,  # always ours: never chroma's downloader
             configuration={"hnsw": {"space": "cosine"}},
         )

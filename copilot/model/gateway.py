@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from copilot.errors import ConfigError
 from copilot.model.context import Citation, parse_provenance
 from copilot.model.offline import OFFLINE_MODEL, PROVIDER, register_offline_model
 from copilot.model.prompts import decode_tool_name
@@ -176,11 +177,42 @@ class ModelGateway:
         response = await litellm.acompletion(**self._kwargs(messages, tools))
         return self._record(litellm, response)
 
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        """Embeddings of ``texts`` from ``COPILOT_EMBEDDING_MODEL``, each text redacted first
+        (runbooks quote commands and sometimes credentials: they leave the process too)."""
+        s = self.settings
+        if not s.embedding_model:
+            raise ConfigError(
+                "no embedding model is configured",
+                "set COPILOT_EMBEDDING_MODEL, or leave it unset for the bundled offline model",
+            )
+        litellm = load_litellm(s.litellm_offline)
+        kwargs: dict[str, Any] = {
+            "model": s.embedding_model,
+            "input": [self.redactor.text(t) for t in texts],
+            "timeout": s.model_timeout_s,
+            "num_retries": s.model_retries,
+        }
+        base = s.embedding_api_base or s.model_api_base
+        key = s.embedding_api_key or s.model_api_key
+        if base:
+            kwargs["api_base"] = base
+        if key:
+            kwargs["api_key"] = key
+        response = litellm.embedding(**kwargs)
+        rows = sorted(response.data, key=lambda d: _field(d, "index"))
+        return [list(map(float, _field(d, "embedding"))) for d in rows]
+
     def _record(self, litellm: Any, response: Any) -> ModelReply:
         reply = _reply(response, _cost(litellm, response))
         with self._lock:
             self.totals = self.totals.plus(reply.usage)
         return reply
+
+
+def _field(item: Any, name: str) -> Any:
+    """litellm hands embedding rows back as dicts or objects, by version and provider."""
+    return item[name] if isinstance(item, dict) else getattr(item, name)
 
 
 def _cost(litellm: Any, response: Any) -> float:

@@ -1,12 +1,16 @@
 """A loopback OpenAI-compatible server: records every request body, answers from a script.
 
-Only ``POST /v1/chat/completions`` is served. ``script`` maps the request body to the
-assistant message to return (content and/or tool calls); the default says "ok".
+``POST /v1/chat/completions`` and ``POST /v1/embeddings`` are served. ``script`` maps a
+chat request body to the assistant message to return (content and/or tool calls); the
+default says "ok". Embeddings are deterministic hashed word counts (``embed_text``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
+import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,10 +24,37 @@ def _say_ok(body: dict[str, Any]) -> dict[str, Any]:
     return {"role": "assistant", "content": "ok"}
 
 
+EMBEDDING_DIM = 256
+
+
+def embed_text(text: str) -> list[float]:
+    """A deterministic stand-in for a provider's embedding: hashed word counts, unit
+    length, so texts sharing words are close (enough for retrieval to be tested)."""
+    vector = [0.0] * EMBEDDING_DIM
+    for word in re.findall(r"[a-z0-9]+", text.lower()):
+        vector[int(hashlib.sha256(word.encode()).hexdigest(), 16) % EMBEDDING_DIM] += 1.0
+    norm = math.sqrt(sum(v * v for v in vector)) or 1.0
+    return [v / norm for v in vector]
+
+
+def embeddings_reply(body: dict[str, Any]) -> dict[str, Any]:
+    texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+    return {
+        "object": "list",
+        "model": body.get("model", "fake"),
+        "data": [
+            {"object": "embedding", "index": i, "embedding": embed_text(t)}
+            for i, t in enumerate(texts)
+        ],
+        "usage": {"prompt_tokens": 5 * len(texts), "total_tokens": 5 * len(texts)},
+    }
+
+
 class FakeOpenAI:
     def __init__(self, script: Script = _say_ok) -> None:
         self.script = script
         self.requests: list[dict[str, Any]] = []
+        self.embedding_requests: list[dict[str, Any]] = []
         self.raw: list[bytes] = []
         fake = self
 
@@ -31,6 +62,11 @@ class FakeOpenAI:
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 fake.raw.append(raw)
+                if self.path.rstrip("/").endswith("/embeddings"):
+                    body = json.loads(raw)
+                    fake.embedding_requests.append(body)
+                    self._send(embeddings_reply(body))
+                    return
                 if not self.path.rstrip("/").endswith("/chat/completions"):
                     self.send_error(404)
                     return
@@ -45,6 +81,9 @@ class FakeOpenAI:
                     "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
                     "usage": {"prompt_tokens": 11, "completion_tokens": 3, "total_tokens": 14},
                 }
+                self._send(reply)
+
+            def _send(self, reply: dict[str, Any]) -> None:
                 data = json.dumps(reply).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
