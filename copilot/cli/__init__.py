@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from copilot.cli import admin, agent_cmd, calls, redact_cmd, runbooks_cmd
+from copilot.cli import admin, agent_cmd, calls, eval_cmd, redact_cmd, runbooks_cmd
 from copilot.errors import CopilotError
 
 app = typer.Typer(
@@ -21,6 +21,7 @@ calls.register(app)
 app.command("ask")(agent_cmd.ask)
 app.command("chat")(agent_cmd.chat)
 app.command("redact")(redact_cmd.redact)
+app.command("eval")(eval_cmd.eval_)
 app.add_typer(admin.tools_app, name="tools")
 app.add_typer(admin.sandbox_app, name="sandbox")
 app.add_typer(admin.audit_app, name="audit")
