@@ -21,8 +21,8 @@ demo: $(STAMP)
 	$(BIN)/python -m copilot.demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check copilot tools tests
-	$(BIN)/ruff format --check copilot tools tests
+	$(BIN)/ruff check copilot tools tests evals
+	$(BIN)/ruff format --check copilot tools tests evals
 
 types: $(STAMP)
 	$(BIN)/mypy

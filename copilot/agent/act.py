@@ -24,9 +24,22 @@ from copilot.knowledge.playbooks import evaluate_when, fact_variables
 from copilot.model.context import FactView
 
 
-def _card(outcome: Any, risk: Risk) -> dict[str, Any]:
+def _card(
+    outcome: Any, risk: Risk, state: AgentState, facts: list[dict[str, Any]]
+) -> dict[str, Any]:
     p, a, d = outcome.proposal, outcome.approval, outcome.decision
+    cited = set(p.provenance.get("facts", []))
+    # the calls that motivated the change travel with the card: verify re-reads them
+    # whenever the approval comes, even after later turns have gathered other facts
+    motivating = [
+        {"id": f["id"], "tool": f["tool"], "arguments": f["arguments"], "ok": f.get("ok")}
+        for f in facts
+        if f["id"] in cited
+    ]
     return {
+        "motivating": motivating,
+        "entities": dict(state.get("entities", {})),
+        "rollback": _rollback_steps(state.get("runbooks", []), p.provenance.get("runbook")),
         "approval_id": a.id,
         "tool": p.tool,
         "arguments": p.arguments,
@@ -48,6 +61,7 @@ def decide(state: AgentState, deps: AgentDeps) -> dict[str, Any]:
     pending = list(state.get("pending", []))
     refusals = list(state.get("refusals", []))
     calls, ran_reads = state.get("tool_calls", 0), False
+    fresh = list(state.get("new_cards", []))
     waiting = {(c["tool"], repr(c["arguments"])) for c in cards if c["state"] == "pending"}
     for p in state.get("proposals", []):
         spec = deps.core.registry.get(p["tool"])
@@ -69,8 +83,9 @@ def decide(state: AgentState, deps: AgentDeps) -> dict[str, Any]:
         except CopilotError as err:
             refusals.append(f"{spec.name} refused: {err.one_line()}")
             continue
-        cards.append(_card(outcome, spec.risk))
+        cards.append(_card(outcome, spec.risk, state, facts))
         pending.append(outcome.approval.id)
+        fresh.append(outcome.approval.id)
     next_round = state.get("round", 1) + 1
     spent = not budget_left({**state, "tool_calls": calls}, deps)
     if ran_reads and (spent or next_round > deps.limits.max_rounds):
@@ -87,6 +102,7 @@ def decide(state: AgentState, deps: AgentDeps) -> dict[str, Any]:
         "tool_calls": calls,
         "ran_reads": ran_reads,
         "round": next_round,
+        "new_cards": fresh,
     }
 
 
@@ -94,6 +110,40 @@ def await_approval(state: AgentState, deps: AgentDeps) -> dict[str, Any]:
     # Only the interrupt lives here (see the module docstring).
     event = interrupt({"pending": state.get("pending", []), "conversation": state["conversation"]})
     return {"event": event}
+
+
+def refresh_pending(state: AgentState, deps: AgentDeps) -> dict[str, Any]:
+    """Stop waiting on cards whose approval ended outside this conversation: expired,
+    cancelled, or decided and run through another surface. The store is the truth."""
+    pending = list(state.get("pending", []))
+    if not pending:
+        return {}
+    book = deps.core.book
+    cards = [dict(c) for c in state.get("cards", [])]
+    keep, notes = [], []
+    for aid in pending:
+        try:
+            approval, _ = book.load(aid, "agent")
+            if approval.state in _OPEN and book.clock() >= approval.expires_at:
+                book.expire_if_due(approval, "agent")  # records the expiry, then raises
+        except CopilotError:
+            pass
+        try:
+            approval, _ = book.load(aid, "agent")
+        except CopilotError:
+            continue
+        if approval.state in _OPEN:
+            keep.append(aid)
+            continue
+        _set_card(cards, aid, state=approval.state.value)
+        tool = next((c["tool"] for c in cards if c["approval_id"] == aid), aid)
+        notes.append(f"{tool} ({aid}) is {approval.state.value}; it is no longer waiting.")
+    if keep == pending:
+        return {}
+    return {"cards": cards, "pending": keep, "outcomes": state.get("outcomes", []) + notes}
+
+
+_OPEN = (ApprovalState.PROPOSED, ApprovalState.APPROVED)
 
 
 def _set_card(cards: list[dict[str, Any]], approval_id: str, **changes: Any) -> None:
@@ -157,8 +207,7 @@ def verify(state: AgentState, deps: AgentDeps) -> dict[str, Any]:
     if card is None or card["state"] != ApprovalState.SUCCEEDED.value:
         return {}
     who, conv = principal_of(state), state["conversation"]
-    by_id = {f["id"]: f for f in state.get("facts", [])}
-    motivating = [by_id[i] for i in card["provenance"].get("facts", []) if i in by_id]
+    motivating = card.get("motivating", [])
     reads = [
         f for f in motivating if f.get("ok") and deps.core.registry.get(f["tool"]).risk is Risk.READ
     ]
@@ -170,7 +219,7 @@ def verify(state: AgentState, deps: AgentDeps) -> dict[str, Any]:
     recovered: bool | None = None
     when = card["provenance"].get("when")
     if when and after:
-        variables = fact_variables(after, deps.core.book.clock(), state.get("entities", {}))
+        variables = fact_variables(after, deps.core.book.clock(), card.get("entities", {}))
         holds = evaluate_when(when, variables)
         recovered = None if holds is None else not holds
     if recovered is None:
@@ -182,7 +231,7 @@ def verify(state: AgentState, deps: AgentDeps) -> dict[str, Any]:
     if after:
         line += " (re-read " + ", ".join(f.tool for f in after) + ")"
     if recovered is False:
-        steps = _rollback_steps(state, card)
+        steps = card.get("rollback", [])
         if steps:
             line += "; the runbook's rollback: " + "; ".join(steps)
     outcomes.append(line)
@@ -190,9 +239,9 @@ def verify(state: AgentState, deps: AgentDeps) -> dict[str, Any]:
     return {"cards": cards, "outcomes": outcomes}
 
 
-def _rollback_steps(state: AgentState, card: dict[str, Any]) -> list[str]:
-    chunk = card["provenance"].get("runbook")
-    for rb in state.get("runbooks", []):
+def _rollback_steps(runbooks: list[dict[str, Any]], chunk: str | None) -> list[str]:
+    """The rollback steps of the runbook a card came from (the best one if it cites none)."""
+    for rb in runbooks:
         if rb["chunk_id"] == chunk or chunk is None:
             return [f"{s['tool']} {s.get('description', '')}".strip() for s in rb["rollback"]]
     return []

@@ -20,7 +20,7 @@ from typing import Any
 
 from langgraph.graph import END, START, StateGraph
 
-from copilot.agent.act import await_approval, decide, execute, verify
+from copilot.agent.act import await_approval, decide, execute, refresh_pending, verify
 from copilot.agent.deps import AgentDeps
 from copilot.agent.gather import budget_left, gather
 from copilot.agent.propose import propose
@@ -41,12 +41,15 @@ _TURN_RESET: dict[str, Any] = {
     "refusals": [],
     "outcomes": [],
     "ran_reads": False,
+    "new_cards": [],
 }
 
 
 def begin(state: AgentState, deps: AgentDeps) -> dict[str, Any]:
     event = state.get("event") or {}
     update: dict[str, Any] = {**_TURN_RESET, "event": None}
+    # cards that expired or were decided elsewhere while the conversation waited
+    update.update(refresh_pending(state, deps))
     if event.get("kind") == "message":  # a message that arrived while cards were pending
         update["request"] = event["text"]
         update["principal"] = event["principal"]
@@ -72,16 +75,24 @@ def reject(state: AgentState, deps: AgentDeps) -> dict[str, Any]:
 
 
 def respond(state: AgentState, deps: AgentDeps) -> dict[str, Any]:
+    refreshed = refresh_pending(state, deps)
+    state = {**state, **refreshed}  # type: ignore[typeddict-item]
     parts: list[str] = []
     if state.get("answer"):
         parts.append(state["answer"])
-    fresh = [c for c in state.get("cards", []) if c["approval_id"] in state.get("pending", [])]
-    for card in fresh:
+    new = set(state.get("new_cards", []))
+    for card in state.get("cards", []):
+        if card["approval_id"] not in state.get("pending", []):
+            continue
         shown = ", ".join(f"{k}={v}" for k, v in card["arguments"].items() if v is not None)
-        parts.append(
-            f"Proposed {card['tool']}({shown}) ({card['risk']} risk) as "
-            f"{card['approval_id']}: needs {card['required']}."
-        )
+        call = f"{card['tool']}({shown})"
+        if card["approval_id"] in new:
+            parts.append(
+                f"Proposed {call} ({card['risk']} risk) as {card['approval_id']}; "
+                f"approval: {card['required']}."
+            )
+        else:
+            parts.append(f"Still waiting: {call} as {card['approval_id']}.")
     parts.extend(state.get("refusals", []))
     parts.extend(state.get("outcomes", []))
     if not parts and state.get("facts"):  # the model said nothing: say what was read
@@ -98,6 +109,8 @@ def respond(state: AgentState, deps: AgentDeps) -> dict[str, Any]:
     # verify needs (which call, with which arguments, whether it worked), so it stays small.
     slim = [{**f, "data": None} for f in state.get("facts", [])]
     return {
+        **refreshed,
+        "new_cards": [],
         "facts": slim,
         "reply": reply,
         "history": history[-keep:],

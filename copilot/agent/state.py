@@ -38,6 +38,7 @@ class AgentState(TypedDict, total=False):
     refusals: list[str]
     cards: list[dict[str, Any]]  # every card of the conversation, newest last
     pending: list[str]  # approval ids the graph is waiting on
+    new_cards: list[str]  # approval ids of cards made in this run (announced once)
     event: dict[str, Any] | None  # what resumed await_approval
     outcomes: list[str]  # what happened this run: executions, verifications, rejections
     reply: str  # the text of the last reply

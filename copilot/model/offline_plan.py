@@ -100,7 +100,16 @@ class _Round:
         return any(_same(tool, args, f.tool, f.arguments) for f in self.ctx.facts)
 
     def action(self, tool: str, args: dict[str, Any]) -> ActionView | None:
-        return next((a for a in self.ctx.actions if _same(tool, args, a.tool, a.arguments)), None)
+        """The same call proposed earlier in the conversation, unless its card lapsed
+        unused (expired or withdrawn): then it may be proposed afresh."""
+        return next(
+            (
+                a
+                for a in self.ctx.actions
+                if a.state not in _LAPSED and _same(tool, args, a.tool, a.arguments)
+            ),
+            None,
+        )
 
     def cite(self, tool: str, step: int | None, names: set[str], why: str) -> Citation:
         facts = self.variables.facts_for(names)
@@ -158,6 +167,9 @@ def _subject(values: dict[str, Any]) -> str:
         if values.get(kind):
             return f" for {kind} {values[kind]}"
     return ""
+
+
+_LAPSED = frozenset({"expired", "cancelled"})
 
 
 def _writes(

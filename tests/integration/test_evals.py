@@ -23,7 +23,7 @@ from evals.scenario import Scenario, load_scenario, scenario_files
 
 # Scenarios whose correctness floor is below 1.0 because of a known agent gap (their
 # ``notes`` say which); everything else must score 1.0.
-KNOWN_GAPS = {"expired-card", "verify-after-chat"}
+KNOWN_GAPS: set[str] = set()  # scenarios allowed below 1.0 correctness: none
 
 BROKEN_YAML = "name: broken-yaml\nsteps:\n  - ask: {as: alice, text: 'unclosed}\n"
 BROKEN_FIELD = """\
