@@ -34,6 +34,37 @@ _IDENT = re.compile(r"\b[A-Za-z][A-Za-z0-9]{5,}\b")
 _ALERT_LIKE = re.compile(r"^[A-Za-z][a-z0-9]*(?:[A-Z][a-z0-9]+){2,}[A-Za-z0-9]*$")
 
 
+# Kubernetes states and reasons look like alert names (CamelCase) but are words people
+# use to describe a symptom: they never make a search abstain.
+_STATUS_WORDS = frozenset(
+    {
+        "CrashLoopBackOff",
+        "ImagePullBackOff",
+        "ErrImagePull",
+        "ErrImageNeverPull",
+        "InvalidImageName",
+        "CreateContainerConfigError",
+        "CreateContainerError",
+        "RunContainerError",
+        "ContainerCreating",
+        "PodInitializing",
+        "ContainerCannotRun",
+        "DeadlineExceeded",
+        "FailedScheduling",
+        "FailedMount",
+        "FailedAttachVolume",
+        "NodeNotReady",
+        "NodeHasDiskPressure",
+        "NodeHasMemoryPressure",
+        "NodeHasInsufficientMemory",
+        "ProgressDeadlineExceeded",
+        "MinimumReplicasUnavailable",
+        "FailedCreatePodSandBox",
+        "BackOffLimitExceeded",
+    }
+)
+
+
 class Hit(BaseModel):
     source: str
     title: str
@@ -179,10 +210,10 @@ class RunbookIndex:
         self._lexical = None
         return report
 
-    def ensure_bundled(self) -> None:
-        """The packaged runbooks are ingested on first use of an empty index."""
-        if self.count() == 0:
-            self.ingest([bundled_runbooks_dir()])
+    def ensure_bundled(self) -> IngestReport:
+        """The packaged runbooks, kept current: ingested on first use, and after an upgrade
+        only their changed chunks are embedded again (an unchanged set costs one read)."""
+        return self.ingest([bundled_runbooks_dir()])
 
     def _lexical_index(self) -> LexicalIndex:
         if self._lexical is None:
@@ -204,7 +235,7 @@ class RunbookIndex:
         """An alert name in the query (as Alertmanager puts it) that no runbook lists: a
         similar runbook for a different alert is the wrong answer, so abstain."""
         for word in _IDENT.findall(query):
-            if _ALERT_LIKE.match(word) and word not in self._alerts:
+            if _ALERT_LIKE.match(word) and word not in self._alerts | _STATUS_WORDS:
                 return word
         return None
 

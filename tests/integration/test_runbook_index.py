@@ -47,11 +47,24 @@ def test_ingest_search_abstain_and_reingest(tmp_path):
     )
 
 
-def test_bundled_runbooks_are_ingested_on_first_use(tmp_path):
+def test_bundled_runbooks_are_ingested_on_first_use_and_kept_current(tmp_path):
+    index = RunbookIndex(Settings(data_dir=tmp_path / "data"))
+    first = index.ensure_bundled()
+    assert first.added == index.count() > 6
+    assert index.search("SandboxJobRunaway").hits[0].source == "bundled/sandbox/runaway-job.md"
+    # every start checks them again; only what an upgrade changed is embedded again
+    again = RunbookIndex(Settings(data_dir=tmp_path / "data")).ensure_bundled()
+    assert again.added == again.updated == again.removed == 0
+    assert again.unchanged == first.added
+
+
+def test_kubernetes_states_in_a_message_are_words_not_unknown_alerts(tmp_path):
     index = RunbookIndex(Settings(data_dir=tmp_path / "data"))
     index.ensure_bundled()
-    assert index.count() > 6
-    assert index.search("SandboxJobRunaway").hits[0].source == "bundled/sandbox/runaway-job.md"
+    said = index.search("storefront is down, pods in CrashLoopBackOff")
+    assert not said.abstained and said.hits[0].source.endswith("crash-loop.md")
+    # a real alert name nobody wrote a runbook for still abstains
+    assert index.search("KubeDeploymentRolloutStuck fired for storefront").abstained
 
 
 @pytest.mark.skipif(
