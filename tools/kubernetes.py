@@ -32,18 +32,20 @@ from tools._kube_client import (
     read_deployment,
 )
 from tools._kube_models import DeploymentChange, DeploymentStatus, Events, Pods, RolloutHistory
-from tools._kube_view import (
-    event_info,
+from tools._kube_rollout import (
     history,
-    images,
-    newest_first,
-    pod_info,
     restart_patch,
-    revision_of,
     status_of,
     strategy,
     undo_patch,
     undo_target,
+)
+from tools._kube_view import (
+    event_info,
+    images,
+    newest_first,
+    pod_info,
+    revision_of,
     unhealthy_first,
 )
 from tools._sources import SourceError, as_failure

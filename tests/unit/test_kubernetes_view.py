@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from copilot.errors import ToolFailed
+from tools import _kube_rollout as rollout
 from tools import _kube_view as view
 from tools._kube_client import ChangeUnconfirmed, Kube, translate
 from tools._sources import SourceError
@@ -170,7 +171,7 @@ SETS = [_rs(2, "v2", **{"kubernetes.io/change-cause": "ship v2"}), _rs(5, "v5"),
 
 def test_history_goes_by_owner_and_marks_the_current():
     stranger = _rs(9, "other", owner="uid-other")
-    revs = view.history(_deployment(7, "v7"), [*SETS, stranger])
+    revs = rollout.history(_deployment(7, "v7"), [*SETS, stranger])
     assert [(r.revision, r.images, r.current) for r in revs] == [
         (7, ["v7"], True),
         (5, ["v5"], False),
@@ -181,9 +182,9 @@ def test_history_goes_by_owner_and_marks_the_current():
 
 def test_undo_targets_the_highest_earlier_revision_and_builds_kubectls_patch():
     dep = _deployment(7, "v7")
-    target = view.undo_target(dep, SETS, None)
+    target = rollout.undo_target(dep, SETS, None)
     assert view.revision_of(target) == 5
-    ops = view.undo_patch(dep, view.undo_target(dep, SETS, 2))
+    ops = rollout.undo_patch(dep, rollout.undo_target(dep, SETS, 2))
     assert ops[0] == {
         "op": "test",
         "path": "/metadata/annotations/deployment.kubernetes.io~1revision",
@@ -209,25 +210,25 @@ def test_undo_targets_the_highest_earlier_revision_and_builds_kubectls_patch():
 )
 def test_undo_refuses_clearly(dep, sets, to, message):
     with pytest.raises(ToolFailed, match=message):
-        view.undo_target(dep, sets, to)
+        rollout.undo_target(dep, sets, to)
 
 
 def test_rollout_state_reads_like_kubectl():
     dep = _deployment(7, "v7")
     dep["metadata"]["generation"] = 4
     dep["status"] = {"observedGeneration": 3}
-    assert view.rollout_state(dep) == "waiting for the controller to observe the latest spec"
+    assert rollout.rollout_state(dep) == "waiting for the controller to observe the latest spec"
     dep["status"] = {"observedGeneration": 4, "updatedReplicas": 1, "replicas": 3}
-    assert view.rollout_state(dep) == "in progress: 1 of 3 replicas updated"
+    assert rollout.rollout_state(dep) == "in progress: 1 of 3 replicas updated"
     dep["status"]["conditions"] = [{"type": "Progressing", "reason": "ProgressDeadlineExceeded"}]
-    assert view.rollout_state(dep) == "stalled: ProgressDeadlineExceeded"
+    assert rollout.rollout_state(dep) == "stalled: ProgressDeadlineExceeded"
     dep["status"] = {
         "observedGeneration": 4,
         "updatedReplicas": 3,
         "replicas": 3,
         "availableReplicas": 3,
     }
-    assert view.rollout_state(dep) == "complete"
+    assert rollout.rollout_state(dep) == "complete"
 
 
 # -- error texts -------------------------------------------------------------------------------
