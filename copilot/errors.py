@@ -7,6 +7,7 @@ what to do. Surfaces print ``message`` and ``hint``, never ``str()`` of a foreig
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -89,15 +90,22 @@ class AuditTampered(CopilotError):
     """The audit chain does not verify."""
 
 
-def describe_validation_error(exc: ValidationError) -> str:
-    """Field-by-field summary of a pydantic error, without echoing whole inputs."""
+def describe_validation_error(
+    exc: ValidationError,
+    *,
+    where: Callable[[tuple[Any, ...]], str] | None = None,
+    unknown: str = "unknown argument",
+) -> str:
+    """Field-by-field summary of a pydantic error, without echoing whole inputs.
+    ``where`` spells a field's location (default ``a.b.0``), ``unknown`` an extra field."""
     parts = []
     for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "(arguments)"
+        loc = tuple(err["loc"])
+        place = where(loc) if where else ".".join(str(p) for p in loc) or "(arguments)"
         if err["type"] == "extra_forbidden":
-            parts.append(f"{loc}: unknown argument")
+            parts.append(f"{place}: {unknown}")
         elif err["type"] == "missing":
-            parts.append(f"{loc}: required")
+            parts.append(f"{place}: required")
         else:
-            parts.append(f"{loc}: {err['msg']}")
+            parts.append(f"{place}: {err['msg'].removeprefix('Value error, ')}")
     return "; ".join(parts)

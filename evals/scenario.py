@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from copilot.errors import describe_validation_error
 from copilot.settings import DEFAULT_USERS
 
 # A fixed start keeps the sandbox's telemetry, and so every score, deterministic.
@@ -197,16 +198,7 @@ def _where(loc: tuple[int | str, ...]) -> str:
 
 
 def describe(exc: ValidationError) -> str:
-    out = []
-    for err in exc.errors():
-        where = _where(tuple(err["loc"]))
-        if err["type"] == "extra_forbidden":
-            out.append(f"{where}: unknown field")
-        elif err["type"] == "missing":
-            out.append(f"{where}: required")
-        else:
-            out.append(f"{where}: {err['msg'].removeprefix('Value error, ')}")
-    return "; ".join(out)
+    return describe_validation_error(exc, where=_where, unknown="unknown field")
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:
