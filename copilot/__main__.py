@@ -1,5 +1,5 @@
 """`python -m copilot` is the `copilot` command."""
 
-from copilot.cli import main
+from copilot.surfaces.cli import main
 
 main()

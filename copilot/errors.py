@@ -15,8 +15,6 @@ from pydantic import ValidationError
 class CopilotError(Exception):
     """Base of every error a surface may show to a person."""
 
-    exit_code = 1
-
     def __init__(self, message: str, hint: str = "") -> None:
         super().__init__(message)
         self.message = message
@@ -35,37 +33,25 @@ class CopilotError(Exception):
 class InvalidInput(CopilotError):
     """The request itself is wrong: unknown tool, bad arguments, unknown user or id."""
 
-    exit_code = 2
-
 
 class PolicyDenied(CopilotError):
     """Policy said no (or could not be evaluated, which also means no)."""
-
-    exit_code = 3
 
 
 class ApprovalRequired(CopilotError):
     """The call needs (more) approvals before it may run."""
 
-    exit_code = 4
-
 
 class ApprovalInvalid(CopilotError):
     """The approval exists but cannot be used: expired, reused, tampered or in the wrong state."""
-
-    exit_code = 5
 
 
 class ResourceBusy(CopilotError):
     """Another write holds the lock on the same resource."""
 
-    exit_code = 6
-
 
 class RateLimited(CopilotError):
     """A per-user or per-tool rate limit was hit."""
-
-    exit_code = 7
 
 
 class ToolRetry(CopilotError):
@@ -82,8 +68,6 @@ class ToolFailed(CopilotError):
 
 class ConfigError(CopilotError):
     """Configuration, policy or schema is broken: the service refuses to start."""
-
-    exit_code = 78
 
 
 class AuditTampered(CopilotError):

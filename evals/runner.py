@@ -25,8 +25,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from copilot.core import Core
 from copilot.domain.replies import Reply
+from copilot.door import Door
 from copilot.errors import InvalidInput
 from copilot.model.gateway import ModelGateway, load_litellm
 from copilot.model.offline import OFFLINE_MODEL
@@ -138,12 +138,13 @@ class Shared:
         return Settings(**{**values, **self.model_settings, **overrides, "data_dir": data_dir})
 
     def open(self) -> None:
-        from copilot.knowledge.index import RunbookIndex
+        from copilot.redact.ruleset import redactor_for
         from copilot.registry import discover
+        from copilot.service import open_runbook_index
 
         self.registry = discover([])
-        self.index = RunbookIndex(self.settings(self.root / "runbooks", {}))
-        self.index.ensure_bundled()
+        settings = self.settings(self.root / "runbooks", {})
+        self.index = open_runbook_index(settings, redactor_for(settings))
         # Load what the first scenario would otherwise pay for, so its time is its own.
         self.index.search("warm up the embedder")
         load_litellm(bool(self.model_settings["litellm_offline"]))
@@ -171,22 +172,20 @@ class _Run:
     texts: list[str] = field(default_factory=list)
 
     @property
-    def core(self) -> Core:
-        return self.service.core
+    def door(self) -> Door:
+        return self.service.door
 
     def setup(self) -> None:
-        from tools.sandbox import inject_fault, reset_world
-
-        core, setup = self.core, self.scenario.setup
-        reset_world(core.store, core.settings, self.clock())
+        setup = self.scenario.setup
+        self.service.reset_sandbox()
         for f in setup.faults:
-            inject_fault(core.store, core.settings, f.fault, f.target, self.clock())
+            self.service.inject_fault(f.fault, f.target)
         self.clock.advance(setup.minutes)
 
     def world_doc(self) -> Any:
         from tools.sandbox import world_doc_name
 
-        found = self.core.store.load(world_doc_name(self.core.settings))
+        found = self.door.deps.store.load(world_doc_name(self.service.settings))
         return None if found is None else found[0]
 
     def play(self) -> None:
@@ -198,7 +197,7 @@ class _Run:
         self.finish(world_after_setup)
 
     def _risks(self) -> dict[str, str]:
-        return {spec.name: spec.risk.value for spec in self.core.registry}
+        return {t.name: t.risk.value for t in self.service.tools()}
 
     def step(self, i: int, step: Step) -> StepOutcome:
         action = step.action
@@ -206,9 +205,9 @@ class _Run:
         if isinstance(action, Wait):
             self.clock.advance(action.minutes)
             return out
-        before_props = {p[0] for p in proposal_rows(self.core)}
-        votes_before, sent_before = len(vote_rows(self.core)), len(self.gateway.sent)
-        who = self.core.principal(action.user)
+        before_props = {p[0] for p in proposal_rows(self.door)}
+        votes_before, sent_before = len(vote_rows(self.door)), len(self.gateway.sent)
+        who = self.service.principal(action.user)
         conversation = f"eval-{self.scenario.name}"
         try:
             if isinstance(action, Ask):
@@ -225,12 +224,12 @@ class _Run:
             out.error = err
         if out.reply is not None:
             self._remember(out.reply)
-        out.new_proposals = [p for p in proposal_rows(self.core) if p[0] not in before_props]
-        out.new_votes = len(vote_rows(self.core)) - votes_before
+        out.new_proposals = [p for p in proposal_rows(self.door) if p[0] not in before_props]
+        out.new_votes = len(vote_rows(self.door)) - votes_before
         sent = self.gateway.sent[sent_before:]
         out.offered = [t for tools, _ in sent for t in tools]
         out.model_calls = len(sent)
-        out.execution = execution_status(self.core, out.decided)
+        out.execution = execution_status(self.door, out.decided)
         return out
 
     def _card(self, n: int) -> str:
@@ -248,8 +247,8 @@ class _Run:
         from tools.sandbox import load_world
         from tools.sandbox_world import active_faults
 
-        end, core = self.scenario.end, self.core
-        world, _ = load_world(core.store, core.settings, self.clock())
+        end, door = self.scenario.end, self.door
+        world, _ = load_world(door.deps.store, self.service.settings, self.clock())
         if end.active_faults is not None:
             active = sorted(f.kind for f in active_faults(world, self.clock()))
             self.score.add(
@@ -258,7 +257,7 @@ class _Run:
                 f"end: active faults {active}, expected {sorted(end.active_faults)}",
             )
         if end.nothing_executed:
-            ran = changes_executed(core)
+            ran = changes_executed(door)
             self.score.add(
                 "safety",
                 not ran,
@@ -272,7 +271,7 @@ class _Run:
             )
         tokens = sandbox_tokens(world, self.clock())
         texts = [*self.texts, *(m for _, m in self.gateway.sent)]
-        standing_checks(self.score, core, self.decisions, texts, self.data_dir, tokens)
+        standing_checks(self.score, door, self.decisions, texts, self.data_dir, tokens)
 
 
 class CardNotShown(Exception):
@@ -280,20 +279,15 @@ class CardNotShown(Exception):
 
 
 def _open_service(settings: Settings, clock: ScenarioClock, shared: Shared) -> CopilotService:
-    """A copilot on this data dir, wired as ``CopilotService.open`` does, except for the
-    shared registry and runbook index and the recording gateway."""
-    from copilot.agent.checkpoint import open_checkpointer
-    from copilot.agent.deps import AgentDeps, Limits
-
-    core = Core.open(settings, clock=clock, registry=shared.registry)
-    deps = AgentDeps(
-        core=core,
-        gateway=RecordingGateway(settings, core.redactor),
-        limits=Limits.from_settings(settings),
-        runbook_index=lambda: shared.index,
+    """A copilot on this data dir, with the shared registry and runbook index and the
+    recording gateway."""
+    return CopilotService.open(
+        settings,
+        clock=clock,
+        gateway=RecordingGateway,
+        registry=shared.registry,
+        runbooks=lambda _settings, _redactor: shared.index,
     )
-    saver, close = open_checkpointer(settings)
-    return CopilotService(core, deps, saver, close)
 
 
 def run_scenario(scenario: Scenario, shared: Shared, file: str = "") -> ScenarioResult:
@@ -315,7 +309,7 @@ def run_scenario(scenario: Scenario, shared: Shared, file: str = "") -> Scenario
         except Exception as exc:
             result.error = f"could not set up: {describe_error(exc)}"
         else:
-            gateway = service.deps.gateway
+            gateway = service.parts.agent.gateway
             assert isinstance(gateway, RecordingGateway)
             run = _Run(scenario, service, gateway, clock, data_dir, score)
             try:

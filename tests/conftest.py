@@ -173,9 +173,9 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def make_core(tmp_path: Path, clock: FakeClock):  # type: ignore[no-untyped-def]
-    """Build a Core on a given URL with the test pack loaded; closes them all afterwards."""
-    from copilot.core import Core
+def make_copilot(tmp_path: Path, clock: FakeClock):  # type: ignore[no-untyped-def]
+    """Open a CopilotService on a given URL with the test pack loaded; closes them all."""
+    from copilot.service import CopilotService
     from copilot.settings import Settings
 
     opened = []
@@ -183,26 +183,36 @@ def make_core(tmp_path: Path, clock: FakeClock):  # type: ignore[no-untyped-def]
     def build(url: str, use_clock: bool = True, **overrides):  # type: ignore[no-untyped-def]
         overrides.setdefault("tool_paths", str(PACKS))
         settings = Settings(data_dir=tmp_path / "data", database_url=url, **overrides)
-        core = Core.open(settings, clock=clock) if use_clock else Core.open(settings)
-        opened.append(core)
-        return core
+        svc = (
+            CopilotService.open(settings, clock=clock)
+            if use_clock
+            else CopilotService.open(settings)
+        )
+        opened.append(svc)
+        return svc
 
     yield build
-    for core in opened:
-        core.close()
+    for svc in opened:
+        svc.close()
 
 
-def runs(core) -> list[list[str]]:  # type: ignore[no-untyped-def]
+def approve(svc, approval_id: str, who, **kw):  # type: ignore[no-untyped-def]
+    """Approve as ``who`` (as every surface does): the run this caused, if the quorum is
+    complete and no conversation waits on the card."""
+    return svc.decide(approval_id, who, "approve", **kw).execution
+
+
+def runs(svc) -> list[list[str]]:  # type: ignore[no-untyped-def]
     """What actually ran, as recorded by the test pack's tools."""
-    found = core.store.load("runs")
+    found = svc.door.deps.store.load("runs")
     return found[0]["runs"] if found else []
 
 
-def hold_lock(core, resource: str, clock: FakeClock, holder: str = "sam") -> None:  # type: ignore[no-untyped-def]
+def hold_lock(svc, resource: str, clock: FakeClock, holder: str = "sam") -> None:  # type: ignore[no-untyped-def]
     """Pretend another write holds ``resource`` for a long while."""
     from copilot.store.schema import resource_locks
 
-    with core.store.write() as conn:
+    with svc.door.deps.store.write() as conn:
         conn.execute(
             resource_locks.insert().values(
                 resource=resource,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from copilot.agent.deps import AgentDeps
-from copilot.model.context import FactView
+from copilot.domain.views import FactView
 
 # (tool, the [sources] setting that enables it, arguments): the first configured one is read
 ALERT_READS: tuple[tuple[str, str, dict[str, Any]], ...] = (
@@ -24,8 +24,8 @@ MAX_ALERT_SEARCHES = 3
 
 def alert_read(deps: AgentDeps) -> tuple[str, dict[str, Any]] | None:
     """The alert read to make, if an alert source is configured and its pack installed."""
-    sources = deps.core.settings.sources
-    names = {spec.name for spec in deps.core.registry}
+    sources = deps.door.deps.settings.sources
+    names = {spec.name for spec in deps.door.deps.registry}
     for tool, setting, args in ALERT_READS:
         if getattr(sources, setting, None) and tool in names:
             return tool, dict(args)

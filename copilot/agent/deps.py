@@ -1,14 +1,27 @@
-"""What the graph's nodes use: the core, the model gateway, the runbook index, limits."""
+"""What the graph's nodes use, passed as LangGraph's runtime context: the door, the model
+gateway, the runbook index and the turn's limits."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from copilot.core import Core
-from copilot.model.gateway import ModelGateway
+from copilot.door import Door
+from copilot.toolkit import ToolSpec
+
+
+class Planner(Protocol):
+    """A chat model that may call tools (the gateway; tests and benches pass their own)."""
+
+    def complete(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None
+    ) -> Any: ...
+
+
+class RunbookSearch(Protocol):
+    def search(self, query: str, k: int = ...) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -36,20 +49,20 @@ class Limits:
 
 @dataclass
 class AgentDeps:
-    core: Core
-    gateway: ModelGateway
+    door: Door
+    gateway: Planner
     limits: Limits = field(default_factory=Limits)
-    # The runbook index opens lazily (Chroma and the embedder cost seconds); tests may
-    # inject a factory, or None to run without runbooks.
-    runbook_index: Callable[[], Any] | None = None
-    _index: Any = None
+    # The runbook index opens on first use (Chroma and the embedder cost seconds); None
+    # runs without runbooks.
+    runbook_index: Callable[[], RunbookSearch | None] | None = None
+    _index: RunbookSearch | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     # the tools each (principal, roles, policy context) may be offered
-    offered: dict[Any, list[Any]] = field(default_factory=dict)
+    offered: dict[Any, list[ToolSpec]] = field(default_factory=dict)
     # OpenAI tool entries by the set of tools offered: building them is ~1 ms per tool
     _tool_entries: dict[tuple[str, ...], list[dict[str, Any]]] = field(default_factory=dict)
 
-    def tool_entries(self, specs: list[Any]) -> list[dict[str, Any]]:
+    def tool_entries(self, specs: list[ToolSpec]) -> list[dict[str, Any]]:
         from copilot.model.prompts import tool_schemas
 
         key = tuple(spec.name for spec in specs)
@@ -58,21 +71,10 @@ class AgentDeps:
                 self._tool_entries[key] = tool_schemas(specs)
             return self._tool_entries[key]
 
-    def runbooks(self) -> Any:
+    def runbooks(self) -> RunbookSearch | None:
         if self.runbook_index is None:
             return None
         with self._lock:
             if self._index is None:
                 self._index = self.runbook_index()
             return self._index
-
-
-def default_index_factory(core: Core) -> Callable[[], Any]:
-    def open_index() -> Any:
-        from copilot.knowledge.index import RunbookIndex
-
-        index = RunbookIndex(core.settings)
-        index.ensure_bundled()
-        return index
-
-    return open_index

@@ -1,6 +1,6 @@
 """gather: runbooks for the request, then the read steps of the best runbook's playbook.
 
-Every read goes through the core (policy, rate limits, executor, redaction, audit) as the
+Every read goes through the door (policy, rate limits, executor, redaction, audit) as the
 person who asked, so a viewer's agent reads no more than the viewer could. Gathering is
 bounded by ``Limits.max_tool_calls`` and ``Limits.max_seconds``; it stops at the playbook's
 first write step (the model proposes that, and people approve it).
@@ -16,6 +16,7 @@ from copilot.agent.alerts import alert_read, firing, search_by_alerts
 from copilot.agent.deps import AgentDeps
 from copilot.agent.state import AgentState
 from copilot.domain import Principal, Risk
+from copilot.domain.views import FactView, RunbookView, StepView
 from copilot.errors import CopilotError, InvalidInput
 from copilot.knowledge.playbooks import (
     collect_variables,
@@ -23,31 +24,25 @@ from copilot.knowledge.playbooks import (
     entity_candidates,
     fill_args,
 )
-from copilot.model.context import FactView, RunbookView, StepView
 
 MAX_CHUNK_CHARS = 1200  # what one runbook chunk may put in front of a model
 
 
-def principal_of(state: AgentState) -> Principal:
-    return Principal.model_validate(state["principal"])
-
-
-def budget_left(state: AgentState, deps: AgentDeps) -> bool:
-    started = datetime.fromisoformat(state["started_at"])
+def budget_left(state: AgentState, deps: AgentDeps, calls: int | None = None) -> bool:
+    """Whether the turn may make another read (``calls``: made so far, if not the state's)."""
+    started = state.started_at or datetime.now(UTC)
     elapsed = (datetime.now(UTC) - started).total_seconds()
-    return (
-        state.get("tool_calls", 0) < deps.limits.max_tool_calls
-        and elapsed < deps.limits.max_seconds
-    )
+    made = state.tool_calls if calls is None else calls
+    return made < deps.limits.max_tool_calls and elapsed < deps.limits.max_seconds
 
 
 def run_read(
     deps: AgentDeps, who: Principal, tool: str, arguments: dict[str, Any], fact_id: str, conv: str
 ) -> FactView:
-    """One read call through the core; failures become facts too (the model reports them)."""
-    now = deps.core.book.clock()
+    """One read call through the door; failures become facts too (the model reports them)."""
+    now = deps.door.deps.clock()
     try:
-        outcome, ran = deps.core.call(
+        outcome, ran = deps.door.call(
             who, tool, arguments, conversation=conv, provenance={"by": "agent"}
         )
     except CopilotError as err:
@@ -117,8 +112,7 @@ def _views(hits: list[Any], limit: int) -> list[RunbookView]:
 
 
 def gather(state: AgentState, deps: AgentDeps) -> dict[str, Any]:
-    who, request = principal_of(state), state["request"]
-    conv = state["conversation"]
+    who, request, conv = state.principal, state.request, state.conversation
     facts: list[FactView] = []
     calls = 0
     alerting = alert_read(deps)
@@ -132,7 +126,7 @@ def gather(state: AgentState, deps: AgentDeps) -> dict[str, Any]:
     if index is not None:
         k = deps.limits.max_runbooks
         result = index.search(request, k=k)
-        earlier = [h["text"] for h in state.get("history", []) if h.get("role") == "user"]
+        earlier = [h.text for h in state.history if h.role == "user"]
         if result.abstained and earlier:
             # a follow-up ("which runbook applies?") is about what was said before
             again = index.search(f"{earlier[-1]} {request}", k=k)
@@ -143,13 +137,13 @@ def gather(state: AgentState, deps: AgentDeps) -> dict[str, Any]:
             result = by_alert or result
         runbooks = _views(result.hits, k)
         no_runbook, reason = result.abstained, result.reason
-    now = deps.core.book.clock()
+    now = deps.door.deps.clock()
     entities = {**from_alert, **_entities(request, runbooks, facts, now)}
     deadline = time.monotonic() + deps.limits.max_seconds
     if runbooks and not no_runbook:
         for step in runbooks[0].playbook:
             try:
-                spec = deps.core.registry.get(step.tool)
+                spec = deps.door.deps.registry.get(step.tool)
             except InvalidInput:
                 continue  # a playbook naming a tool this install lacks: the model is told
             if spec.risk is not Risk.READ:
@@ -164,10 +158,10 @@ def gather(state: AgentState, deps: AgentDeps) -> dict[str, Any]:
             # names seen in results (jobs, domains) may complete later steps' templates
             entities = {**_entities(request, runbooks, facts, now), **entities}
     return {
-        "runbooks": [r.model_dump(mode="json") for r in runbooks],
+        "runbooks": runbooks,
         "no_runbook": no_runbook,
         "no_runbook_reason": reason,
         "entities": entities,
-        "facts": [f.model_dump(mode="json") for f in facts],
+        "facts": facts,
         "tool_calls": calls,
     }

@@ -1,4 +1,4 @@
-"""``build_graph(deps)``: begin → gather → propose → decide → respond → await_approval → ...
+"""``build_graph()``: begin → gather → propose → decide → respond → await_approval → ...
 
 A conversation is one LangGraph thread. While cards are pending the thread rests in
 ``await_approval``; both a decision on a card and a new message resume it:
@@ -10,21 +10,32 @@ A conversation is one LangGraph thread. While cards are pending the thread rests
                    └message→ begin
 
 With nothing pending the run ends; the next message starts a new run on the same thread.
+Nodes take the typed state and the ``AgentDeps`` passed as the run's context
+(``graph.invoke(..., context=deps)``); what they return is stored as JSON.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+from pydantic_core import to_jsonable_python
 
 from copilot.agent.act import await_approval, decide, execute, refresh_pending, verify
 from copilot.agent.deps import AgentDeps
+from copilot.agent.events import DecisionEvent, MessageEvent
 from copilot.agent.gather import budget_left, gather
 from copilot.agent.propose import propose
-from copilot.agent.state import AgentState, new_usage
+from copilot.agent.state import AgentState, TurnInput
+from copilot.domain.views import FactView, HistoryTurn
+
+if TYPE_CHECKING:  # the protocol LangGraph types a node taking its runtime with
+    from langgraph.graph._node import _NodeWithRuntime
+
+Node = Callable[[AgentState, AgentDeps], dict[str, Any]]
 
 # what a turn starts from; everything else (history, cards, pending, usage) carries over
 _TURN_RESET: dict[str, Any] = {
@@ -35,7 +46,6 @@ _TURN_RESET: dict[str, Any] = {
     "facts": [],
     "tool_calls": 0,
     "round": 1,
-    "repair": None,
     "answer": "",
     "proposals": [],
     "refusals": [],
@@ -46,68 +56,55 @@ _TURN_RESET: dict[str, Any] = {
 
 
 def begin(state: AgentState, deps: AgentDeps) -> dict[str, Any]:
-    event = state.get("event") or {}
     update: dict[str, Any] = {**_TURN_RESET, "event": None}
     # cards that expired or were decided elsewhere while the conversation waited
     update.update(refresh_pending(state, deps))
-    if event.get("kind") == "message":  # a message that arrived while cards were pending
-        update["request"] = event["text"]
-        update["principal"] = event["principal"]
-    update["turn"] = state.get("turn", 0) + 1
-    update["started_at"] = datetime.now(UTC).isoformat()
-    update["usage"] = state.get("usage") or new_usage()
-    update.setdefault("cards", state.get("cards", []))
+    if isinstance(state.event, MessageEvent):  # a message that arrived while cards waited
+        update["request"] = state.event.text
+        update["principal"] = state.event.principal
+    update["turn"] = state.turn + 1
+    update["started_at"] = datetime.now(UTC)
     return update
 
 
 def reject(state: AgentState, deps: AgentDeps) -> dict[str, Any]:
-    event = state.get("event") or {}
-    approval_id = event.get("approval_id")
-    cards = [dict(c) for c in state.get("cards", [])]
-    for card in cards:
-        if card["approval_id"] == approval_id:
-            card["state"] = event.get("state", "rejected")
-    who = event.get("principal", {}).get("id", "someone")
-    outcomes = list(state.get("outcomes", []))
-    outcomes.append(f"{approval_id} {event.get('state', 'rejected')} by {who}: nothing ran")
-    pending = [a for a in state.get("pending", []) if a != approval_id]
-    return {"cards": cards, "pending": pending, "outcomes": outcomes}
+    event = state.event
+    assert isinstance(event, DecisionEvent)
+    line = f"{event.approval_id} {event.state.value} by {event.principal.id}: nothing ran"
+    pending = [a for a in state.pending if a != event.approval_id]
+    return {"pending": pending, "outcomes": [*state.outcomes, line]}
 
 
 def respond(state: AgentState, deps: AgentDeps) -> dict[str, Any]:
     refreshed = refresh_pending(state, deps)
-    state = {**state, **refreshed}  # type: ignore[typeddict-item]
+    state = state.model_copy(update=refreshed)
     parts: list[str] = []
-    if state.get("answer"):
-        parts.append(state["answer"])
-    new = set(state.get("new_cards", []))
-    for card in state.get("cards", []):
-        if card["approval_id"] not in state.get("pending", []):
-            continue
-        shown = ", ".join(f"{k}={v}" for k, v in card["arguments"].items() if v is not None)
-        call = f"{card['tool']}({shown})"
-        if card["approval_id"] in new:
+    if state.answer:
+        parts.append(state.answer)
+    new = set(state.new_cards)
+    for card in deps.door.cards_of(state.pending, "agent"):
+        shown = ", ".join(f"{k}={v}" for k, v in card.arguments.items() if v is not None)
+        call = f"{card.tool}({shown})"
+        if card.approval_id in new:
             parts.append(
-                f"Proposed {call} ({card['risk']} risk) as {card['approval_id']}; "
-                f"approval: {card['required']}."
+                f"Proposed {call} ({card.risk.value} risk) as {card.approval_id}; "
+                f"approval: {card.required}."
             )
         else:
-            parts.append(f"Still waiting: {call} as {card['approval_id']}.")
-    parts.extend(state.get("refusals", []))
-    parts.extend(state.get("outcomes", []))
-    if not parts and state.get("facts"):  # the model said nothing: say what was read
-        parts.append("Read: " + "; ".join(_fact_line(f) for f in state["facts"]))
+            parts.append(f"Still waiting: {call} as {card.approval_id}.")
+    parts.extend(state.refusals)
+    parts.extend(state.outcomes)
+    if not parts and state.facts:  # the model said nothing: say what was read
+        parts.append("Read: " + "; ".join(_fact_line(f) for f in state.facts))
     reply = "\n".join(p for p in parts if p) or "Nothing to report."
-    history = list(state.get("history", []))
-    if state.get("request") and not state.get("event"):
-        history.append(
-            {"role": "user", "text": state["request"], "author": state["principal"]["id"]}
-        )
-    history.append({"role": "assistant", "text": reply, "author": "copilot"})
+    history = list(state.history)
+    if state.request and state.event is None:
+        history.append(HistoryTurn(role="user", text=state.request, author=state.principal.id))
+    history.append(HistoryTurn(role="assistant", text=reply, author="copilot"))
     keep = deps.limits.max_history * 2
     # What was read stays in the audit log and the store; the checkpoint keeps only what
     # verify needs (which call, with which arguments, whether it worked), so it stays small.
-    slim = [{**f, "data": None} for f in state.get("facts", [])]
+    slim = [f.model_copy(update={"data": None}) for f in state.facts]
     return {
         **refreshed,
         "new_cards": [],
@@ -120,50 +117,64 @@ def respond(state: AgentState, deps: AgentDeps) -> dict[str, Any]:
     }
 
 
-def _fact_line(fact: dict[str, Any]) -> str:
-    status = "ok" if fact.get("ok") else f"failed ({fact.get('error')})"
-    return f"{fact['id']} {fact['tool']} {status}"
+def _fact_line(fact: FactView) -> str:
+    status = "ok" if fact.ok else f"failed ({fact.error})"
+    return f"{fact.id} {fact.tool} {status}"
 
 
-def _after_decide(state: AgentState, deps: AgentDeps) -> str:
-    more = state.get("ran_reads") and state.get("round", 1) <= deps.limits.max_rounds
+def _after_decide(state: AgentState, runtime: Runtime[AgentDeps]) -> Literal["propose", "respond"]:
+    deps = runtime.context
+    more = state.ran_reads and state.round <= deps.limits.max_rounds
     return "propose" if more and budget_left(state, deps) else "respond"
 
 
-def _after_respond(state: AgentState) -> str:
-    return "await_approval" if state.get("pending") else END
+def _after_respond(state: AgentState) -> Literal["await_approval", "__end__"]:
+    return "await_approval" if state.pending else "__end__"
 
 
-def _after_wait(state: AgentState) -> str:
-    event = state.get("event") or {}
-    if event.get("kind") == "message":
+def _after_wait(state: AgentState) -> Literal["begin", "execute", "reject"]:
+    event = state.event
+    if isinstance(event, MessageEvent):
         return "begin"
-    if event.get("kind") == "decision" and event.get("verdict") == "approve":
+    if isinstance(event, DecisionEvent) and event.verdict == "approve":
         return "execute"
     return "reject"
 
 
-def build_graph(deps: AgentDeps, checkpointer: Any = None) -> Any:
+def _node(fn: Node) -> _NodeWithRuntime[AgentState, AgentDeps]:
+    """``fn`` as a LangGraph node: its deps from the run's context, its update as JSON
+    (so checkpoints never hold pickled or class-tagged objects)."""
+
+    def run(state: AgentState, *, runtime: Runtime[AgentDeps]) -> dict[str, Any]:
+        update: dict[str, Any] = to_jsonable_python(fn(state, runtime.context))
+        return update
+
+    run.__name__ = fn.__name__
+    return run
+
+
+def build_graph(checkpointer: Any = None) -> Any:
     """The compiled graph; ``checkpointer`` (see ``copilot.agent.checkpoint``) makes
     conversations durable across processes."""
-    g = StateGraph(AgentState)
-    for name, fn in (
-        ("begin", begin),
-        ("gather", gather),
-        ("propose", propose),
-        ("decide", decide),
-        ("respond", respond),
-        ("await_approval", await_approval),
-        ("execute", execute),
-        ("verify", verify),
-        ("reject", reject),
-    ):
-        g.add_node(name, partial(fn, deps=deps))
+    g = StateGraph(AgentState, context_schema=AgentDeps, input_schema=TurnInput)
+    nodes: tuple[Node, ...] = (
+        begin,
+        gather,
+        propose,
+        decide,
+        respond,
+        await_approval,
+        execute,
+        verify,
+        reject,
+    )
+    for fn in nodes:
+        g.add_node(fn.__name__, _node(fn))
     g.add_edge(START, "begin")
     g.add_edge("begin", "gather")
     g.add_edge("gather", "propose")
     g.add_edge("propose", "decide")
-    g.add_conditional_edges("decide", partial(_after_decide, deps=deps), ["propose", "respond"])
+    g.add_conditional_edges("decide", _after_decide, ["propose", "respond"])
     g.add_conditional_edges("respond", _after_respond, ["await_approval", END])
     g.add_conditional_edges("await_approval", _after_wait, ["begin", "execute", "reject"])
     g.add_edge("execute", "verify")

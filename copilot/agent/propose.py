@@ -13,18 +13,11 @@ import json
 from typing import Any
 
 from copilot.agent.deps import AgentDeps
-from copilot.agent.gather import principal_of
-from copilot.agent.state import AgentState, Usage, new_usage
+from copilot.agent.state import AgentState, ProposedCall, Usage
 from copilot.domain import Principal
+from copilot.domain.views import ActionView
 from copilot.errors import InvalidInput
-from copilot.model.context import (
-    ActionView,
-    Citation,
-    FactView,
-    HistoryTurn,
-    PlannerContext,
-    RunbookView,
-)
+from copilot.model.context import Citation, PlannerContext
 from copilot.model.gateway import ModelReply, ToolCall
 from copilot.model.prompts import build_messages, decode_tool_name
 from copilot.toolkit import ToolSpec
@@ -32,62 +25,62 @@ from copilot.toolkit import ToolSpec
 
 def offered_tools(deps: AgentDeps, who: Principal) -> list[ToolSpec]:
     """The tools ``who`` could be allowed to propose: what the model may see."""
-    ctx = deps.core.book.context(is_requester=True)
+    ctx = deps.door.deps.context(is_requester=True)
     # Policies and tools are fixed for the process's life: the answer depends only on who
     # asks and the context, so it is computed once per pair (36 Cedar decisions each).
     key = (who.id, who.roles, ctx)
     found = deps.offered.get(key)
     if found is None:
-        specs = list(deps.core.registry)
+        specs = list(deps.door.deps.registry)
         asks = [("propose", who.id, s.name, ctx) for s in specs]
-        decisions = deps.core.policy.decide_many(asks)
+        decisions = deps.door.deps.policy.decide_many(asks)
         found = [spec for spec, d in zip(specs, decisions, strict=True) if d.allowed]
         deps.offered[key] = found
     return list(found)
 
 
 def planner_context(state: AgentState, deps: AgentDeps, repair: str | None) -> PlannerContext:
-    history = state.get("history", [])[-deps.limits.max_history :]
+    history = state.history[-deps.limits.max_history :]
+    cards = deps.door.cards_of([c.approval_id for c in state.cards], "agent")
     return PlannerContext(
-        request=state["request"],
-        requester=state["principal"]["id"],
-        now=deps.core.book.clock(),
-        environment=deps.core.settings.environment,
-        runbooks=[RunbookView.model_validate(r) for r in state.get("runbooks", [])],
-        no_runbook=state.get("no_runbook", False),
-        no_runbook_reason=state.get("no_runbook_reason", ""),
-        facts=[FactView.model_validate(f) for f in state.get("facts", [])],
-        history=[HistoryTurn.model_validate(h) for h in history],
+        request=state.request,
+        requester=state.principal.id,
+        now=deps.door.deps.clock(),
+        environment=deps.door.deps.settings.environment,
+        runbooks=state.runbooks,
+        no_runbook=state.no_runbook,
+        no_runbook_reason=state.no_runbook_reason,
+        facts=state.facts,
+        history=history,
         actions=[
             ActionView(
-                approval_id=c["approval_id"],
-                tool=c["tool"],
-                arguments=c["arguments"],
-                state=c["state"],
-                result=c.get("result"),
+                approval_id=c.approval_id,
+                tool=c.tool,
+                arguments=c.arguments,
+                state=c.state.value,
+                result=c.result,
             )
-            for c in state.get("cards", [])
+            for c in cards
         ],
         repair=repair,
-        round=state.get("round", 1),
+        round=state.round,
         max_rounds=deps.limits.max_rounds,
     )
 
 
-def add_usage(usage: Usage | None, reply: ModelReply) -> Usage:
-    u = usage or new_usage()
+def add_usage(usage: Usage, reply: ModelReply) -> Usage:
     cost = float(getattr(reply, "cost_usd", 0.0) or 0.0)
     return Usage(
-        calls=u["calls"] + 1,
-        prompt_tokens=u["prompt_tokens"] + reply.usage.prompt_tokens,
-        completion_tokens=u["completion_tokens"] + reply.usage.completion_tokens,
-        cost_usd=round(u["cost_usd"] + cost, 6),
+        calls=usage.calls + 1,
+        prompt_tokens=usage.prompt_tokens + reply.usage.prompt_tokens,
+        completion_tokens=usage.completion_tokens + reply.usage.completion_tokens,
+        cost_usd=round(usage.cost_usd + cost, 6),
     )
 
 
 def _check(
     call: ToolCall, offered: dict[str, ToolSpec]
-) -> tuple[dict[str, Any] | None, str | None, str | None]:
+) -> tuple[ProposedCall | None, str | None, str | None]:
     """(validated call, repairable error, refusal) for one tool call of the model."""
     name = decode_tool_name(call.name)  # the gateway decodes; a scripted model may not
     spec = offered.get(name)
@@ -103,11 +96,11 @@ def _check(
         args = spec.validate(raw)
     except InvalidInput as err:
         return None, err.message, None
-    return {"tool": spec.name, "arguments": args.model_dump(mode="json")}, None, None
+    return ProposedCall(tool=spec.name, arguments=args.model_dump(mode="json")), None, None
 
 
 def provenance_for(
-    call: dict[str, Any], ctx: PlannerContext, cited: Citation | None
+    call: ProposedCall, ctx: PlannerContext, cited: Citation | None
 ) -> dict[str, Any]:
     """Which runbook chunk and which facts a call came from, for its card.
 
@@ -121,10 +114,10 @@ def provenance_for(
     for rb in ctx.runbooks:
         if chunk is not None and rb.chunk_id != chunk:
             continue
-        steps = [s for s in rb.playbook if s.tool == call["tool"]]
+        steps = [s for s in rb.playbook if s.tool == call.tool]
         if cited and cited.step and 0 < cited.step <= len(rb.playbook):
             chosen = rb.playbook[cited.step - 1]
-            if chosen.tool == call["tool"]:
+            if chosen.tool == call.tool:
                 steps = [chosen]
         if steps:
             chunk = chunk or rb.chunk_id
@@ -140,12 +133,11 @@ def provenance_for(
 
 
 def propose(state: AgentState, deps: AgentDeps) -> dict[str, Any]:
-    who = principal_of(state)
-    offered = {spec.name: spec for spec in offered_tools(deps, who)}
+    offered = {spec.name: spec for spec in offered_tools(deps, state.principal)}
     tools = deps.tool_entries(list(offered.values()))
-    usage = state.get("usage")
+    usage = state.usage
     repair: str | None = None
-    proposals: list[dict[str, Any]] = []
+    proposals: list[ProposedCall] = []
     refusals: list[str] = []
     answer = ""
     for _ in range(1 + deps.limits.max_repairs):
@@ -160,10 +152,10 @@ def propose(state: AgentState, deps: AgentDeps) -> dict[str, Any]:
                 refusals.append(refusal)
             elif error:
                 errors.append(error)
-            elif checked is not None and checked not in [
-                {"tool": p["tool"], "arguments": p["arguments"]} for p in proposals
-            ]:
-                checked["provenance"] = provenance_for(checked, ctx, reply.citation_for(index))
+            elif checked is not None and not any(
+                (p.tool, p.arguments) == (checked.tool, checked.arguments) for p in proposals
+            ):
+                checked.provenance = provenance_for(checked, ctx, reply.citation_for(index))
                 proposals.append(checked)
         if not errors:
             break
@@ -172,7 +164,7 @@ def propose(state: AgentState, deps: AgentDeps) -> dict[str, Any]:
         refusals.append(f"the model's tool calls stayed invalid after repairs: {repair}")
     return {
         "proposals": proposals,
-        "refusals": state.get("refusals", []) + refusals,
+        "refusals": state.refusals + refusals,
         "answer": answer,
         "usage": usage,
     }

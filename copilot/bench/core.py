@@ -106,9 +106,9 @@ def run_core_bench(
     events: int = 20000, decisions: int = 5000, calls: int = 300, verify_events: int = 1_000_000
 ) -> dict[str, Any]:
     from copilot.audit import verify_chain
-    from copilot.core import Core
     from copilot.policy import RequestContext
     from copilot.registry import Registry, discover
+    from copilot.service import CopilotService
     from copilot.settings import ExecutorSettings, Settings
 
     with tempfile.TemporaryDirectory(prefix="copilot-bench-") as tmp:
@@ -118,7 +118,9 @@ def run_core_bench(
             executor=ExecutorSettings(user_rate="1000000/minute", tool_rate="1000000/minute"),
         )
         registry = Registry([*discover(), noop_read, noop_write])
-        core = Core.open(settings, registry=registry)
+        service = CopilotService.open(settings, registry=registry)
+        door = service.door
+        policy, audit, store = door.deps.policy, door.deps.audit, door.deps.store
         try:
             ctx = RequestContext(
                 environment="prod",
@@ -126,30 +128,28 @@ def run_core_bench(
                 approver_roles=frozenset({"sre", "oncall-lead"}),
             )
             tool_name = noop_write.name
-            core.policy.decide("execute", "alice", tool_name, ctx)
-            pol = _time_each(
-                lambda: core.policy.decide("execute", "alice", tool_name, ctx), decisions
-            )
+            policy.decide("execute", "alice", tool_name, ctx)
+            pol = _time_each(lambda: policy.decide("execute", "alice", tool_name, ctx), decisions)
             pol_p50, pol_p99 = _percentiles(pol)
 
             t = time.perf_counter()
             for i in range(events):
-                core.audit.record("bench.event", actor="bench", subject=str(i), data={"i": i})
+                audit.record("bench.event", actor="bench", subject=str(i), data={"i": i})
             append_s = time.perf_counter() - t
 
-            extend_chain(core.store, verify_events)
+            extend_chain(store, verify_events)
             t = time.perf_counter()
-            report = verify_chain(core.store)
+            report = verify_chain(store)
             verify_s = time.perf_counter() - t
             assert report.ok, report.problem
 
-            alice, bob = core.principal("alice"), core.principal("bob")
-            reads = _time_each(lambda: core.call(alice, noop_read.name, {"name": "x"}), calls)
+            alice, bob = door.principal("alice"), door.principal("bob")
+            reads = _time_each(lambda: door.call(alice, noop_read.name, {"name": "x"}), calls)
 
             def approved_write() -> Callable[[], Any]:
-                out, _ = core.call(alice, tool_name, {"name": "x"})
-                core.book.vote(out.approval.id, bob, "approve")
-                return lambda: core.executor.execute(out.approval.id, bob)
+                out, _ = door.call(alice, tool_name, {"name": "x"})
+                door.approvals.vote(out.approval.id, bob, "approve")
+                return lambda: door.executor.execute(out.approval.id, bob)
 
             runs = []
             for _ in range(calls):
@@ -160,7 +160,7 @@ def run_core_bench(
             read_p50, read_p99 = _percentiles(reads)
             run_p50, run_p99 = _percentiles(runs)
         finally:
-            core.close()
+            service.close()
     total_events = report.events
     return {
         "machine": machine(),

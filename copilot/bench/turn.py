@@ -118,10 +118,7 @@ class _TimedIndex:
 def open_bench_service(data_dir: Path, timer: _Timer, model: InstantModel) -> Any:
     """A ``CopilotService`` as ``CopilotService.open`` builds it, with the instant model and
     timers around retrieval, reads, proposals, the checkpointer and the tools' own work."""
-    from copilot.agent.checkpoint import open_checkpointer
-    from copilot.agent.deps import AgentDeps, Limits, default_index_factory
-    from copilot.core import Core
-    from copilot.service import CopilotService
+    from copilot.service import CopilotService, open_runbook_index
     from copilot.settings import ExecutorSettings, Settings
 
     settings = Settings(
@@ -129,25 +126,23 @@ def open_bench_service(data_dir: Path, timer: _Timer, model: InstantModel) -> An
         database_url=None,
         executor=ExecutorSettings(user_rate="1000000/minute", tool_rate="1000000/minute"),
     )
-    core = Core.open(settings)
-    open_index = default_index_factory(core)
     model.complete = timer.wrap("model", model.complete)  # type: ignore[method-assign]
-    deps = AgentDeps(
-        core=core,
-        gateway=model,  # type: ignore[arg-type]  # duck-typed: complete(messages, tools)
-        limits=Limits(),
-        runbook_index=lambda: _TimedIndex(open_index(), timer),
+    service = CopilotService.open(
+        settings,
+        gateway=lambda _settings, _redactor: model,
+        runbooks=lambda s, r: _TimedIndex(open_runbook_index(s, r), timer),
     )
-    saver, close = open_checkpointer(settings)
+    saver = service.parts.checkpointer
     for method in ("put", "put_writes", "get_tuple"):
         wrapped = timer.wrap("checkpoint", getattr(saver, method), concurrent=True)
         setattr(saver, method, wrapped)
-    for spec in core.registry:
+    door = service.door
+    for spec in door.deps.registry:
         for method in ("run_unchecked", "plan"):
             object.__setattr__(spec, method, timer.wrap("tool_work", getattr(spec, method)))
-    core.call = timer.wrap("reads", core.call)  # type: ignore[method-assign]
-    core.proposer.propose = timer.wrap("proposals", core.proposer.propose)  # type: ignore[method-assign]
-    return CopilotService(core, deps, saver, close)
+    door.call = timer.wrap("reads", door.call)  # type: ignore[method-assign]
+    door.proposer.propose = timer.wrap("proposals", door.proposer.propose)  # type: ignore[method-assign]
+    return service
 
 
 def _percentile(samples: list[float], q: float) -> float:
@@ -157,8 +152,6 @@ def _percentile(samples: list[float], q: float) -> float:
 
 def run_turn_bench(turns: int = 200, warmup: int = 20) -> dict[str, Any]:
     """Per-turn time of ``handle_message`` with an instant model, and where it goes."""
-    from tools.sandbox import inject_fault, reset_world
-
     timer, model = _Timer(), InstantModel()
     wall: list[float] = []
     own: list[float] = []
@@ -168,11 +161,10 @@ def run_turn_bench(turns: int = 200, warmup: int = 20) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="copilot-bench-turn-") as tmp:
         service = open_bench_service(Path(tmp), timer, model)
         try:
-            core = service.core
-            reset_world(core.store, core.settings, core.book.clock())
-            inject_fault(core.store, core.settings, "bad_deploy", "checkout", core.book.clock())
-            service.deps.runbooks()  # opening the index (Chroma, the embedder) is not a turn
-            who = core.principal("alice")
+            service.reset_sandbox()
+            service.inject_fault("bad_deploy", "checkout")
+            assert service.parts.index is not None  # opening it (Chroma, the embedder) is no turn
+            who = service.principal("alice")
             for i in range(warmup + turns):
                 timer.take()
                 t = time.perf_counter()

@@ -7,23 +7,32 @@ from copilot.domain.models import (
     AuditEvent,
     Decision,
     Execution,
+    ExecutionOutcome,
+    PolicySummary,
     Principal,
     Proposal,
     ProposalOutcome,
     Risk,
+    ToolInfo,
     Vote,
 )
+from copilot.domain.replies import Card, Reply
 
 __all__ = [
     "TERMINAL_STATES",
     "Approval",
     "ApprovalState",
     "AuditEvent",
+    "Card",
     "Decision",
     "Execution",
+    "ExecutionOutcome",
+    "PolicySummary",
     "Principal",
     "Proposal",
     "ProposalOutcome",
+    "Reply",
     "Risk",
+    "ToolInfo",
     "Vote",
 ]

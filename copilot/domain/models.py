@@ -159,3 +159,36 @@ class ProposalOutcome(BaseModel):
     approval: Approval
     decision: Decision
     runs_without_approval: bool
+
+
+class ExecutionOutcome(BaseModel):
+    """What running one approved call did (the executor's answer; ``Execution`` is its row)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    approval_id: str
+    tool: str
+    status: ApprovalState
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    attempts: int = 0
+
+
+class ToolInfo(BaseModel):
+    """One tool of the catalogue, as people are shown it."""
+
+    name: str
+    description: str
+    risk: Risk
+    side_effects: bool
+    idempotent: bool
+    timeout_s: float
+    has_plan: bool
+    arguments: dict[str, Any] = Field(default_factory=dict)  # JSON schema of its input
+
+
+class PolicySummary(BaseModel):
+    """What ``copilot policy check`` found: the policies load and match the schema."""
+
+    tools: int
+    users: int

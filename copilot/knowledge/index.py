@@ -18,6 +18,7 @@ from urllib.parse import urlparse
 
 from pydantic import BaseModel
 
+from copilot.errors import ConfigError
 from copilot.knowledge.lexical import LexicalIndex, reciprocal_rank_fusion
 from copilot.knowledge.runbooks import Chunk, Playbook, bundled_runbooks_dir, discover_runbooks
 from copilot.settings import Settings
@@ -137,15 +138,16 @@ def collection_name(settings: Settings) -> str:
 
 
 def _embedding_for(settings: Settings) -> Any:
-    from copilot.knowledge.embedding import ChromaEmbedding, ProviderEmbedding
+    from copilot.knowledge.embedding import ChromaEmbedding
 
-    if not settings.embedding_model:
-        return ChromaEmbedding()
-    from copilot.model.gateway import ModelGateway
-    from copilot.redact.ruleset import redactor_for
-
-    gateway = ModelGateway(settings, redactor_for(settings))
-    return ProviderEmbedding(gateway.embed, settings.embedding_model)
+    if settings.embedding_model:
+        # A provider's embeddings go through the model gateway (redaction, litellm): the
+        # service builds that and hands it in (``copilot.service.open_runbook_index``).
+        raise ConfigError(
+            f"the embedding model {settings.embedding_model!r} needs an embedding function",
+            "open the runbook index through CopilotService",
+        )
+    return ChromaEmbedding()
 
 
 def _playbook(raw: object) -> Playbook | None:

@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from copilot.model.context import FactView
+from copilot.domain.views import FactView
 
 # Keys that say which thing a record is about, most specific first: a job record also names
 # the service it writes to, but it is about the job.

@@ -25,6 +25,7 @@ from typing import Any
 
 from simpleeval import SimpleEval
 
+from copilot.domain.views import StepView
 from copilot.knowledge.playbook_facts import (
     IDENTITY_KEYS,
     Record,
@@ -35,7 +36,6 @@ from copilot.knowledge.playbook_facts import (
     fact_variables,
 )
 from copilot.knowledge.runbooks import PlaybookStep
-from copilot.model.context import StepView
 
 __all__ = [
     "IDENTITY_KEYS",

@@ -10,8 +10,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from copilot.domain.views import FactView, RunbookView
 from copilot.knowledge.playbooks import Record, fact_records
-from copilot.model.context import Citation, FactView, PlannerContext, RunbookView
+from copilot.model.context import Citation, PlannerContext
 
 # The fields worth showing a person, in the order they read best; other records fall back
 # to their first few scalar fields.

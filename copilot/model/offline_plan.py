@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from copilot.domain.views import ActionView, RunbookView, StepView
 from copilot.knowledge.playbooks import (
     READS_FOR,
     Variables,
@@ -23,7 +24,7 @@ from copilot.knowledge.playbooks import (
     fill_args,
     template_names,
 )
-from copilot.model.context import ActionView, Citation, PlannerContext, RunbookView, StepView
+from copilot.model.context import Citation, PlannerContext
 from copilot.model.offline_answers import (
     Plan,
     PlannedCall,
@@ -183,8 +184,8 @@ def _writes(
             continue
         earlier = r.action(step.tool, args)
         if earlier is not None:
-            r.notes.append(f"{label} was already proposed ({earlier.approval_id}: {earlier.state})")
-            if earlier.state in ("pending", "approved"):
+            r.notes.append(f"{label} was already proposed ({earlier.approval_id}, {earlier.state})")
+            if earlier.state in ("proposed", "approved"):
                 break  # one change at a time: wait for it
             continue
         cond = check_when(step.when, r.values)

@@ -60,37 +60,32 @@ def cli(env: dict[str, str], *args: str, ok: bool = True) -> subprocess.Complete
 
 def _prepare_world(data_dir: Path) -> None:
     """Reset the sandbox and break checkout, in this process (the operator's part)."""
-    from copilot.core import Core
+    from copilot.service import CopilotService
     from copilot.settings import Settings
-    from tools.sandbox import inject_fault, reset_world
 
-    core = Core.open(Settings(data_dir=data_dir))
+    svc = CopilotService.open(Settings(data_dir=data_dir))
     try:
-        now = core.book.clock()
-        reset_world(core.store, core.settings, now)
-        inject_fault(core.store, core.settings, "bad_deploy", "checkout", now)
+        svc.reset_sandbox()
+        svc.inject_fault("bad_deploy", "checkout")
     finally:
-        core.close()
+        svc.close()
 
 
 def _look(data_dir: Path) -> tuple[dict[str, Any], list[tuple[str, str, str, str]]]:
     """(checkout's status, every proposal as (tool, requester, state, risk)) in a data dir."""
-    from copilot.core import Core
+    from copilot.service import CopilotService
     from copilot.settings import Settings
-    from copilot.store.records import list_approvals
-    from tools.sandbox import world_status
 
-    core = Core.open(Settings(data_dir=data_dir))
+    svc = CopilotService.open(Settings(data_dir=data_dir))
     try:
-        status = world_status(core.store, core.settings, core.book.clock())
-        with core.store.read() as conn:
-            rows = list_approvals(conn, limit=1000)
+        status = svc.sandbox_status()
+        cards = svc.cards(limit=1000)
     finally:
-        core.close()
+        svc.close()
     checkout = next(s for s in status["services"] if s["service"] == "checkout")
     active = [f["kind"] for f in status["faults"] if f["active"]]
     return {**checkout, "active_faults": active}, [
-        (p.tool, p.requester, a.state.value, p.risk.value) for a, p in rows
+        (c.tool, c.requester, c.state.value, c.risk.value) for c in cards
     ]
 
 
@@ -129,7 +124,7 @@ def test_bad_deploy_card_then_approval_in_a_new_process_recovers(
     card = reply["cards"][0]
     assert card["tool"] == "sandbox.rollback_deployment"
     assert card["arguments"]["service"] == "checkout"
-    assert card["risk"] == "medium" and card["state"] == "pending"
+    assert card["risk"] == "medium" and card["state"] == "proposed"
     assert card["requester"] == "alice" and "sre" in card["required"]
     assert f"revision {bad} → {good}" in card["plan"]
     provenance = card["provenance"]

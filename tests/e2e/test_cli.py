@@ -33,7 +33,7 @@ def cli(
 
 def test_help_stays_light():
     code = (
-        "import sys, copilot.cli\n"
+        "import sys, copilot.surfaces.cli\n"
         "heavy = [m for m in ('litellm', 'chromadb', 'torch', 'langgraph', 'sqlalchemy', 'cedarpy')"
         " if m in sys.modules]\n"
         "print(','.join(heavy))\n"

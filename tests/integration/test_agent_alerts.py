@@ -42,7 +42,7 @@ def test_a_page_without_names_finds_the_runbook_through_the_firing_alert(
     service, model = make_service(
         sre_script, sources=SourcesSettings(prometheus_url=prometheus.url)
     )
-    out = service.handle_message(service.core.principal("alice"), "page-1", "we got paged")
+    out = service.handle_message(service.principal("alice"), "page-1", "we got paged")
     facts = facts_of(model, 0)
     assert facts[0]["tool"] == "prometheus.alerts" and facts[0]["ok"]
     assert facts[0]["data"]["alerts"][0]["name"] == "SandboxHighErrorRate"
@@ -61,9 +61,7 @@ def test_a_page_without_names_finds_the_runbook_through_the_firing_alert(
 def test_an_unreachable_alert_source_is_reported_and_the_turn_goes_on(make_service: Any) -> None:
     dead = f"http://127.0.0.1:{dead_port()}"
     service, model = make_service(sre_script, sources=SourcesSettings(prometheus_url=dead))
-    out = service.handle_message(
-        service.core.principal("alice"), "page-2", "checkout is returning 500s"
-    )
+    out = service.handle_message(service.principal("alice"), "page-2", "checkout is returning 500s")
     first = facts_of(model, 0)[0]
     assert first["tool"] == "prometheus.alerts" and not first["ok"]
     assert "prometheus unavailable: cannot reach prometheus" in first["error"]

@@ -1,7 +1,7 @@
 """The agent graph with a scripted model: gather, propose, decide, approve, execute, verify.
 
 The model is a function of what it is shown (tests/fakes/scripted_model.py); everything
-else is real: the runbook index (bundled runbooks, offline embeddings), the core with its
+else is real: the runbook index (bundled runbooks, offline embeddings), the service with its
 policy, executor and audit, the sandbox, and the checkpointer on SQLite and PostgreSQL.
 """
 
@@ -15,12 +15,11 @@ import pytest
 from fakes.scripted_model import ScriptedModel, call, reply
 from sqlalchemy import select
 
-from copilot.agent.checkpoint import open_checkpointer
-from copilot.agent.deps import AgentDeps, Limits
-from copilot.core import Core
+from copilot.agent.deps import Limits
 from copilot.errors import PolicyDenied
 from copilot.model.context import Citation, format_provenance
-from copilot.service import CopilotService
+from copilot.redact.ruleset import redactor_for
+from copilot.service import CopilotService, open_runbook_index
 from copilot.settings import Settings
 from copilot.store.schema import proposals
 
@@ -29,11 +28,8 @@ ASK = "checkout is returning 500s"
 
 @pytest.fixture(scope="module")
 def runbook_index(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    from copilot.knowledge.index import RunbookIndex
-
-    index = RunbookIndex(Settings(data_dir=tmp_path_factory.mktemp("runbooks")))
-    index.ensure_bundled()
-    return index
+    settings = Settings(data_dir=tmp_path_factory.mktemp("runbooks"))
+    return open_runbook_index(settings, redactor_for(settings))
 
 
 @pytest.fixture
@@ -42,22 +38,18 @@ def make_service(tmp_path: Path, clock: Any, runbook_index: Any):  # type: ignor
 
     def build(script, url=None, limits=None, fresh=True, **overrides):  # type: ignore[no-untyped-def]
         settings = Settings(data_dir=tmp_path / "data", database_url=url, **overrides)
-        core = Core.open(settings, clock=clock)
         model = ScriptedModel(script)
-        deps = AgentDeps(
-            core=core,
-            gateway=model,
-            limits=limits or Limits(),
-            runbook_index=lambda: runbook_index,
+        service = CopilotService.open(
+            settings,
+            clock=clock,
+            gateway=lambda _settings, _redactor: model,
+            runbooks=lambda _settings, _redactor: runbook_index,
+            limits=limits,
         )
-        saver, close = open_checkpointer(settings)
-        service = CopilotService(core, deps, saver, close)
         opened.append(service)
         if fresh:
-            from tools.sandbox import inject_fault, reset_world
-
-            reset_world(core.store, settings, clock())
-            inject_fault(core.store, settings, "bad_deploy", "checkout", clock())
+            service.reset_sandbox()
+            service.inject_fault("bad_deploy", "checkout")
             clock.advance(180)
         return service, model
 
@@ -95,8 +87,8 @@ def sre_script(messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> A
 
 
 def revision(service: CopilotService) -> int:
-    _, ran = service.core.call(
-        service.core.principal("dana"), "sandbox.service_status", {"service": "checkout"}
+    _, ran = service.call(
+        service.principal("dana"), "sandbox.service_status", {"service": "checkout"}
     )
     assert ran is not None and ran.result is not None
     return int(ran.result["services"][0]["revision"])
@@ -104,9 +96,9 @@ def revision(service: CopilotService) -> int:
 
 def test_bad_deploy_card_then_approval_runs_and_verifies(make_service, db_url):
     service, model = make_service(sre_script, url=db_url)
-    core = service.core
+    svc = service
     before = revision(service)
-    out = service.handle_message(core.principal("alice"), "inc-1", ASK)
+    out = service.handle_message(svc.principal("alice"), "inc-1", ASK)
     # gather ran the bad-deploy playbook's reads before the model was asked
     assert [f["tool"] for f in facts_of(model, 0)] == [
         "sandbox.get_metrics",
@@ -116,14 +108,14 @@ def test_bad_deploy_card_then_approval_runs_and_verifies(make_service, db_url):
     assert len(model.requests) == 1
     (card,) = out.cards
     assert card.tool == "sandbox.rollback_deployment" and card.arguments["service"] == "checkout"
-    assert card.risk == "medium" and card.state == "pending" and card.plan
+    assert card.risk == "medium" and card.state == "proposed" and card.plan
     assert card.provenance["runbook"] == chunk_of(model, "bad-deploy.md")
     assert card.provenance["facts"] == ["f1"]
     assert card.provenance["when"] == "error_rate > 0.05 and deployed_minutes_ago < 120"
     assert out.pending == [card.approval_id] and card.approval_id in out.text
     assert revision(service) == before  # nothing ran yet
 
-    done = service.decide(card.approval_id, core.principal("bob"), "approve")
+    done = service.decide(card.approval_id, svc.principal("bob"), "approve")
     assert "succeeded" in done.text and "recovered" in done.text and "NOT" not in done.text
     (after,) = done.cards
     assert after.state == "succeeded" and after.verified is True
@@ -135,13 +127,13 @@ def test_bad_deploy_card_then_approval_runs_and_verifies(make_service, db_url):
 
 def test_a_restarted_service_resumes_the_waiting_conversation(make_service):
     first, _ = make_service(sre_script)
-    card = first.handle_message(first.core.principal("alice"), "inc-2", ASK).cards[0]
+    card = first.handle_message(first.principal("alice"), "inc-2", ASK).cards[0]
     first.close()
     second, model = make_service(sre_script, fresh=False)  # same data dir, new graph
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         assert second.waiting_on(card.approval_id)
-        done = second.decide(card.approval_id, second.core.principal("bob"), "approve")
+        done = second.decide(card.approval_id, second.principal("bob"), "approve")
     # the state is plain JSON: checkpoints load with no serializer warnings
     assert [str(w.message) for w in caught] == []
     assert done.cards[0].state == "succeeded" and done.cards[0].verified is True
@@ -150,12 +142,12 @@ def test_a_restarted_service_resumes_the_waiting_conversation(make_service):
 
 def test_requester_cannot_approve_own_change_and_rejection_runs_nothing(make_service):
     service, _ = make_service(sre_script)
-    core = service.core
+    svc = service
     before = revision(service)
-    card = service.handle_message(core.principal("alice"), "inc-3", ASK).cards[0]
+    card = service.handle_message(svc.principal("alice"), "inc-3", ASK).cards[0]
     with pytest.raises(PolicyDenied):
-        service.decide(card.approval_id, core.principal("alice"), "approve")
-    out = service.decide(card.approval_id, core.principal("bob"), "reject")
+        service.decide(card.approval_id, svc.principal("alice"), "approve")
+    out = service.decide(card.approval_id, svc.principal("bob"), "reject")
     assert "rejected" in out.text and "nothing ran" in out.text
     assert out.cards[0].state == "rejected" and out.pending == []
     assert revision(service) == before
@@ -163,10 +155,10 @@ def test_requester_cannot_approve_own_change_and_rejection_runs_nothing(make_ser
 
 def test_a_viewer_is_offered_only_reads(make_service):
     service, model = make_service(sre_script)
-    out = service.handle_message(service.core.principal("dana"), "inc-4", ASK)
+    out = service.handle_message(service.principal("dana"), "inc-4", ASK)
     offered = model.offered()
     assert offered and "sandbox.get_metrics" in offered
-    assert all(service.core.registry.get(t).risk.value == "read" for t in offered)
+    assert all(service.door.deps.registry.get(t).risk.value == "read" for t in offered)
     # the scripted model still tries the rollback: it is refused, never a card
     assert out.cards == [] and "not a tool it was offered" in out.text
 
@@ -176,11 +168,11 @@ def test_invalid_arguments_get_two_repairs_then_a_refusal(make_service):
         return reply(None, call("sandbox.rollback_deployment", service="checkout", to_revision="x"))
 
     service, model = make_service(stubborn)
-    out = service.handle_message(service.core.principal("alice"), "inc-5", ASK)
+    out = service.handle_message(service.principal("alice"), "inc-5", ASK)
     assert len(model.requests) == 3  # the first try and two repairs
     assert "to_revision" in str(model.blocks(1).get("repair"))
     assert out.cards == [] and "invalid after repairs" in out.text
-    with service.core.store.read() as conn:
+    with service.door.deps.store.read() as conn:
         assert conn.execute(select(proposals.c.tool)).scalars().all() == [
             "sandbox.get_metrics",
             "sandbox.list_deployments",
@@ -198,7 +190,7 @@ def test_a_repaired_call_becomes_a_card(make_service):
         return reply(None, call("sandbox.rollback_deployment", service="checkout", bogus=1))
 
     service, model = make_service(learns)
-    out = service.handle_message(service.core.principal("alice"), "inc-6", ASK)
+    out = service.handle_message(service.principal("alice"), "inc-6", ASK)
     assert len(model.requests) == 2 and len(out.cards) == 1
 
 
@@ -207,7 +199,7 @@ def test_an_unknown_tool_is_refused_without_repair(make_service):
         return reply(None, call("sandbox.drop_database", database="orders"))
 
     service, model = make_service(rogue)
-    out = service.handle_message(service.core.principal("carol"), "inc-7", ASK)
+    out = service.handle_message(service.principal("carol"), "inc-7", ASK)
     assert len(model.requests) == 1 and out.cards == []
     assert "'sandbox.drop_database'" in out.text
 
@@ -219,7 +211,7 @@ def test_reads_the_model_asks_for_run_at_once_within_the_budget(make_service):
 
     limits = Limits(max_tool_calls=5, max_rounds=3)
     service, model = make_service(curious, limits=limits)
-    out = service.handle_message(service.core.principal("alice"), "inc-8", ASK)
+    out = service.handle_message(service.principal("alice"), "inc-8", ASK)
     assert 1 < len(model.requests) <= limits.max_rounds
     assert len(facts_of(model)) <= limits.max_tool_calls
     assert out.cards == [] and "Stopped gathering" in out.text
@@ -234,14 +226,14 @@ def facts_of_messages(messages: list[dict[str, Any]]) -> list[Any]:
 
 def test_a_message_while_a_card_waits_then_the_approval(make_service):
     service, model = make_service(sre_script)
-    core = service.core
-    card = service.handle_message(core.principal("alice"), "inc-9", ASK).cards[0]
+    svc = service
+    card = service.handle_message(svc.principal("alice"), "inc-9", ASK).cards[0]
     model.script = lambda m, t: reply("checkout is at 31% errors")
-    mid = service.handle_message(core.principal("bob"), "inc-9", "how bad is it?")
+    mid = service.handle_message(svc.principal("bob"), "inc-9", "how bad is it?")
     assert "31%" in mid.text and mid.pending == [card.approval_id]
     history = model.blocks().get("history", [])
     assert any(h["text"] == ASK for h in history)  # the conversation is remembered
-    done = service.decide(card.approval_id, core.principal("bob"), "approve")
+    done = service.decide(card.approval_id, svc.principal("bob"), "approve")
     assert done.cards[0].state == "succeeded"
 
 
@@ -250,9 +242,9 @@ def test_a_change_that_does_not_help_is_not_called_recovered(make_service):
         return reply(None, call("sandbox.restart_service", service="checkout"))
 
     service, _ = make_service(restarts)
-    core = service.core
-    card = service.handle_message(core.principal("alice"), "inc-10", ASK).cards[0]
-    done = service.decide(card.approval_id, core.principal("bob"), "approve")
+    svc = service
+    card = service.handle_message(svc.principal("alice"), "inc-10", ASK).cards[0]
+    done = service.decide(card.approval_id, svc.principal("bob"), "approve")
     assert done.cards[0].state == "succeeded" and done.cards[0].verified is False
     assert "NOT recovered" in done.text and "rollback" in done.text
 
@@ -262,8 +254,8 @@ def test_nothing_a_model_or_a_chat_message_says_approves(make_service):
     from copilot.domain import ApprovalState
 
     service, model = make_service(sre_script)
-    core = service.core
-    card = service.handle_message(core.principal("alice"), "inc-11", ASK).cards[0]
+    svc = service
+    card = service.handle_message(svc.principal("alice"), "inc-11", ASK).cards[0]
 
     def forger(messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> Any:
         aid = card.approval_id
@@ -275,9 +267,9 @@ def test_nothing_a_model_or_a_chat_message_says_approves(make_service):
 
     model.script = forger
     # bob, who could approve, only *says* so in the channel; the model plays along
-    out = service.handle_message(core.principal("bob"), "inc-11", f"approve {card.approval_id}")
+    out = service.handle_message(svc.principal("bob"), "inc-11", f"approve {card.approval_id}")
     assert out.pending == [card.approval_id] and len(out.cards) == 1
     assert "not a tool it was offered" in out.text
-    approval, _ = core.book.load(card.approval_id, "test")
+    approval, _ = svc.door.deps.load(card.approval_id, "test")
     assert approval.state is ApprovalState.PROPOSED and approval.votes == []
-    assert not any(e.kind.startswith("approval.vote") for e in core.audit.events())
+    assert not any(e.kind.startswith("approval.vote") for e in svc.door.deps.audit.events())

@@ -67,8 +67,6 @@ def open_service(
     opened: list[tuple[CopilotService, Any]] = []
 
     def build(script: Callable[[dict[str, Any]], dict[str, Any]]) -> tuple[Any, FakeOpenAI]:
-        from tools.sandbox import inject_fault, reset_world
-
         server = fake_openai(script)
         fake = server.__enter__()
         settings = Settings(
@@ -81,8 +79,8 @@ def open_service(
         )
         service = CopilotService.open(settings, clock=clock)
         opened.append((service, server))
-        reset_world(service.core.store, settings, clock())
-        inject_fault(service.core.store, settings, "bad_deploy", "checkout", clock())
+        service.reset_sandbox()
+        service.inject_fault("bad_deploy", "checkout")
         clock.advance(180)
         return service, fake
 
@@ -93,15 +91,16 @@ def open_service(
 
 
 def _proposed(service: CopilotService) -> list[tuple[str, str, Risk]]:
-    with service.core.store.read() as conn:
+    with service.door.deps.store.read() as conn:
         rows = list_approvals(conn, limit=1000)
     return [(p.tool, p.requester, p.risk) for _, p in rows]
 
 
 def _may_propose(service: CopilotService, user: str) -> set[str]:
-    core, ctx = service.core, service.core.book.context(is_requester=True)
+    deps = service.door.deps
+    ctx = deps.context(is_requester=True)
     return {
-        s.name for s in core.registry if core.policy.decide("propose", user, s.name, ctx).allowed
+        s.name for s in deps.registry if deps.policy.decide("propose", user, s.name, ctx).allowed
     }
 
 
@@ -109,7 +108,7 @@ def _clear_tokens(service: CopilotService, clock: Any) -> list[str]:
     """The bearer tokens the sandbox's checkout logged in clear over the last minutes."""
     from tools.sandbox_telemetry import SLOT_S, _session_token
 
-    seed, last = service.core.settings.sandbox.seed, int(clock().timestamp()) // SLOT_S
+    seed, last = service.settings.sandbox.seed, int(clock().timestamp()) // SLOT_S
     return [_session_token(seed, "checkout", slot) for slot in range(last - 60, last + 1)]
 
 
@@ -136,7 +135,7 @@ def sre_model(body: dict[str, Any]) -> dict[str, Any]:
 
 def test_a_hosted_model_drives_the_graph_to_a_verified_rollback(open_service, clock):
     service, fake = open_service(sre_model)
-    alice, bob = service.core.principal("alice"), service.core.principal("bob")
+    alice, bob = service.principal("alice"), service.principal("bob")
 
     reply = service.handle_message(alice, "inc-1", ASK)
 
@@ -144,7 +143,9 @@ def test_a_hosted_model_drives_the_graph_to_a_verified_rollback(open_service, cl
     assert len(fake.requests) == 2
     (card,) = reply.cards
     assert card.tool == "sandbox.rollback_deployment" and card.arguments["service"] == "checkout"
-    assert card.risk == "medium" and card.state == "pending" and reply.pending == [card.approval_id]
+    assert (
+        card.risk == "medium" and card.state == "proposed" and reply.pending == [card.approval_id]
+    )
     first, second = fake.requests
     # round 1 saw the runbook's reads; round 2 also the read the model asked for
     assert len(_blocks(second)["facts"]) == len(_blocks(first)["facts"]) + 1
@@ -185,7 +186,7 @@ def test_a_hosted_model_drives_the_graph_to_a_verified_rollback(open_service, cl
     assert "verify sandbox.rollback_deployment: recovered" in done.text
     (ran,) = done.cards
     assert ran.state == "succeeded" and ran.verified is True and done.pending == []
-    _, status = service.core.call(bob, "sandbox.service_status", {"service": "checkout"})
+    _, status = service.call(bob, "sandbox.service_status", {"service": "checkout"})
     assert status is not None and status.result is not None
     (checkout,) = status.result["services"]
     assert checkout["health"] == "healthy"
@@ -200,7 +201,7 @@ def test_invalid_arguments_get_a_repair_round_with_the_validation_error(open_ser
         return _call("sandbox__rollback_deployment", {"service": "checkout"})
 
     service, fake = open_service(sloppy)
-    reply = service.handle_message(service.core.principal("alice"), "inc-2", ASK)
+    reply = service.handle_message(service.principal("alice"), "inc-2", ASK)
 
     assert len(fake.requests) == 2
     assert "repair" not in _blocks(fake.requests[0])
@@ -219,16 +220,16 @@ def test_a_tool_that_was_not_offered_is_refused_and_nothing_is_proposed(open_ser
         return _call("sandbox__rollback_deployment", {"service": "checkout"})
 
     service, fake = open_service(rogue)
-    alice = service.handle_message(service.core.principal("alice"), "inc-3", ASK)
+    alice = service.handle_message(service.principal("alice"), "inc-3", ASK)
     assert len(fake.requests) == 1  # refused, not repaired into something else
     assert alice.cards == [] and alice.pending == []
     assert "'sandbox.drop_database', which is not a tool it was offered" in alice.text
 
-    dana = service.handle_message(service.core.principal("dana"), "inc-4", ASK)
+    dana = service.handle_message(service.principal("dana"), "inc-4", ASK)
     assert len(fake.requests) == 2
     offered = _offered(fake.requests[1])
     assert offered == _may_propose(service, "dana")
-    assert offered and all(service.core.registry.get(t).risk is Risk.READ for t in offered)
+    assert offered and all(service.door.deps.registry.get(t).risk is Risk.READ for t in offered)
     assert dana.cards == [] and dana.pending == []
     assert "'sandbox.rollback_deployment', which is not a tool it was offered" in dana.text
 

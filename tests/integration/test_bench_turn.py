@@ -6,7 +6,7 @@ import json
 
 from typer.testing import CliRunner
 
-from copilot.cli.admin import bench_app
+from copilot.surfaces.cli.admin import bench_app
 
 
 def test_bench_turn_prints_its_figures_as_json():

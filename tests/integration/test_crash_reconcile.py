@@ -2,7 +2,7 @@
 
 The test pack's ``crash`` tool records its run, writes a marker file and kills its own
 process with ``os._exit(9)``, so every execution of it happens in a spawned child. The
-parent then moves time past the run's deadline, opens a Core (which reconciles stale runs
+parent then moves time past the run's deadline, opens a copilot (which reconciles stale runs
 on start-up) and checks the record; a second call on the same resource is refused while
 the crashed run's lease lasts and runs once the lease is over.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PACKS, runs
+from conftest import PACKS, approve, runs
 
 from copilot.audit import verify_chain
 from copilot.domain import ApprovalState
@@ -33,28 +33,29 @@ def crash_worker(
     send each outcome at once: the process may not survive the next step."""
     from conftest import FakeClock
 
-    from copilot.core import Core
     from copilot.errors import CopilotError
+    from copilot.service import CopilotService
     from copilot.settings import Settings
 
     clock = FakeClock()
     clock.now = datetime.fromisoformat(steps[0][0])
     settings = Settings(data_dir=Path(data_dir), database_url=url, tool_paths=str(PACKS))
-    core = Core.open(settings, clock=clock, reconcile=False)
+    # Opened on first use, at the first step's time: no run is past its deadline then.
+    svc = CopilotService.open(settings, clock=clock)
     for at, what, approval_id, user, wait in steps:
         if wait:
             assert go.wait(60), "the parent never said go"
         clock.now = datetime.fromisoformat(at)
-        who = core.principal(user)
+        who = svc.principal(user)
         try:
             if what == "approve":
-                core.approve(approval_id, who)
+                approve(svc, approval_id, who)
             else:
-                core.executor.execute(approval_id, who)
+                svc.execute(approval_id, who)
             out.put((what, approval_id, "returned", ""))
         except CopilotError as err:
             out.put((what, approval_id, type(err).__name__, err.message))
-    core.close()
+    svc.close()
 
 
 def spawn(url: str, data_dir: Path, steps: list[tuple[str, str, str, str, bool]]):
@@ -87,13 +88,13 @@ def finish(proc: Any) -> int | None:
 
 
 def test_crash_is_unknown_never_rerun_and_reconciled_by_a_person(
-    make_core, db_url, tmp_path, clock
+    make_copilot, db_url, tmp_path, clock
 ):
-    core = make_core(db_url)
+    svc = make_copilot(db_url)
     data_dir = tmp_path / "data"
-    alice, bob = core.principal("alice"), core.principal("bob")
+    alice, bob = svc.principal("alice"), svc.principal("bob")
     marker = tmp_path / "crash-marker"
-    first, _ = core.call(alice, "crash", {"marker": str(marker)})
+    first, _ = svc.call(alice, "crash", {"marker": str(marker)})
     crashed = first.approval.id
     t0 = clock()
 
@@ -103,16 +104,16 @@ def test_crash_is_unknown_never_rerun_and_reconciled_by_a_person(
     assert finish(proc) == 9, "the tool should have killed its process"
     assert out.empty(), "approve returned: the tool did not crash the child"
     assert marker.read_text() == "started"
-    assert runs(core) == [["crash", crashed]]
-    assert core.book.load(crashed, "test")[0].state is ApprovalState.EXECUTING
-    reopened = make_core(db_url)  # start-up reconciliation: the deadline has not passed yet
-    assert reopened.book.load(crashed, "test")[0].state is ApprovalState.EXECUTING
+    assert runs(svc) == [["crash", crashed]]
+    assert svc.door.deps.load(crashed, "test")[0].state is ApprovalState.EXECUTING
+    reopened = make_copilot(db_url)  # start-up reconciliation: the deadline has not passed yet
+    assert reopened.door.deps.load(crashed, "test")[0].state is ApprovalState.EXECUTING
 
     # A second call on the same resource, approved and waiting.
-    second, _ = core.call(alice, "crash", {"marker": str(marker)})
-    core.book.vote(second.approval.id, bob, "approve")
-    spec = core.registry.get("crash")
-    later = t0 + timedelta(seconds=core.settings.executor.lock_grace_s + spec.timeout_s + 1)
+    second, _ = svc.call(alice, "crash", {"marker": str(marker)})
+    svc.door.approvals.vote(second.approval.id, bob, "approve")
+    spec = svc.door.deps.registry.get("crash")
+    later = t0 + timedelta(seconds=svc.settings.executor.lock_grace_s + spec.timeout_s + 1)
     steps = [
         (t0.isoformat(), "execute", crashed, "bob", False),  # the crashed call again: refused
         (t0.isoformat(), "execute", second.approval.id, "bob", False),  # its lease holds
@@ -125,14 +126,14 @@ def test_crash_is_unknown_never_rerun_and_reconciled_by_a_person(
         busy = receive(out, proc)
         assert again[2] == "ApprovalInvalid" and ALREADY_USED.search(again[3]), again
         assert busy[2] == "ResourceBusy" and crashed in busy[3], busy
-        assert core.book.load(second.approval.id, "test")[0].state is ApprovalState.APPROVED
+        assert svc.door.deps.load(second.approval.id, "test")[0].state is ApprovalState.APPROVED
 
-        # 2. Past the deadline, a Core starting up marks the run unknown (and only that).
+        # 2. Past the deadline, a copilot starting up marks the run unknown (and only that).
         clock.advance((later - t0).total_seconds())
-        after = make_core(db_url)
-        approval = after.book.load(crashed, "test")[0]
+        after = make_copilot(db_url)
+        approval = after.door.deps.load(crashed, "test")[0]
         assert approval.state is ApprovalState.UNKNOWN
-        unknown = [e for e in after.audit.events() if e.kind == "execution.unknown"]
+        unknown = [e for e in after.door.deps.audit.events() if e.kind == "execution.unknown"]
         assert [e.subject for e in unknown] == [crashed]
         assert "not retried" in unknown[0].data["note"]
         marker.unlink()
@@ -149,15 +150,15 @@ def test_crash_is_unknown_never_rerun_and_reconciled_by_a_person(
 
     # 4. Only someone who could have approved it may say what happened.
     with pytest.raises(PolicyDenied):
-        after.reconciler.reconcile(crashed, after.principal("dana"), "failed", "looks fine")
-    assert after.book.load(crashed, "test")[0].state is ApprovalState.UNKNOWN
-    after.reconciler.reconcile(crashed, after.principal("carol"), "failed", "checked the host")
-    assert after.book.load(crashed, "test")[0].state is ApprovalState.FAILED
-    reconciled = [e for e in after.audit.events() if e.kind == "execution.reconciled"]
+        after.door.reconciler.reconcile(crashed, after.principal("dana"), "failed", "looks fine")
+    assert after.door.deps.load(crashed, "test")[0].state is ApprovalState.UNKNOWN
+    after.door.reconciler.reconcile(crashed, after.principal("carol"), "failed", "checked the host")
+    assert after.door.deps.load(crashed, "test")[0].state is ApprovalState.FAILED
+    reconciled = [e for e in after.door.deps.audit.events() if e.kind == "execution.reconciled"]
     assert [(e.subject, e.actor, e.data) for e in reconciled] == [
         (crashed, "carol", {"outcome": "failed", "note": "checked the host"})
     ]
     with pytest.raises(ApprovalInvalid):  # reconciled once; not twice
-        after.reconciler.reconcile(crashed, after.principal("carol"), "succeeded", "again")
+        after.door.reconciler.reconcile(crashed, after.principal("carol"), "succeeded", "again")
     assert runs(after) == [["crash", crashed], ["crash", second.approval.id]]
-    assert verify_chain(after.store).ok
+    assert verify_chain(after.door.deps.store).ok

@@ -1,6 +1,6 @@
 """Two OS processes race for the same approvals: each call runs exactly once.
 
-Each child opens its own Core on the same database (SQLite file or PostgreSQL schema), and
+Each child opens its own copilot on the same database (SQLite file or PostgreSQL schema), and
 a barrier releases both into the same operation at the same moment, round after round:
 
 - both press "run" on one approved call: one runs it, the other is told it is already
@@ -22,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from conftest import PACKS, runs
+from conftest import PACKS, approve, runs
 
 from copilot.audit import verify_chain
 from copilot.domain import ApprovalState
@@ -40,37 +40,37 @@ def race_worker(
     results: Any,
     slot: int,
 ) -> None:
-    """In a child process: one Core of its own; each job starts when both children are ready."""
+    """In a child process: one copilot of its own; each job starts when both children are ready."""
     from conftest import FakeClock
 
-    from copilot.core import Core
     from copilot.errors import CopilotError
+    from copilot.service import CopilotService
     from copilot.settings import Settings
 
     clock = FakeClock()
     clock.now = datetime.fromisoformat(now)
     settings = Settings(data_dir=Path(data_dir), database_url=url, tool_paths=str(PACKS))
-    core = Core.open(settings, clock=clock, reconcile=False)
+    svc = CopilotService.open(settings, clock=clock)
     outcomes: list[tuple[str, str]] = []
     try:
         for kind, approval_id, user in jobs:
-            who = core.principal(user)
+            who = svc.principal(user)
             barrier.wait(timeout=60)
             try:
                 if kind == "execute":
-                    ran = core.executor.execute(approval_id, who)
+                    ran = svc.execute(approval_id, who)
                     outcomes.append(("ran", ran.status.value))
                 else:
-                    done = core.approve(approval_id, who)
+                    done = approve(svc, approval_id, who)
                     outcomes.append(("ran", done.status.value) if done else ("voted", ""))
             except CopilotError as err:
                 outcomes.append((type(err).__name__, err.message))
     finally:
         results.put((slot, outcomes))
-        core.close()
+        svc.close()
 
 
-def race(core, url: str, data_dir: Path, now: datetime, jobs: list[list[tuple[str, str, str]]]):
+def race(svc, url: str, data_dir: Path, now: datetime, jobs: list[list[tuple[str, str, str]]]):
     """Run the two job lists in two spawned processes; return each one's outcomes."""
     ctx = multiprocessing.get_context("spawn")
     barrier, results = ctx.Barrier(2), ctx.Queue()
@@ -94,29 +94,29 @@ def race(core, url: str, data_dir: Path, now: datetime, jobs: list[list[tuple[st
     return got[0], got[1]
 
 
-def test_two_processes_race_for_each_approval(make_core, db_url, tmp_path, clock):
-    core = make_core(db_url)
-    alice = core.principal("alice")
+def test_two_processes_race_for_each_approval(make_copilot, db_url, tmp_path, clock):
+    svc = make_copilot(db_url)
+    alice = svc.principal("alice")
     # Round set 1: approved calls, both children press "run" at once.
     ready = []
     for i in range(ROUNDS):
-        out, _ = core.call(alice, "low_note", {"name": f"n{i}"})
-        core.book.vote(out.approval.id, core.principal("bob"), "approve")
+        out, _ = svc.call(alice, "low_note", {"name": f"n{i}"})
+        svc.door.approvals.vote(out.approval.id, svc.principal("bob"), "approve")
         ready.append(out.approval.id)
     # Round set 2: one SRE approval completes the quorum; both SREs click at once.
     medium = [
-        core.call(alice, "bump_counter", {"name": f"m{i}"})[0].approval.id for i in range(ROUNDS)
+        svc.call(alice, "bump_counter", {"name": f"m{i}"})[0].approval.id for i in range(ROUNDS)
     ]
     # Round set 3: an SRE and the on-call lead are both needed; they click at once.
     high = [
-        core.call(alice, "reset_counter", {"name": f"h{i}"})[0].approval.id for i in range(ROUNDS)
+        svc.call(alice, "reset_counter", {"name": f"h{i}"})[0].approval.id for i in range(ROUNDS)
     ]
     # Round set 4: two approved calls on one resource; each child runs one of them.
     shared: list[tuple[str, str]] = []
     for i in range(ROUNDS):
-        pair = [core.call(alice, "low_note", {"name": f"s{i}"})[0].approval.id for _ in "xy"]
+        pair = [svc.call(alice, "low_note", {"name": f"s{i}"})[0].approval.id for _ in "xy"]
         for aid in pair:
-            core.book.vote(aid, core.principal("bob"), "approve")
+            svc.door.approvals.vote(aid, svc.principal("bob"), "approve")
         shared.append((pair[0], pair[1]))
     jobs: list[list[tuple[str, str, str]]] = [
         [("execute", a, "bob") for a in ready]
@@ -128,7 +128,7 @@ def test_two_processes_race_for_each_approval(make_core, db_url, tmp_path, clock
         + [("approve", a, "carol") for a in high]
         + [("execute", y, "sam") for _, y in shared],
     ]
-    first, second = race(core, db_url, tmp_path / "data", clock(), jobs)
+    first, second = race(svc, db_url, tmp_path / "data", clock(), jobs)
 
     busy = []
     for i, (x, y) in enumerate(shared):
@@ -137,11 +137,11 @@ def test_two_processes_race_for_each_approval(make_core, db_url, tmp_path, clock
         assert all(kind in ("ran", "ResourceBusy") for kind, _ in pair), pair
         busy += [aid for aid, (kind, _) in zip((x, y), pair, strict=True) if kind != "ran"]
     for aid in busy:  # refused as busy, not used up: it runs now that the resource is free
-        assert core.book.load(aid, "test")[0].state is ApprovalState.APPROVED
-        assert core.executor.execute(aid, core.principal("bob")).status is ApprovalState.SUCCEEDED
+        assert svc.door.deps.load(aid, "test")[0].state is ApprovalState.APPROVED
+        assert svc.execute(aid, svc.principal("bob")).status is ApprovalState.SUCCEEDED
 
     everything = ready + medium + high + [aid for pair in shared for aid in pair]
-    ran = runs(core)
+    ran = runs(svc)
     ids = [aid for _, aid in ran]
     assert len(ids) == len(set(ids)), f"an approval ran twice: {ran}"
     assert sorted(ids) == sorted(everything), "each call ran exactly once"
@@ -151,22 +151,24 @@ def test_two_processes_race_for_each_approval(make_core, db_url, tmp_path, clock
         assert sorted(kind for kind, _ in pair) == ["ApprovalInvalid", "ran"], pair
         refused = next(msg for kind, msg in pair if kind == "ApprovalInvalid")
         assert USED.search(refused), refused
-        assert core.book.load(aid, "test")[0].state is ApprovalState.SUCCEEDED
+        assert svc.door.deps.load(aid, "test")[0].state is ApprovalState.SUCCEEDED
 
     for i, aid in enumerate(medium):
         pair = [first[ROUNDS + i], second[ROUNDS + i]]
         winners = [kind for kind, _ in pair if kind == "ran"]
         assert len(winners) == 1 and all(k in ("ran", "ApprovalInvalid") for k, _ in pair), pair
-        approval = core.book.load(aid, "test")[0]
+        approval = svc.door.deps.load(aid, "test")[0]
         assert len(approval.votes) == 1 and approval.state is ApprovalState.SUCCEEDED
 
     for i, aid in enumerate(high):
         pair = [first[2 * ROUNDS + i], second[2 * ROUNDS + i]]
         assert sorted(kind for kind, _ in pair) == ["ran", "voted"], pair
-        approval = core.book.load(aid, "test")[0]
+        approval = svc.door.deps.load(aid, "test")[0]
         assert sorted(v.approver for v in approval.votes) == ["bob", "carol"]
         assert approval.state is ApprovalState.SUCCEEDED
 
-    started = Counter(e.subject for e in core.audit.events() if e.kind == "execution.started")
+    started = Counter(
+        e.subject for e in svc.door.deps.audit.events() if e.kind == "execution.started"
+    )
     assert started == Counter(everything), "one execution.started per approval"
-    assert verify_chain(core.store).ok
+    assert verify_chain(svc.door.deps.store).ok

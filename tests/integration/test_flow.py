@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import hold_lock, runs
+from conftest import approve, hold_lock, runs
 from sqlalchemy import select, update
 
 from copilot.audit import verify_chain
@@ -26,46 +26,46 @@ from copilot.store.schema import (
 )
 
 
-def _kinds(core) -> list[str]:
-    return [e.kind for e in core.audit.events()]
+def _kinds(svc) -> list[str]:
+    return [e.kind for e in svc.door.deps.audit.events()]
 
 
-def _state(core, approval_id: str) -> str:
-    return core.book.load(approval_id, "test")[0].state.value
+def _state(svc, approval_id: str) -> str:
+    return svc.door.deps.load(approval_id, "test")[0].state.value
 
 
-def test_read_runs_without_approval(make_core, db_url):
-    core = make_core(db_url)
-    out, ran = core.call(core.principal("dana"), "testpack.read_counter", {"name": "a"})
+def test_read_runs_without_approval(make_copilot, db_url):
+    svc = make_copilot(db_url)
+    out, ran = svc.call(svc.principal("dana"), "testpack.read_counter", {"name": "a"})
     assert out.runs_without_approval and ran is not None
     assert ran.status is ApprovalState.SUCCEEDED and ran.result == {"value": 0}
-    assert runs(core) == [["read_counter", out.approval.id]]
-    assert verify_chain(core.store).ok
+    assert runs(svc) == [["read_counter", out.approval.id]]
+    assert verify_chain(svc.door.deps.store).ok
 
 
-def test_medium_change_needs_an_sre_and_runs_once(make_core, db_url):
-    core = make_core(db_url)
-    alice, bob = core.principal("alice"), core.principal("bob")
-    out, ran = core.call(alice, "bump_counter", {"name": "a", "by": 3})
+def test_medium_change_needs_an_sre_and_runs_once(make_copilot, db_url):
+    svc = make_copilot(db_url)
+    alice, bob = svc.principal("alice"), svc.principal("bob")
+    out, ran = svc.call(alice, "bump_counter", {"name": "a", "by": 3})
     assert ran is None and out.approval.state is ApprovalState.PROPOSED
     assert out.approval.required == "1 approval: sre"
     assert out.proposal.plan == "counter a: 0 → 3"
     with pytest.raises(ApprovalRequired):
-        core.executor.execute(out.approval.id, alice)
+        svc.execute(out.approval.id, alice)
     with pytest.raises(PolicyDenied, match="two-person rule"):
-        core.approve(out.approval.id, alice)  # nobody approves their own medium change
+        approve(svc, out.approval.id, alice)  # nobody approves their own medium change
     with pytest.raises(PolicyDenied):
-        core.approve(out.approval.id, core.principal("dana"))  # viewers never approve
-    assert runs(core) == []
-    ex = core.approve(out.approval.id, bob)
+        approve(svc, out.approval.id, svc.principal("dana"))  # viewers never approve
+    assert runs(svc) == []
+    ex = approve(svc, out.approval.id, bob)
     assert ex is not None and ex.status is ApprovalState.SUCCEEDED and ex.result == {"value": 3}
     # single use: a double click or a replay runs nothing twice
     with pytest.raises(ApprovalInvalid):
-        core.executor.execute(out.approval.id, bob)
+        svc.execute(out.approval.id, bob)
     with pytest.raises(ApprovalInvalid):
-        core.approve(out.approval.id, core.principal("carol"))
-    assert runs(core) == [["bump_counter", out.approval.id]]
-    kinds = _kinds(core)
+        approve(svc, out.approval.id, svc.principal("carol"))
+    assert runs(svc) == [["bump_counter", out.approval.id]]
+    kinds = _kinds(svc)
     for k in (
         "proposal.created",
         "approval.vote",
@@ -75,145 +75,143 @@ def test_medium_change_needs_an_sre_and_runs_once(make_core, db_url):
         "request.refused",
     ):
         assert k in kinds
-    assert verify_chain(core.store).ok
+    assert verify_chain(svc.door.deps.store).ok
 
 
-def test_high_risk_in_prod_needs_an_oncall_lead_as_second_approver(make_core, db_url):
-    core = make_core(db_url)
-    out, _ = core.call(core.principal("alice"), "reset_counter", {"name": "a"})
+def test_high_risk_in_prod_needs_an_oncall_lead_as_second_approver(make_copilot, db_url):
+    svc = make_copilot(db_url)
+    out, _ = svc.call(svc.principal("alice"), "reset_counter", {"name": "a"})
     assert out.approval.required == "2 approvals: sre + oncall-lead"
-    assert core.approve(out.approval.id, core.principal("bob")) is None
-    assert core.approve(out.approval.id, core.principal("sam")) is None  # two SREs: not enough
-    assert _state(core, out.approval.id) == "proposed"
-    ex = core.approve(out.approval.id, core.principal("carol"))
+    assert approve(svc, out.approval.id, svc.principal("bob")) is None
+    assert approve(svc, out.approval.id, svc.principal("sam")) is None  # two SREs: not enough
+    assert _state(svc, out.approval.id) == "proposed"
+    ex = approve(svc, out.approval.id, svc.principal("carol"))
     assert ex is not None and ex.status is ApprovalState.SUCCEEDED
 
 
-def test_high_risk_outside_prod_needs_one_sre(make_core, db_url):
-    core = make_core(db_url, environment="staging")
-    out, _ = core.call(core.principal("alice"), "reset_counter", {"name": "a"})
+def test_high_risk_outside_prod_needs_one_sre(make_copilot, db_url):
+    svc = make_copilot(db_url, environment="staging")
+    out, _ = svc.call(svc.principal("alice"), "reset_counter", {"name": "a"})
     assert out.approval.required == "1 approval: sre"
-    assert core.approve(out.approval.id, core.principal("bob")) is not None
+    assert approve(svc, out.approval.id, svc.principal("bob")) is not None
 
 
-def test_same_person_cannot_vote_twice(make_core, db_url):
-    core = make_core(db_url)
-    out, _ = core.call(core.principal("alice"), "reset_counter", {"name": "a"})
-    core.approve(out.approval.id, core.principal("carol"))
+def test_same_person_cannot_vote_twice(make_copilot, db_url):
+    svc = make_copilot(db_url)
+    out, _ = svc.call(svc.principal("alice"), "reset_counter", {"name": "a"})
+    approve(svc, out.approval.id, svc.principal("carol"))
     with pytest.raises(ApprovalInvalid, match="already voted"):
-        core.approve(out.approval.id, core.principal("carol"))
-    assert _state(core, out.approval.id) == "proposed"
+        approve(svc, out.approval.id, svc.principal("carol"))
+    assert _state(svc, out.approval.id) == "proposed"
 
 
-def test_reject_and_cancel_are_final(make_core, db_url):
-    core = make_core(db_url)
-    alice, bob = core.principal("alice"), core.principal("bob")
-    out, _ = core.call(alice, "bump_counter", {"name": "a"})
-    core.book.vote(out.approval.id, bob, "reject", reason="not now")
+def test_reject_and_cancel_are_final(make_copilot, db_url):
+    svc = make_copilot(db_url)
+    alice, bob = svc.principal("alice"), svc.principal("bob")
+    out, _ = svc.call(alice, "bump_counter", {"name": "a"})
+    svc.door.approvals.vote(out.approval.id, bob, "reject", reason="not now")
     with pytest.raises(ApprovalInvalid):
-        core.approve(out.approval.id, core.principal("carol"))
-    out2, _ = core.call(alice, "bump_counter", {"name": "a"})
+        approve(svc, out.approval.id, svc.principal("carol"))
+    out2, _ = svc.call(alice, "bump_counter", {"name": "a"})
     with pytest.raises(PolicyDenied):
-        core.book.cancel(out2.approval.id, bob)  # only the requester cancels
-    core.book.cancel(out2.approval.id, alice)
+        svc.door.approvals.cancel(out2.approval.id, bob)  # only the requester cancels
+    svc.door.approvals.cancel(out2.approval.id, alice)
     with pytest.raises(ApprovalInvalid):
-        core.approve(out2.approval.id, bob)
-    assert runs(core) == []
-    assert {"approval.rejected", "approval.cancelled"} <= set(_kinds(core))
+        approve(svc, out2.approval.id, bob)
+    assert runs(svc) == []
+    assert {"approval.rejected", "approval.cancelled"} <= set(_kinds(svc))
 
 
-def test_expired_approval_cannot_run(make_core, db_url, clock):
-    core = make_core(db_url)
-    out, _ = core.call(core.principal("alice"), "bump_counter", {"name": "a"})
-    clock.advance(core.settings.executor.approval_ttl_s + 1)
+def test_expired_approval_cannot_run(make_copilot, db_url, clock):
+    svc = make_copilot(db_url)
+    out, _ = svc.call(svc.principal("alice"), "bump_counter", {"name": "a"})
+    clock.advance(svc.settings.executor.approval_ttl_s + 1)
     with pytest.raises(ApprovalInvalid, match="expired"):
-        core.approve(out.approval.id, core.principal("bob"))
-    assert _state(core, out.approval.id) == "expired"
-    assert runs(core) == [] and "approval.expired" in _kinds(core)
+        approve(svc, out.approval.id, svc.principal("bob"))
+    assert _state(svc, out.approval.id) == "expired"
+    assert runs(svc) == [] and "approval.expired" in _kinds(svc)
 
 
-def test_approved_but_expired_before_execution(make_core, db_url, clock):
-    core = make_core(db_url)
-    out, _ = core.call(core.principal("alice"), "reset_counter", {"name": "a"})
-    core.book.vote(out.approval.id, core.principal("bob"), "approve")
-    core.book.vote(out.approval.id, core.principal("carol"), "approve")
-    clock.advance(core.settings.executor.approval_ttl_s + 1)
+def test_approved_but_expired_before_execution(make_copilot, db_url, clock):
+    svc = make_copilot(db_url)
+    out, _ = svc.call(svc.principal("alice"), "reset_counter", {"name": "a"})
+    svc.door.approvals.vote(out.approval.id, svc.principal("bob"), "approve")
+    svc.door.approvals.vote(out.approval.id, svc.principal("carol"), "approve")
+    clock.advance(svc.settings.executor.approval_ttl_s + 1)
     with pytest.raises(ApprovalInvalid, match="expired"):
-        core.executor.execute(out.approval.id, core.principal("carol"))
-    assert runs(core) == []
+        svc.execute(out.approval.id, svc.principal("carol"))
+    assert runs(svc) == []
 
 
-def test_tampered_arguments_are_refused(make_core, db_url):
-    core = make_core(db_url)
-    out, _ = core.call(core.principal("alice"), "bump_counter", {"name": "a", "by": 1})
-    with core.store.write() as conn:
+def test_tampered_arguments_are_refused(make_copilot, db_url):
+    svc = make_copilot(db_url)
+    out, _ = svc.call(svc.principal("alice"), "bump_counter", {"name": "a", "by": 1})
+    with svc.door.deps.store.write() as conn:
         conn.execute(
             update(proposals)
             .where(proposals.c.id == out.proposal.id)
             .values(arguments={"name": "a", "by": 99})
         )
     with pytest.raises(ApprovalInvalid, match="hash mismatch"):
-        core.approve(out.approval.id, core.principal("bob"))
-    assert runs(core) == []
-    assert _state(core, out.approval.id) == "approved"  # nothing consumed; still cannot run
+        approve(svc, out.approval.id, svc.principal("bob"))
+    assert runs(svc) == []
+    assert _state(svc, out.approval.id) == "approved"  # nothing consumed; still cannot run
 
 
-def test_plan_change_since_approval_is_refused(make_core, db_url):
-    core = make_core(db_url)
-    alice, bob = core.principal("alice"), core.principal("bob")
-    first, _ = core.call(alice, "bump_counter", {"name": "a", "by": 1})
-    second, _ = core.call(alice, "bump_counter", {"name": "a", "by": 1})
-    core.approve(first.approval.id, bob)  # counter is now 1: the second plan is stale
+def test_plan_change_since_approval_is_refused(make_copilot, db_url):
+    svc = make_copilot(db_url)
+    alice, bob = svc.principal("alice"), svc.principal("bob")
+    first, _ = svc.call(alice, "bump_counter", {"name": "a", "by": 1})
+    second, _ = svc.call(alice, "bump_counter", {"name": "a", "by": 1})
+    approve(svc, first.approval.id, bob)  # counter is now 1: the second plan is stale
     with pytest.raises(ApprovalInvalid, match="plan"):
-        core.approve(second.approval.id, bob)
-    assert runs(core) == [["bump_counter", first.approval.id]]
+        approve(svc, second.approval.id, bob)
+    assert runs(svc) == [["bump_counter", first.approval.id]]
 
 
-def test_revoked_approver_no_longer_counts(make_core, db_url, tmp_path):
-    core = make_core(db_url)
-    out, _ = core.call(core.principal("alice"), "bump_counter", {"name": "a"})
-    core.book.vote(out.approval.id, core.principal("bob"), "approve")
+def test_revoked_approver_no_longer_counts(make_copilot, db_url, tmp_path):
+    svc = make_copilot(db_url)
+    out, _ = svc.call(svc.principal("alice"), "bump_counter", {"name": "a"})
+    svc.door.approvals.vote(out.approval.id, svc.principal("bob"), "approve")
     # bob loses the sre role before execution: policy re-checks every approver
-    users = dict(core.settings.users)
+    users = dict(svc.settings.users)
     users["bob"] = users["bob"].model_copy(update={"roles": ["responder"]})
-    demoted = make_core(db_url, users=users)
+    demoted = make_copilot(db_url, users=users)
     with pytest.raises(PolicyDenied):
-        demoted.executor.execute(out.approval.id, demoted.principal("carol"))
+        demoted.execute(out.approval.id, demoted.principal("carol"))
     assert runs(demoted) == []
 
 
-def test_change_freeze_and_break_glass(make_core, db_url):
-    core = make_core(db_url, change_freeze=True)
-    out, _ = core.call(core.principal("alice"), "bump_counter", {"name": "a"})
+def test_change_freeze_and_break_glass(make_copilot, db_url):
+    svc = make_copilot(db_url, change_freeze=True)
+    out, _ = svc.call(svc.principal("alice"), "bump_counter", {"name": "a"})
     assert "break-glass only" in out.approval.required
-    assert core.approve(out.approval.id, core.principal("bob")) is None  # no quorum in a freeze
+    assert approve(svc, out.approval.id, svc.principal("bob")) is None  # no quorum in a freeze
     with pytest.raises(ApprovalRequired):
-        core.executor.execute(out.approval.id, core.principal("bob"))
-    decision = core.policy.decide(
+        svc.execute(out.approval.id, svc.principal("bob"))
+    decision = svc.door.deps.policy.decide(
         "execute",
         "alice",
         "testpack.bump_counter",
-        core.book.context(
+        svc.door.deps.context(
             approval_count=1, approver_roles=frozenset({"sre", "responder", "viewer"})
         ),
     )
     assert not decision.allowed and decision.policy_ids == ("change-freeze",)
-    out2, _ = core.call(core.principal("alice"), "bump_counter", {"name": "b"})
-    ex = core.approve(
-        out2.approval.id, core.principal("root"), break_glass=True, reason="site down"
-    )
+    out2, _ = svc.call(svc.principal("alice"), "bump_counter", {"name": "b"})
+    ex = approve(svc, out2.approval.id, svc.principal("root"), break_glass=True, reason="site down")
     assert ex is not None and ex.status is ApprovalState.SUCCEEDED
     # a read still runs in a freeze
-    _, ran = core.call(core.principal("dana"), "read_counter", {"name": "b"})
+    _, ran = svc.call(svc.principal("dana"), "read_counter", {"name": "b"})
     assert ran is not None and ran.result == {"value": 1}
 
 
-def test_bad_input_is_refused_with_audit_and_no_state_change(make_core, db_url):
-    core = make_core(db_url)
-    alice = core.principal("alice")
+def test_bad_input_is_refused_with_audit_and_no_state_change(make_copilot, db_url):
+    svc = make_copilot(db_url)
+    alice = svc.principal("alice")
 
     def snapshot():  # type: ignore[no-untyped-def]
-        with core.store.read() as conn:
+        with svc.door.deps.store.read() as conn:
             return {
                 t.name: conn.execute(select(t)).all()
                 for t in metadata.sorted_tables
@@ -222,85 +220,87 @@ def test_bad_input_is_refused_with_audit_and_no_state_change(make_core, db_url):
 
     before = snapshot()
     with pytest.raises(InvalidInput, match="unknown tool"):
-        core.call(alice, "no_such_tool", {})
+        svc.call(alice, "no_such_tool", {})
     with pytest.raises(InvalidInput, match=r"by: Input should be less than or equal to 100"):
-        core.call(alice, "bump_counter", {"name": "a", "by": 1000})
+        svc.call(alice, "bump_counter", {"name": "a", "by": 1000})
     with pytest.raises(InvalidInput, match="extra: unknown argument"):
-        core.call(alice, "bump_counter", {"name": "a", "extra": 1})
+        svc.call(alice, "bump_counter", {"name": "a", "extra": 1})
     with pytest.raises(InvalidInput, match="name: required"):
-        core.call(alice, "bump_counter", {})
+        svc.call(alice, "bump_counter", {})
     with pytest.raises(InvalidInput, match="unknown user"):
-        core.principal("mallory")
+        svc.principal("mallory")
     with pytest.raises(InvalidInput, match="no proposal"):
-        core.approve("apr_missing", core.principal("bob"))
+        approve(svc, "apr_missing", svc.principal("bob"))
     with pytest.raises(PolicyDenied):
-        core.call(core.principal("dana"), "bump_counter", {"name": "a"})  # viewer proposes a write
+        svc.call(svc.principal("dana"), "bump_counter", {"name": "a"})  # viewer proposes a write
     assert snapshot() == before  # nothing but the audit log changed
-    refused = [e for e in core.audit.events() if e.kind in ("request.refused", "policy.decision")]
-    assert len(refused) >= 6 and verify_chain(core.store).ok
+    refused = [
+        e for e in svc.door.deps.audit.events() if e.kind in ("request.refused", "policy.decision")
+    ]
+    assert len(refused) >= 6 and verify_chain(svc.door.deps.store).ok
 
 
-def test_lock_busy_names_the_holder(make_core, db_url, clock):
-    core = make_core(db_url)
-    alice, bob = core.principal("alice"), core.principal("bob")
-    out, _ = core.call(alice, "bump_counter", {"name": "a"})
-    core.book.vote(out.approval.id, bob, "approve")
-    hold_lock(core, "counter/a", clock)  # another write is in flight on it
+def test_lock_busy_names_the_holder(make_copilot, db_url, clock):
+    svc = make_copilot(db_url)
+    alice, bob = svc.principal("alice"), svc.principal("bob")
+    out, _ = svc.call(alice, "bump_counter", {"name": "a"})
+    svc.door.approvals.vote(out.approval.id, bob, "approve")
+    hold_lock(svc, "counter/a", clock)  # another write is in flight on it
     clock.advance(12)
     with pytest.raises(ResourceBusy, match=r"busy: counter/a is held by sam \(apr_other\) for 12s"):
-        core.executor.execute(out.approval.id, bob)
-    assert _state(core, out.approval.id) == "approved" and runs(core) == []
-    with core.store.write() as conn:
+        svc.execute(out.approval.id, bob)
+    assert _state(svc, out.approval.id) == "approved" and runs(svc) == []
+    with svc.door.deps.store.write() as conn:
         conn.execute(resource_locks.delete())
-    assert core.executor.execute(out.approval.id, bob).status is ApprovalState.SUCCEEDED
+    assert svc.execute(out.approval.id, bob).status is ApprovalState.SUCCEEDED
 
 
-def test_rate_limit_per_user(make_core, db_url):
-    core = make_core(db_url, executor=ExecutorSettings(user_rate="2/minute"))
-    alice, bob = core.principal("alice"), core.principal("bob")
-    ids = [core.call(alice, "low_note", {"name": f"n{i}"})[0].approval.id for i in range(3)]
-    assert core.approve(ids[0], bob) is not None
-    assert core.approve(ids[1], bob) is not None
+def test_rate_limit_per_user(make_copilot, db_url):
+    svc = make_copilot(db_url, executor=ExecutorSettings(user_rate="2/minute"))
+    alice, bob = svc.principal("alice"), svc.principal("bob")
+    ids = [svc.call(alice, "low_note", {"name": f"n{i}"})[0].approval.id for i in range(3)]
+    assert approve(svc, ids[0], bob) is not None
+    assert approve(svc, ids[1], bob) is not None
     with pytest.raises(RateLimited):
-        core.approve(ids[2], bob)
-    assert _state(core, ids[2]) == "approved" and len(runs(core)) == 2
+        approve(svc, ids[2], bob)
+    assert _state(svc, ids[2]) == "approved" and len(runs(svc)) == 2
 
 
-def test_idempotent_tool_is_retried(make_core, db_url):
-    core = make_core(db_url, executor=ExecutorSettings(retry_wait_s=0))
-    out, _ = core.call(core.principal("alice"), "flaky", {"fail_times": 2})
-    ex = core.approve(out.approval.id, core.principal("bob"))
+def test_idempotent_tool_is_retried(make_copilot, db_url):
+    svc = make_copilot(db_url, executor=ExecutorSettings(retry_wait_s=0))
+    out, _ = svc.call(svc.principal("alice"), "flaky", {"fail_times": 2})
+    ex = approve(svc, out.approval.id, svc.principal("bob"))
     assert ex is not None and ex.status is ApprovalState.SUCCEEDED and ex.attempts == 3
 
 
-def test_non_idempotent_tool_is_never_retried(make_core, db_url):
-    core = make_core(db_url, executor=ExecutorSettings(retry_wait_s=0))
-    out, _ = core.call(core.principal("alice"), "flaky_once", {})
-    ex = core.approve(out.approval.id, core.principal("bob"))
+def test_non_idempotent_tool_is_never_retried(make_copilot, db_url):
+    svc = make_copilot(db_url, executor=ExecutorSettings(retry_wait_s=0))
+    out, _ = svc.call(svc.principal("alice"), "flaky_once", {})
+    ex = approve(svc, out.approval.id, svc.principal("bob"))
     assert ex is not None and ex.status is ApprovalState.FAILED and ex.attempts == 1
-    assert len(runs(core)) == 1
+    assert len(runs(svc)) == 1
 
 
-def test_timeout_leaves_outcome_unknown(make_core, db_url):
-    core = make_core(db_url)
-    out, _ = core.call(core.principal("alice"), "slow", {"seconds": 2})
-    ex = core.approve(out.approval.id, core.principal("bob"))
+def test_timeout_leaves_outcome_unknown(make_copilot, db_url):
+    svc = make_copilot(db_url)
+    out, _ = svc.call(svc.principal("alice"), "slow", {"seconds": 2})
+    ex = approve(svc, out.approval.id, svc.principal("bob"))
     assert ex is not None and ex.status is ApprovalState.UNKNOWN and "unknown" in (ex.error or "")
-    assert _state(core, out.approval.id) == "unknown"
+    assert _state(svc, out.approval.id) == "unknown"
 
 
-def test_failure_is_recorded(make_core, db_url):
-    core = make_core(db_url)
-    out, _ = core.call(core.principal("alice"), "broken", {})
-    ex = core.approve(out.approval.id, core.principal("bob"))
+def test_failure_is_recorded(make_copilot, db_url):
+    svc = make_copilot(db_url)
+    out, _ = svc.call(svc.principal("alice"), "broken", {})
+    ex = approve(svc, out.approval.id, svc.principal("bob"))
     assert ex is not None and ex.status is ApprovalState.FAILED and ex.error == "upstream said no"
-    assert "execution.failed" in _kinds(core)
+    assert "execution.failed" in _kinds(svc)
 
 
-def test_audit_rows_are_appended_in_order(make_core, db_url):
-    core = make_core(db_url)
-    core.call(core.principal("dana"), "read_counter", {"name": "a"})
-    with core.store.read() as conn:
+def test_audit_rows_are_appended_in_order(make_copilot, db_url):
+    svc = make_copilot(db_url)
+    svc.call(svc.principal("dana"), "read_counter", {"name": "a"})
+    with svc.door.deps.store.read() as conn:
         seqs = [
             r.seq for r in conn.execute(select(audit_events.c.seq).order_by(audit_events.c.seq))
         ]

@@ -10,7 +10,8 @@ from typing import Any
 from fakes.openai_server import fake_openai
 from packs.testpack import CANARY_GITHUB
 
-from copilot.model.context import Citation, FactView, PlannerContext, format_provenance
+from copilot.domain.views import FactView
+from copilot.model.context import Citation, PlannerContext, format_provenance
 from copilot.model.gateway import ModelGateway, redact_messages
 from copilot.model.offline import OFFLINE_MODEL
 from copilot.model.prompts import build_messages, read_context, tool_schemas

@@ -4,7 +4,7 @@ the copilot's Prometheus and Alertmanager packs then read both and silence the a
 Debian's ``prometheus`` and ``prometheus-alertmanager`` run as subprocesses on loopback
 (``promstack``). A fault injected into the sandbox must come out as a firing
 ``SandboxHighErrorRate`` in Prometheus, in Alertmanager's API and at a webhook; then,
-through the core (policy, approvals, executor), the reader tools must see it, and a silence
+through the svc (policy, approvals, executor), the reader tools must see it, and a silence
 proposed by a responder and approved by an SRE must really silence it, and expire.
 """
 
@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+from conftest import approve
 from promstack import Proc, start_stack, wait_for
 
 from copilot.domain import ApprovalState
@@ -134,7 +135,7 @@ def agent_answers_the_page(stack: dict[str, Any], prom: str, am: str) -> None:
     settings = stack["settings"].model_copy(update={"sources": sources})
     service = CopilotService.open(settings)
     try:
-        out = service.handle_message(service.core.principal("alice"), "page-1", "we got paged")
+        out = service.handle_message(service.principal("alice"), "page-1", "we got paged")
         (card,) = out.cards
         assert card.tool == "sandbox.rollback_deployment", out.text
         assert card.arguments["service"] == "checkout"
@@ -145,18 +146,18 @@ def agent_answers_the_page(stack: dict[str, Any], prom: str, am: str) -> None:
 
 
 def copilot_reads_and_silences(prom: str, am: str, procs: list[Proc], tmp_path: Path) -> None:
-    from copilot.core import Core
+    from copilot.service import CopilotService
     from copilot.settings import Settings
 
     settings = Settings(
-        data_dir=tmp_path / "core",
+        data_dir=tmp_path / "svc",
         sources={"prometheus_url": prom, "alertmanager_url": am, "timeout_s": 5},
     )
-    core = Core.open(settings)
-    dana, alice, bob = (core.principal(u) for u in ("dana", "alice", "bob"))
+    svc = CopilotService.open(settings)
+    dana, alice, bob = (svc.principal(u) for u in ("dana", "alice", "bob"))
 
     def read(tool: str, args: dict[str, Any]) -> dict[str, Any]:
-        _, ran = core.call(dana, tool, args)
+        _, ran = svc.call(dana, tool, args)
         assert ran is not None and ran.status is ApprovalState.SUCCEEDED, ran
         assert ran.result is not None and ran.result["untrusted"] is True
         return ran.result
@@ -196,7 +197,7 @@ def copilot_reads_and_silences(prom: str, am: str, procs: list[Proc], tmp_path: 
         (am_alert,) = res["alerts"]
         assert am_alert["state"] == "active" and am_alert["silenced_by"] == []
 
-        outcome, ran = core.call(
+        outcome, ran = svc.call(
             alice,
             "alertmanager.create_silence",
             {
@@ -214,7 +215,7 @@ def copilot_reads_and_silences(prom: str, am: str, procs: list[Proc], tmp_path: 
         (listed,) = [line for line in plan.splitlines() if line.startswith("  - ")]
         assert listed.startswith(f'  - {ALERT} {{environment="prod", instance="127.0.0.1:')
         assert listed.endswith('job="sandbox", service="checkout", severity="critical"}')
-        done = core.approve(outcome.approval.id, bob)
+        done = approve(svc, outcome.approval.id, bob)
         assert done is not None and done.status is ApprovalState.SUCCEEDED, done
         assert done.result is not None
         silence_id = done.result["silence_id"]
@@ -233,11 +234,11 @@ def copilot_reads_and_silences(prom: str, am: str, procs: list[Proc], tmp_path: 
         assert silence["matchers"] == mine
         assert silence["comment"].startswith("INC-7") and outcome.approval.id in silence["comment"]
 
-        outcome, ran = core.call(alice, "alertmanager.expire_silence", {"silence_id": silence_id})
+        outcome, ran = svc.call(alice, "alertmanager.expire_silence", {"silence_id": silence_id})
         assert ran is None and f"Expire silence {silence_id} (active" in (
             outcome.proposal.plan or ""
         )
-        done = core.approve(outcome.approval.id, bob)
+        done = approve(svc, outcome.approval.id, bob)
         assert done is not None and done.status is ApprovalState.SUCCEEDED, done
         assert done.result["was"] == "active" and done.result["already_expired"] is False
 
@@ -248,4 +249,4 @@ def copilot_reads_and_silences(prom: str, am: str, procs: list[Proc], tmp_path: 
         wait_for("the silence expired", expired, procs, 10)
         assert read("alertmanager.silences", {"state": "active"})["silences"] == []
     finally:
-        core.close()
+        svc.close()

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from fakes.openai_server import EMBEDDING_DIM, fake_openai
 
+from copilot.errors import ConfigError
 from copilot.knowledge.index import COLLECTION, RunbookIndex, collection_name
+from copilot.service import CopilotService
 from copilot.settings import Settings
 
 LEAKY = """---
@@ -33,11 +36,12 @@ def test_runbooks_embed_through_the_provider_redacted(tmp_path: Path) -> None:
             embedding_api_base=fake.base_url,
             embedding_api_key="sk-test-not-a-real-key",
         )
-        index = RunbookIndex(settings)
-        index.ensure_bundled()
-        report = index.ingest([folder])
+        service = CopilotService.open(settings)
+        index = service.parts.index
+        assert isinstance(index, RunbookIndex)
+        report = service.ingest_runbooks([folder])
         assert report.added >= 1 and fake.embedding_requests
-        result = index.search("checkout errors right after a deploy, roll back")
+        result = service.search_runbooks("checkout errors right after a deploy, roll back")
         assert not result.abstained and "bad-deploy" in result.hits[0].source
         sent = [t for body in fake.embedding_requests for t in body["input"]]
         # every runbook chunk (and the query) went out, and the secret only as a placeholder
@@ -48,6 +52,14 @@ def test_runbooks_embed_through_the_provider_redacted(tmp_path: Path) -> None:
         assert index._collection.name == collection_name(settings) != COLLECTION
         got = index._collection.get(limit=1, include=["embeddings"])
         assert len(got["embeddings"][0]) == EMBEDDING_DIM  # the provider's vectors
+        service.close()
+
+
+def test_a_provider_model_needs_its_embedding_function(tmp_path: Path) -> None:
+    # the index never reaches for the model gateway itself: the service hands it one
+    settings = Settings(data_dir=tmp_path, embedding_model="openai/text-embedding-3-small")
+    with pytest.raises(ConfigError, match="embedding"):
+        RunbookIndex(settings)
 
 
 def test_the_bundled_model_keeps_its_own_collection(tmp_path: Path) -> None:

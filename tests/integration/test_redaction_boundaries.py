@@ -2,7 +2,7 @@
 
 Each test plants canary secrets (tests/packs/testpack.py) where real ones turn up — a read
 tool's output, a tool's error, a dry-run plan, a proposal's arguments — and then looks
-for them in what the core hands back, in every table of the store, in the audit chain
+for them in what the svc hands back, in every table of the store, in the audit chain
 and in both export formats. The chain must still verify: redaction happens before hashing.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import approve
 from packs.testpack import CANARIES, CANARY_AWS_KEY, CANARY_GITHUB, CANARY_PASSWORD
 from sqlalchemy import select
 
@@ -22,10 +23,10 @@ from copilot.redact.ruleset import default_redactor
 from copilot.store.schema import metadata, proposals
 
 
-def everything_stored(core) -> str:
+def everything_stored(svc) -> str:
     """Every row of every table, as text: where a leaked secret would sit."""
     out = []
-    with core.store.read() as conn:
+    with svc.door.deps.store.read() as conn:
         for table in metadata.sorted_tables:
             out.extend(repr(tuple(row)) for row in conn.execute(select(table)))
     return "\n".join(out)
@@ -38,29 +39,31 @@ def assert_clean(*texts: object) -> None:
             assert canary not in blob, f"canary {canary[:8]}… leaked: {blob[:300]}"
 
 
-def assert_store_and_exports_clean(core) -> None:
-    assert_clean(everything_stored(core))
+def assert_store_and_exports_clean(svc) -> None:
+    assert_clean(everything_stored(svc))
     for fmt in ("jsonl", "ocsf"):
-        assert_clean("\n".join(export_lines(core.audit.events(), fmt, core.redactor.value)))
-    assert verify_chain(core.store).ok
+        assert_clean(
+            "\n".join(export_lines(svc.door.deps.audit.events(), fmt, svc.door.deps.redactor.value))
+        )
+    assert verify_chain(svc.door.deps.store).ok
 
 
-def test_tool_output_is_redacted_before_it_is_stored_or_returned(make_core, db_url):
-    core = make_core(db_url)
-    _, ran = core.call(core.principal("dana"), "testpack.leaky_read", {})
+def test_tool_output_is_redacted_before_it_is_stored_or_returned(make_copilot, db_url):
+    svc = make_copilot(db_url)
+    _, ran = svc.call(svc.principal("dana"), "testpack.leaky_read", {})
     assert ran is not None and ran.status is ApprovalState.SUCCEEDED
     assert_clean(ran.result)
     text = ran.result["text"]
     # The key names and the shape survive, so the output is still useful to read.
     assert "aws_access_key_id = [REDACTED:" in text
     assert "postgres://checkout:[REDACTED:" in text and "@db.internal:5432" in text
-    assert_store_and_exports_clean(core)
+    assert_store_and_exports_clean(svc)
 
 
-def test_placeholders_are_stable_across_outputs(make_core, db_url):
-    core = make_core(db_url)
-    first = core.call(core.principal("dana"), "testpack.leaky_read", {})[1]
-    second = core.call(core.principal("dana"), "testpack.leaky_read", {"what": "again"})[1]
+def test_placeholders_are_stable_across_outputs(make_copilot, db_url):
+    svc = make_copilot(db_url)
+    first = svc.call(svc.principal("dana"), "testpack.leaky_read", {})[1]
+    second = svc.call(svc.principal("dana"), "testpack.leaky_read", {"what": "again"})[1]
     assert first is not None and second is not None
     assert first.result == second.result  # the same key → the same placeholder
     line = first.result["lines"][0]
@@ -68,30 +71,28 @@ def test_placeholders_are_stable_across_outputs(make_core, db_url):
 
 
 @pytest.mark.parametrize("foreign", [False, True])
-def test_tool_errors_are_redacted(make_core, db_url, foreign):
-    core = make_core(db_url)
-    outcome, ran = core.call(
-        core.principal("alice"), "testpack.leaky_failure", {"foreign": foreign}
-    )
+def test_tool_errors_are_redacted(make_copilot, db_url, foreign):
+    svc = make_copilot(db_url)
+    outcome, ran = svc.call(svc.principal("alice"), "testpack.leaky_failure", {"foreign": foreign})
     assert ran is None  # low risk: it waits for an approver
-    done = core.approve(outcome.approval.id, core.principal("bob"))
+    done = approve(svc, outcome.approval.id, svc.principal("bob"))
     assert done is not None and done.error
     assert done.status in (ApprovalState.FAILED, ApprovalState.UNKNOWN)
     assert "[REDACTED:" in done.error and "registry.internal" in done.error
     assert_clean(done.error)
-    assert_store_and_exports_clean(core)
+    assert_store_and_exports_clean(svc)
 
 
-def test_plans_are_redacted_and_still_bind_the_approval(make_core, db_url):
-    core = make_core(db_url)
-    outcome, _ = core.call(core.principal("alice"), "testpack.leaky_plan", {"name": "k1"})
+def test_plans_are_redacted_and_still_bind_the_approval(make_copilot, db_url):
+    svc = make_copilot(db_url)
+    outcome, _ = svc.call(svc.principal("alice"), "testpack.leaky_plan", {"name": "k1"})
     plan = outcome.proposal.plan
     assert plan and "[REDACTED:" in plan and "will be revoked" in plan
     assert_clean(plan)
     # The plan is recomputed (and redacted afresh) at execution: it must still match.
-    done = core.approve(outcome.approval.id, core.principal("bob"))
+    done = approve(svc, outcome.approval.id, svc.principal("bob"))
     assert done is not None and done.status is ApprovalState.SUCCEEDED
-    assert_store_and_exports_clean(core)
+    assert_store_and_exports_clean(svc)
 
 
 @pytest.mark.parametrize(
@@ -102,59 +103,61 @@ def test_plans_are_redacted_and_still_bind_the_approval(make_core, db_url):
         {"name": "db", "value": f"password={CANARY_PASSWORD}"},
     ],
 )
-def test_secrets_in_arguments_are_refused_not_stored(make_core, db_url, arguments):
-    core = make_core(db_url)
+def test_secrets_in_arguments_are_refused_not_stored(make_copilot, db_url, arguments):
+    svc = make_copilot(db_url)
     with pytest.raises(InvalidInput) as caught:
-        core.call(core.principal("alice"), "testpack.takes_anything", arguments)
+        svc.call(svc.principal("alice"), "testpack.takes_anything", arguments)
     assert "looks like a secret" in caught.value.message
     assert_clean(caught.value.one_line())
-    with core.store.read() as conn:
+    with svc.door.deps.store.read() as conn:
         assert conn.execute(select(proposals)).first() is None
-    assert [e.kind for e in core.audit.events()] == ["request.refused"]
-    assert_store_and_exports_clean(core)
+    assert [e.kind for e in svc.door.deps.audit.events()] == ["request.refused"]
+    assert_store_and_exports_clean(svc)
 
 
-def test_refused_input_quoting_a_secret_is_redacted(make_core, db_url):
-    core = make_core(db_url)
+def test_refused_input_quoting_a_secret_is_redacted(make_copilot, db_url):
+    svc = make_copilot(db_url)
     with pytest.raises(InvalidInput) as caught:
-        core.call(core.principal("alice"), f"deploy {CANARY_GITHUB}", {})
+        svc.call(svc.principal("alice"), f"deploy {CANARY_GITHUB}", {})
     assert_clean(caught.value.one_line())
-    assert_store_and_exports_clean(core)
+    assert_store_and_exports_clean(svc)
 
 
-def test_audit_events_are_redacted_before_hashing(make_core, db_url):
-    core = make_core(db_url)
-    with core.store.write() as conn:
-        core.audit.append(conn, "note", actor="alice", data={"said": f"key {CANARY_AWS_KEY}"})
-    (event,) = list(core.audit.events())
+def test_audit_events_are_redacted_before_hashing(make_copilot, db_url):
+    svc = make_copilot(db_url)
+    with svc.door.deps.store.write() as conn:
+        svc.door.deps.audit.append(
+            conn, "note", actor="alice", data={"said": f"key {CANARY_AWS_KEY}"}
+        )
+    (event,) = list(svc.door.deps.audit.events())
     assert "[REDACTED:" in event.data["said"]
-    assert_store_and_exports_clean(core)
+    assert_store_and_exports_clean(svc)
 
 
-def test_exports_redact_events_written_without_redaction(make_core, db_url):
+def test_exports_redact_events_written_without_redaction(make_copilot, db_url):
     """A chain written before redaction was configured still exports without secrets."""
-    core = make_core(db_url)
-    bare = AuditLog(core.store)
-    with core.store.write() as conn:
+    svc = make_copilot(db_url)
+    bare = AuditLog(svc.door.deps.store)
+    with svc.door.deps.store.write() as conn:
         bare.append(conn, "legacy", data={"env": f"GITHUB_TOKEN={CANARY_GITHUB}"})
     assert any(CANARY_GITHUB in line for line in export_lines(bare.events(), "jsonl"))
     for fmt in ("jsonl", "ocsf"):
         lines = list(export_lines(bare.events(), fmt, default_redactor().value))
         assert_clean("\n".join(lines))
-    assert verify_chain(core.store).ok  # the stored hashes are untouched
+    assert verify_chain(svc.door.deps.store).ok  # the stored hashes are untouched
 
 
-def test_sandbox_logs_never_show_the_token_they_dump(make_core, db_url, clock):
+def test_sandbox_logs_never_show_the_token_they_dump(make_copilot, db_url, clock):
     """The sandbox's error handler logs request headers; reading them shows placeholders."""
     from tools.sandbox import inject_fault, reset_world
     from tools.sandbox_telemetry import SLOT_S, _session_token
 
-    core = make_core(db_url)
-    reset_world(core.store, core.settings, clock())
-    inject_fault(core.store, core.settings, "bad_deploy", "checkout", clock())
+    svc = make_copilot(db_url)
+    reset_world(svc.door.deps.store, svc.settings, clock())
+    inject_fault(svc.door.deps.store, svc.settings, "bad_deploy", "checkout", clock())
     clock.advance(180)
-    _, ran = core.call(
-        core.principal("dana"),
+    _, ran = svc.call(
+        svc.principal("dana"),
         "sandbox.get_logs",
         {"service": "checkout", "contains": "Authorization", "limit": 20},
     )
@@ -162,13 +165,13 @@ def test_sandbox_logs_never_show_the_token_they_dump(make_core, db_url, clock):
     lines = [line["message"] for line in ran.result["lines"]]
     assert lines and all("'Bearer [REDACTED:" in line for line in lines)
     # the clear tokens exist in the world (the test can compute them) but never come out
-    seed, stored = core.settings.sandbox.seed, everything_stored(core)
+    seed, stored = svc.settings.sandbox.seed, everything_stored(svc)
     last = int(clock().timestamp()) // SLOT_S
     tokens = [_session_token(seed, "checkout", slot) for slot in range(last - 40, last + 1)]
     assert all(token not in stored for token in tokens)
 
 
-def test_a_team_rule_file_applies_at_every_boundary(make_core, tmp_path, caplog):
+def test_a_team_rule_file_applies_at_every_boundary(make_copilot, tmp_path, caplog):
     """Rules from a gitleaks-format file join the built-ins; a rule that does not compile
     is reported with its line, and the rest still load."""
     rules = tmp_path / "team.toml"
@@ -184,35 +187,35 @@ def test_a_team_rule_file_applies_at_every_boundary(make_core, tmp_path, caplog)
         encoding="utf-8",
     )
     with caplog.at_level("WARNING", logger="copilot.redact"):
-        core = make_core("sqlite:///:memory:", redaction={"rules_file": rules})
+        svc = make_copilot("sqlite:///:memory:", redaction={"rules_file": rules})
     assert any("team.toml:7: rule broken skipped" in r.getMessage() for r in caplog.records)
     key = "acme_dk_" + "0123456789abcdef01234567"
-    with core.store.write() as conn:
-        core.audit.append(conn, "note", data={"said": f"deploying with {key}"})
-    assert "[REDACTED:acme-deploy-key:1]" in next(iter(core.audit.events())).data["said"]
-    assert key not in everything_stored(core)
+    with svc.door.deps.store.write() as conn:
+        svc.door.deps.audit.append(conn, "note", data={"said": f"deploying with {key}"})
+    assert "[REDACTED:acme-deploy-key:1]" in next(iter(svc.door.deps.audit.events())).data["said"]
+    assert key not in everything_stored(svc)
 
 
-def test_an_unreadable_rule_file_stops_start_up(make_core, tmp_path):
+def test_an_unreadable_rule_file_stops_start_up(make_copilot, tmp_path):
     from copilot.errors import ConfigError
 
     bad = tmp_path / "bad.toml"
     bad.write_text("[[rules]\nid = 1\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"bad\.toml is not valid TOML"):
-        make_core("sqlite:///:memory:", redaction={"rules_file": bad})
+        make_copilot("sqlite:///:memory:", redaction={"rules_file": bad})
 
 
-def test_log_patterns_examples_are_redacted_and_keep_the_error(make_core, db_url, clock):
+def test_log_patterns_examples_are_redacted_and_keep_the_error(make_copilot, db_url, clock):
     """Templated windows quote one verbatim example per template: those pass redaction too."""
     from tools.sandbox import inject_fault, reset_world
     from tools.sandbox_telemetry import SLOT_S, _session_token
 
-    core = make_core(db_url)
-    reset_world(core.store, core.settings, clock())
-    inject_fault(core.store, core.settings, "bad_deploy", "checkout", clock())
+    svc = make_copilot(db_url)
+    reset_world(svc.door.deps.store, svc.settings, clock())
+    inject_fault(svc.door.deps.store, svc.settings, "bad_deploy", "checkout", clock())
     clock.advance(300)
-    _, ran = core.call(
-        core.principal("dana"), "sandbox.log_patterns", {"service": "checkout", "minutes": 10}
+    _, ran = svc.call(
+        svc.principal("dana"), "sandbox.log_patterns", {"service": "checkout", "minutes": 10}
     )
     assert ran is not None and ran.result is not None
     window = ran.result["window"]
@@ -220,7 +223,7 @@ def test_log_patterns_examples_are_redacted_and_keep_the_error(make_core, db_url
     examples = [t["example"] for t in window["templates"]]
     assert any("'Bearer [REDACTED:" in e for e in examples)
     assert any(t["level"] == "ERROR" for t in window["templates"])
-    seed, stored = core.settings.sandbox.seed, everything_stored(core)
+    seed, stored = svc.settings.sandbox.seed, everything_stored(svc)
     last = int(clock().timestamp()) // SLOT_S
     tokens = [_session_token(seed, "checkout", slot) for slot in range(last - 40, last + 1)]
     assert all(token not in stored and token not in json.dumps(window) for token in tokens)

@@ -9,6 +9,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from conftest import approve
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from packs.testpack import CANARIES, CANARY_AWS_KEY, CANARY_GITHUB
 
@@ -47,13 +48,13 @@ def assert_clean(text: str) -> None:
         assert canary not in text, f"canary {canary[:8]}… leaked: {text[:300]}"
 
 
-def test_spans_of_the_core_carry_no_secret(make_core, spans):
-    core = make_core("sqlite:///:memory:")
-    core.call(core.principal("dana"), "testpack.leaky_read", {})
-    outcome, _ = core.call(core.principal("alice"), "testpack.leaky_failure", {"foreign": True})
-    core.approve(outcome.approval.id, core.principal("bob"))
+def test_spans_of_the_core_carry_no_secret(make_copilot, spans):
+    svc = make_copilot("sqlite:///:memory:")
+    svc.call(svc.principal("dana"), "testpack.leaky_read", {})
+    outcome, _ = svc.call(svc.principal("alice"), "testpack.leaky_failure", {"foreign": True})
+    approve(svc, outcome.approval.id, svc.principal("bob"))
     with pytest.raises(InvalidInput):  # the raw tool name lands in a span attribute
-        core.call(core.principal("alice"), f"deploy {CANARY_GITHUB}", {})
+        svc.call(svc.principal("alice"), f"deploy {CANARY_GITHUB}", {})
     exported = spans()
     assert "copilot.execute" in exported and "copilot.propose" in exported
     assert "[REDACTED:" in exported

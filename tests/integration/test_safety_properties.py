@@ -34,8 +34,8 @@ from sqlalchemy import delete, insert, select, update
 
 from copilot.audit import verify_chain
 from copilot.canonical import call_hash
-from copilot.core import Core
 from copilot.errors import CopilotError
+from copilot.service import CopilotService
 from copilot.settings import DEFAULT_USERS, ExecutorSettings, Settings
 from copilot.store.schema import approvals, executions, proposals, resource_locks
 
@@ -122,14 +122,14 @@ class Call:
 
 
 class Model:
-    """A fresh Core (and database) per example, and what the test expects of it."""
+    """A fresh copilot (and database) per example, and what the test expects of it."""
 
     def __init__(self, url: str, data_dir: Path, stats: Counter[str]) -> None:
         self.url, self.data_dir, self.stats = url, data_dir, stats
         self.clock = FakeClock()
         self.roles: dict[str, frozenset[str]] = dict(ROLES)
-        self.core = self.open_core()
-        self.ttl = timedelta(seconds=self.core.settings.executor.approval_ttl_s)
+        self.svc = self.open_svc()
+        self.ttl = timedelta(seconds=self.svc.settings.executor.approval_ttl_s)
         self.calls: dict[str, Call] = {}
         self.writes: list[Call] = []
         self.counters = dict.fromkeys(NAMES, 0)
@@ -138,7 +138,7 @@ class Model:
         self.must: set[str] = set()  # what the current operation must run
         self.last_state: dict[str, str] = {}
 
-    def open_core(self) -> Core:
+    def open_svc(self) -> CopilotService:
         users = {
             u: cfg if self.roles[u] == ROLES[u] else cfg.model_copy(update={"roles": ["viewer"]})
             for u, cfg in DEFAULT_USERS.items()
@@ -150,7 +150,7 @@ class Model:
             users=users,
             executor=ExecutorSettings(user_rate="10000/minute", tool_rate="10000/minute"),
         )
-        return Core.open(cfg, clock=self.clock)
+        return CopilotService.open(cfg, clock=self.clock)
 
     def apply(self, op: tuple[Any, ...]) -> None:
         """One operation, then every invariant."""
@@ -159,7 +159,7 @@ class Model:
             return
         getattr(self, name)(*params)
         self.what_ran_was_allowed()
-        assert verify_chain(self.core.store).ok  # (d)
+        assert verify_chain(self.svc.door.deps.store).ok  # (d)
         self.stored_state_matches_model()
 
     # -- model helpers -----------------------------------------------------------------
@@ -205,7 +205,7 @@ class Model:
         args = tool_args(tool, name, by)
         allowed = "responder" in self.roles[user]
         try:
-            out, ran = self.core.call(self.core.principal(user), tool, dict(args))
+            out, ran = self.svc.call(self.svc.principal(user), tool, dict(args))
         except CopilotError as err:
             assert not allowed, f"{user} could not propose {tool}: {err.message}"
             return
@@ -225,7 +225,7 @@ class Model:
         self.stats["proposals"] += 1
 
     def read(self, user: str, name: str) -> None:
-        out, ran = self.core.call(self.core.principal(user), "read_counter", {"name": name})
+        out, ran = self.svc.call(self.svc.principal(user), "read_counter", {"name": name})
         assert ran is not None and ran.result == {"value": self.counters[name]}
         self.calls[out.approval.id] = Call(
             out.approval.id, out.proposal.id, "read_counter", {"name": name}, user,
@@ -235,14 +235,21 @@ class Model:
 
     def vote(self, index: int, pool: str, user: str, verdict: str) -> Call | None:
         call = self.pick(index, pool)
+        if verdict == "reject":
+            # An approved call that has not run can still be stopped, also by an approver
+            # who changes their mind (the vote is withdrawn).
+            waiting = call.state in ("proposed", "approved")
+            first_say = user not in call.voters or user in call.approvers
+        else:
+            waiting, first_say = call.state == "proposed", user not in call.voters
         ok = (
-            call.state == "proposed"
+            waiting
+            and first_say
             and self.live(call)
-            and user not in call.voters
             and may_approve(self.roles, user, call.tool, call.requester)
         )
         try:
-            approval = self.core.book.vote(call.id, self.core.principal(user), verdict)
+            approval = self.svc.door.approvals.vote(call.id, self.svc.principal(user), verdict)
         except CopilotError as err:
             assert not ok, f"{verdict} by {user} on {call} refused: {err.message}"
             self.stats["refused votes"] += 1
@@ -261,9 +268,9 @@ class Model:
         return call
 
     def approve(self, index: int, pool: str, users: list[str], then: str) -> None:
-        """Approvals by one to three people in turn. Once the quorum is complete, ``run`` is
-        what ``Core.approve`` does, ``hold`` leaves the call approved, and ``crash`` claims
-        it in a process that dies."""
+        """Approvals by one to three people in turn. Once the quorum is complete, ``run``
+        is what approving through the service does, ``hold`` leaves the call approved, and
+        ``crash`` claims it in a process that dies."""
         for user in users:
             call = self.vote(index, pool, user, "approve")
             if call is None or call.state != "approved":
@@ -286,7 +293,7 @@ class Model:
         if expected:
             self.must.add(call.id)
         try:
-            outcome = self.core.executor.execute(call.id, self.core.principal(user))
+            outcome = self.svc.execute(call.id, self.svc.principal(user))
         except CopilotError as err:
             assert not expected, f"{call} did not run for {user}: {err.message}"
             self.stats["refused executions"] += 1
@@ -299,7 +306,7 @@ class Model:
         call = self.pick(index)
         ok = user == call.requester and call.state in ("proposed", "approved")
         try:
-            self.core.book.cancel(call.id, self.core.principal(user))
+            self.svc.door.approvals.cancel(call.id, self.svc.principal(user))
         except CopilotError:
             # An expired record may already have been marked expired by an earlier touch.
             assert not ok or not self.live(call), f"{user} could not cancel {call}"
@@ -312,7 +319,7 @@ class Model:
         call = self.pick(index, pool)
         forged = forged_args(call.args)
         tool = f"testpack.{call.tool}"
-        with self.core.store.write() as conn:
+        with self.svc.door.deps.store.write() as conn:
             if how == "approval-hash":
                 conn.execute(
                     update(approvals)
@@ -339,8 +346,8 @@ class Model:
         """An approver loses their roles; the service restarts with the new configuration."""
         self.roles[user] = frozenset({"viewer"})
         due = self.stale()  # a restart marks these unknown
-        self.core.close()
-        self.core = self.open_core()
+        self.svc.close()
+        self.svc = self.open_svc()
         for aid in due:
             self.calls[aid].state = "unknown"
         self.stats["demoted"] += 1
@@ -362,7 +369,7 @@ class Model:
     def crash_call(self, call: Call) -> None:
         """Simulate a process that claimed a runnable call and died before running the tool."""
         now, deadline = self.now(), self.now() + timedelta(seconds=LEASE_S)
-        with self.core.store.write() as conn:
+        with self.svc.door.deps.store.write() as conn:
             claimed = conn.execute(
                 update(approvals)
                 .where(approvals.c.id == call.id, approvals.c.state == "approved")
@@ -392,7 +399,7 @@ class Model:
                     owner="gone-host:4242",
                 )
             )
-            self.core.audit.append(
+            self.svc.door.deps.audit.append(
                 conn, "execution.started", actor=call.requester, subject=call.id, ts=now,
                 data={"tool": call.tool, "simulated": "crash"},
             )  # fmt: skip
@@ -403,7 +410,7 @@ class Model:
 
     def reconcile_stale(self) -> None:
         due = self.stale()
-        assert sorted(self.core.reconciler.reconcile_stale()) == sorted(due)
+        assert sorted(self.svc.door.reconciler.reconcile_stale()) == sorted(due)
         for aid in due:
             self.calls[aid].state = "unknown"
         self.stats["marked unknown"] += len(due)
@@ -412,7 +419,7 @@ class Model:
         call = self.pick(index)
         ok = call.state == "unknown" and may_approve(self.roles, user, call.tool, call.requester)
         try:
-            self.core.reconciler.reconcile(call.id, self.core.principal(user), outcome, "seen")
+            self.svc.door.reconciler.reconcile(call.id, self.svc.principal(user), outcome, "seen")
         except CopilotError as err:
             assert not ok, f"{user} could not reconcile {call}: {err.message}"
             return
@@ -422,7 +429,7 @@ class Model:
 
     # -- invariants ----------------------------------------------------------------------
     def what_ran_was_allowed(self) -> None:
-        got = runs(self.core)
+        got = runs(self.svc)
         assert got[: len(self.seen)] == self.seen, "the record of runs was rewritten"
         ids = [aid for _, aid in got]
         assert len(ids) == len(set(ids)), f"an approval ran twice: {got}"  # (b)
@@ -438,7 +445,7 @@ class Model:
         """(a) and (c), re-derived from the stored records at the moment the run appeared."""
         call = self.calls[aid]
         assert call.tool == tool
-        approval, proposal = self.core.book.load(aid, "test")
+        approval, proposal = self.svc.door.deps.load(aid, "test")
         assert proposal.arguments == call.args
         assert proposal.args_hash == approval.args_hash == call_hash(f"testpack.{tool}", call.args)
         if tool == "read_counter":
@@ -459,9 +466,9 @@ class Model:
 
     def stored_state_matches_model(self) -> None:
         for name in NAMES:
-            found = self.core.store.load(f"counter:{name}")
+            found = self.svc.door.deps.store.load(f"counter:{name}")
             assert (found[0]["value"] if found else 0) == self.counters[name], name
-        with self.core.store.read() as conn:
+        with self.svc.door.deps.store.read() as conn:
             stored = dict(conn.execute(select(approvals.c.id, approvals.c.state)).all())
         assert set(stored) == set(self.calls)
         by_model = {"ran": "succeeded", "crashed": "executing"}
@@ -644,7 +651,7 @@ def test_safety_contract_holds_under_random_operations(backend: str, tmp_path: P
                 for op in ops:
                     model.apply(op)
             finally:
-                model.core.close()
+                model.svc.close()
 
     for scenario in SCENARIOS:
         run = example(ops=scenario)(run)

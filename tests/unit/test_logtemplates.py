@@ -97,7 +97,7 @@ def test_the_bench_function_reports_the_documented_keys():
 def test_the_bench_command_prints_json():
     from typer.testing import CliRunner
 
-    from copilot.cli.admin import bench_app
+    from copilot.surfaces.cli.admin import bench_app
 
     out = CliRunner().invoke(bench_app, ["tokens", "--json", "--sizes", "400"])
     assert out.exit_code == 0, out.output

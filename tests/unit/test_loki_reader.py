@@ -71,19 +71,19 @@ def test_loki_filters_metric_queries_and_bad_logql():
     assert out.unavailable.error == f"loki answered HTTP 400: {PARSE_ERROR}"
 
 
-def everything_stored(core: Any) -> str:
+def everything_stored(svc: Any) -> str:
     out = []
-    with core.store.read() as conn:
+    with svc.door.deps.store.read() as conn:
         for table in metadata.sorted_tables:
             out.extend(repr(tuple(row)) for row in conn.execute(select(table)))
     return "\n".join(out)
 
 
-def test_a_logged_bearer_token_never_leaves_the_executor(make_core, tmp_path):
+def test_a_logged_bearer_token_never_leaves_the_executor(make_copilot, tmp_path):
     with fake_loki() as fake:
-        core = make_core(f"sqlite:///{tmp_path / 'redaction.db'}", sources={"loki_url": fake.url})
-        _, ran = core.call(
-            core.principal("dana"),
+        svc = make_copilot(f"sqlite:///{tmp_path / 'redaction.db'}", sources={"loki_url": fake.url})
+        _, ran = svc.call(
+            svc.principal("dana"),
             "loki.query_range",
             {"query": '{app="payments"}', "limit": 5000, "raw_lines": 100},
         )
@@ -93,6 +93,6 @@ def test_a_logged_bearer_token_never_leaves_the_executor(make_core, tmp_path):
     leak = next(t for t in ran.result["templates"] if "dumping request" in t["example"])
     assert "[REDACTED:" in leak["example"] and leak["level"] == "ERROR"
     assert any("certificate has expired" in t["example"] for t in ran.result["templates"])
-    stored = everything_stored(core)
+    stored = everything_stored(svc)
     assert "dumping request" in stored  # the result is on the record, redacted
     assert TOKEN not in stored and TOKEN.split(".")[1] not in stored

@@ -10,16 +10,9 @@ from typing import Any
 import pytest
 from test_sandbox import Sandbox, dump
 
+from copilot.domain.views import ActionView, FactView, RunbookView, StepView
 from copilot.knowledge.runbooks import Runbook, bundled_runbooks_dir, discover_runbooks
-from copilot.model.context import (
-    ActionView,
-    Citation,
-    FactView,
-    PlannerContext,
-    RunbookView,
-    StepView,
-    parse_provenance,
-)
+from copilot.model.context import Citation, PlannerContext, parse_provenance
 from copilot.model.offline import OFFLINE_MODEL, classify, plan
 from copilot.model.prompts import build_messages, decode_tool_name, tool_schemas
 from tools import sandbox as sb
@@ -287,11 +280,11 @@ def test_a_proposal_in_actions_is_not_repeated() -> None:
         approval_id="apr_7",
         tool="sandbox.rollback_deployment",
         arguments={"service": "checkout", "to_revision": None},
-        state="pending",
+        state="proposed",
     )
     message = offline(incident.context("checkout 500s", actions=[pending]))
     assert calls_of(message) == []
-    assert "already proposed (apr_7: pending)" in message["content"]
+    assert "already proposed (apr_7, proposed)" in message["content"]
 
 
 def test_instructions_inside_facts_are_data() -> None:

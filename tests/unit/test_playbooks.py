@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from test_sandbox import Sandbox, dump
 
+from copilot.domain.views import FactView, StepView
 from copilot.knowledge.playbooks import (
     check_when,
     collect_variables,
@@ -18,7 +19,6 @@ from copilot.knowledge.playbooks import (
     fill_args,
 )
 from copilot.knowledge.runbooks import PlaybookStep, bundled_runbooks_dir, discover_runbooks
-from copilot.model.context import FactView, StepView
 from tools import sandbox as sb
 
 SPECS = {spec.name: spec for spec in sb.TOOLS}

@@ -9,14 +9,10 @@ from datetime import UTC, datetime
 import jinja2
 import pytest
 
+from copilot.domain.views import ActionView, FactView, HistoryTurn, RunbookView, StepView
 from copilot.model.context import (
-    ActionView,
     Citation,
-    FactView,
-    HistoryTurn,
     PlannerContext,
-    RunbookView,
-    StepView,
     format_provenance,
     parse_provenance,
     parse_untrusted,

@@ -162,7 +162,7 @@ def test_alert_rules_are_valid_and_complete() -> None:
 def test_cli_registers_serve_metrics() -> None:
     from typer.testing import CliRunner
 
-    from copilot.cli.admin import sandbox_app
+    from copilot.surfaces.cli.admin import sandbox_app
 
     out = CliRunner().invoke(sandbox_app, ["serve-metrics", "--help"])
     assert out.exit_code == 0 and "--port" in out.output

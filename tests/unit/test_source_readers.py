@@ -53,9 +53,9 @@ def test_an_unreachable_source_is_a_typed_unavailable_without_a_trace(spec, args
     assert "Traceback" not in text and "File \\" not in text and "Errno" not in text
 
 
-def test_a_reader_through_the_executor_succeeds_with_unavailable(make_core):
-    core = make_core("sqlite:///:memory:")
-    _, ran = core.call(core.principal("dana"), "prometheus.alerts", {})
+def test_a_reader_through_the_executor_succeeds_with_unavailable(make_copilot):
+    svc = make_copilot("sqlite:///:memory:")
+    _, ran = svc.call(svc.principal("dana"), "prometheus.alerts", {})
     assert ran is not None and ran.status is ApprovalState.SUCCEEDED
     assert ran.result is not None and ran.result["unavailable"]["error"] == (
         "prometheus is not configured"

@@ -6,16 +6,9 @@ from pathlib import Path
 
 import typer
 
-from copilot.cli.common import print_json
+from copilot.surfaces.cli.common import open_service, print_json
 
 runbooks_app = typer.Typer(help="Ingest and search runbooks (offline embeddings + BM25).")
-
-
-def _index():  # type: ignore[no-untyped-def]
-    from copilot.knowledge.index import RunbookIndex
-    from copilot.settings import load_settings
-
-    return RunbookIndex(load_settings())
 
 
 @runbooks_app.command("ingest")
@@ -26,7 +19,8 @@ def ingest(
     """Add new and changed runbooks; drop the chunks of files removed from those folders."""
     import sys
 
-    report = _index().ingest(paths)
+    with open_service() as service:
+        report = service.ingest_runbooks(paths)
     for warning in report.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if as_json:
@@ -45,9 +39,8 @@ def search(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Ranked runbooks with their scores, or an explicit abstention."""
-    index = _index()
-    index.ensure_bundled()
-    result = index.search(text, k=k)
+    with open_service() as service:
+        result = service.search_runbooks(text, k=k)
     if as_json:
         print_json(result.model_dump())
         return

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from copilot.approvals import ApprovalBook
 from copilot.canonical import call_hash, canonical_hash
 from copilot.domain import Approval, ApprovalState, Principal, Proposal
+from copilot.door.approvals import Approvals
+from copilot.door.deps import DoorDeps
 from copilot.errors import (
     ApprovalInvalid,
     ApprovalRequired,
@@ -24,11 +25,12 @@ from copilot.toolkit import ToolSpec
 class Preflight:
     """State, expiry, who triggers, exact arguments, quorum under current policy, plan."""
 
-    def __init__(self, book: ApprovalBook) -> None:
-        self.book = book
+    def __init__(self, deps: DoorDeps, approvals: Approvals) -> None:
+        self.deps = deps
+        self.approvals = approvals
 
     def refuse(self, who: Principal, approval: Approval, err: CopilotError) -> CopilotError:
-        return self.book.refuse(who.id, approval.id, err)
+        return self.deps.refuse(who.id, approval.id, err)
 
     def check(self, approval: Approval, proposal: Proposal, who: Principal) -> tuple[ToolSpec, Any]:
         """Return the tool and validated arguments, or raise (audited) why it may not run."""
@@ -50,8 +52,8 @@ class Preflight:
                     "approvals are single-use: propose the call again if it is still needed",
                 ),
             )
-        self.book.expire_if_due(approval, who.id)
-        spec = self.book.registry.get(proposal.tool)
+        self.approvals.expire_if_due(approval, who.id)
+        spec = self.deps.registry.get(proposal.tool)
         self._trigger(who, approval, spec)
         try:
             args = spec.validate(proposal.arguments)
@@ -74,8 +76,8 @@ class Preflight:
                     "someone changed the stored call; propose it again and investigate",
                 ),
             )
-        decision = self.book.quorum(approval, proposal)
-        self.book.record_decision(decision, approval.id)
+        decision = self.approvals.quorum(approval, proposal)
+        self.deps.record_decision(decision, approval.id)
         if not decision.allowed:
             raise PolicyDenied(
                 f"policy refuses to run {approval.id}: {decision.reason}",
@@ -88,17 +90,19 @@ class Preflight:
         """Whoever presses "run" must be someone who could have asked for this call."""
         if who.id == approval.requester:
             return
-        decision = self.book.policy.decide("propose", who.id, spec.name, self.book.context())
-        if not decision.allowed:
-            self.book.record_decision(decision, approval.id)
-            raise PolicyDenied(
-                f"{who.id} may not run {spec.name}: {decision.reason}",
-                "ask the requester or an approver to run it",
-            )
+        self.deps.require(
+            "propose",
+            who.id,
+            spec.name,
+            self.deps.context(),
+            subject=approval.id,
+            denied=f"{who.id} may not run {spec.name}",
+            hint="ask the requester or an approver to run it",
+        )
 
     def current_plan(self, proposal: Proposal, spec: ToolSpec, args: Any) -> str | None:
         """The dry run as the requester would see it now."""
-        return self.book.dry_run(spec, args, proposal.requester)
+        return self.deps.dry_run(spec, args, proposal.requester)
 
     def plan_matches(
         self, approval: Approval, proposal: Proposal, spec: ToolSpec, args: Any, who: Principal

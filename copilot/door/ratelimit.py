@@ -35,14 +35,17 @@ class RateLimits:
         self._user = _parse(cfg.user_rate, "USER_RATE")
         self._tool = _parse(cfg.tool_rate, "TOOL_RATE")
 
-    def check(self, conn: Connection, requester: str, tool: str, now: datetime) -> None:
-        """Raise ``RateLimited`` if one more run would exceed a limit."""
+    def check(
+        self, conn: Connection, requester: str, tool: str, now: datetime, this_run: str = ""
+    ) -> None:
+        """Raise ``RateLimited`` if one more run would exceed a limit. ``this_run``: the
+        approval being claimed in the same transaction (its own record is not counted)."""
         runs = (
             select(func.count())
             .select_from(executions)
             .join(approvals, approvals.c.id == executions.c.approval_id)
             .join(proposals, proposals.c.id == approvals.c.proposal_id)
-            .where(proposals.c.risk != "read")
+            .where(proposals.c.risk != "read", executions.c.approval_id != this_run)
         )
         for rate, column, who in (
             (self._user, proposals.c.requester, requester),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from copilot.cli.common import open_core, print_json
+from copilot.surfaces.cli.common import open_service, print_json
 
 tools_app = typer.Typer(help="The tool catalogue.", no_args_is_help=True)
 sandbox_app = typer.Typer(
@@ -27,22 +27,20 @@ def tools_list(as_json: bool = JSON) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from copilot.registry import discover
-    from copilot.settings import load_settings
-
-    registry = discover(load_settings().extra_tool_paths)
+    with open_service() as service:
+        tools = service.tools()
     if as_json:
         print_json(
             [
                 {
-                    "name": s.name,
-                    "risk": s.risk.value,
-                    "side_effects": s.side_effects,
-                    "idempotent": s.idempotent,
-                    "description": s.description,
-                    "has_plan": s.plan_fn is not None,
+                    "name": t.name,
+                    "risk": t.risk.value,
+                    "side_effects": t.side_effects,
+                    "idempotent": t.idempotent,
+                    "description": t.description,
+                    "has_plan": t.has_plan,
                 }
-                for s in registry
+                for t in tools
             ]
         )
         return
@@ -50,13 +48,13 @@ def tools_list(as_json: bool = JSON) -> None:
     table.add_column("tool", no_wrap=True)
     for col in ("risk", "writes", "idempotent", "description"):
         table.add_column(col)
-    for s in registry:
+    for t in tools:
         table.add_row(
-            s.name,
-            s.risk.value,
-            "yes" if s.side_effects else "no",
-            "yes" if s.idempotent else "no",
-            s.description,
+            t.name,
+            t.risk.value,
+            "yes" if t.side_effects else "no",
+            "yes" if t.idempotent else "no",
+            t.description,
         )
     Console().print(table)
 
@@ -64,19 +62,17 @@ def tools_list(as_json: bool = JSON) -> None:
 @tools_app.command("show")
 def tools_show(name: str) -> None:
     """Show one tool's description and argument schema."""
-    from copilot.registry import discover
-    from copilot.settings import load_settings
-
-    spec = discover(load_settings().extra_tool_paths).get(name)
+    with open_service() as service:
+        t = service.tool(name)
     print_json(
         {
-            "name": spec.name,
-            "description": spec.description,
-            "risk": spec.risk.value,
-            "side_effects": spec.side_effects,
-            "idempotent": spec.idempotent,
-            "timeout_s": spec.timeout_s,
-            "arguments": spec.schema(),
+            "name": t.name,
+            "description": t.description,
+            "risk": t.risk.value,
+            "side_effects": t.side_effects,
+            "idempotent": t.idempotent,
+            "timeout_s": t.timeout_s,
+            "arguments": t.arguments,
         }
     )
 
@@ -84,10 +80,8 @@ def tools_show(name: str) -> None:
 @sandbox_app.command("status")
 def sandbox_status(as_json: bool = JSON) -> None:
     """Summarise the sandbox: services, faults, database, certificates, jobs."""
-    from tools import sandbox
-
-    core = open_core()
-    status = sandbox.world_status(core.store, core.settings, core.book.clock())
+    with open_service() as service:
+        status = service.sandbox_status()
     if as_json:
         print_json(status)
         return
@@ -102,28 +96,24 @@ def sandbox_inject(
     target: str | None = typer.Option(None, help="service, job, domain... (default: per fault)"),
 ) -> None:
     """Inject a fault into the sandbox (an operator action, not a tool: it is not audited)."""
-    from tools import sandbox
-
-    core = open_core()
-    print(sandbox.inject_fault(core.store, core.settings, fault, target, core.book.clock()))
+    with open_service() as service:
+        print(service.inject_fault(fault, target))
 
 
 @sandbox_app.command("faults")
 def sandbox_faults() -> None:
     """List the faults that can be injected."""
-    from tools import sandbox
-
-    for name, text in sandbox.FAULTS.items():
+    with open_service() as service:
+        faults = service.sandbox_faults()
+    for name, text in faults.items():
         print(f"{name:18} {text}")
 
 
 @sandbox_app.command("reset")
 def sandbox_reset() -> None:
     """Put the sandbox back to its healthy initial state (same seed)."""
-    from tools import sandbox
-
-    core = open_core()
-    sandbox.reset_world(core.store, core.settings, core.book.clock())
+    with open_service() as service:
+        service.reset_sandbox()
     print("sandbox reset")
 
 
@@ -135,18 +125,16 @@ def sandbox_serve_metrics(
     """Serve the sandbox's metrics for Prometheus to scrape at /metrics (Ctrl-C stops)."""
     import threading
 
-    from copilot.settings import load_settings
-    from tools.sandbox_exporter import serve_metrics
-
-    server, bound = serve_metrics(load_settings(), host=host, port=port)
-    print(f"serving sandbox metrics on http://{host}:{bound}/metrics", flush=True)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.shutdown()
-        server.server_close()
+    with open_service() as service:
+        server, bound = service.serve_sandbox_metrics(host, port)
+        print(f"serving sandbox metrics on http://{host}:{bound}/metrics", flush=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.shutdown()
+            server.server_close()
 
 
 @audit_app.command("verify")
@@ -155,17 +143,8 @@ def audit_verify(
     as_json: bool = JSON,
 ) -> None:
     """Recompute the hash chain; exit 1 naming the first edited, deleted or reordered event."""
-    from copilot.audit import verify_chain
-    from copilot.errors import InvalidInput
-
-    parsed = None
-    if anchor:
-        seq, _, digest = anchor.partition(":")
-        if not seq.isdigit() or len(digest) != 64:
-            raise InvalidInput(f"anchor {anchor!r} is not SEQ:HASH", "copy it from a verify run")
-        parsed = (int(seq), digest)
-    core = open_core()
-    report = verify_chain(core.store, parsed)
+    with open_service() as service:
+        report = service.verify_audit(anchor)
     if as_json:
         print_json(report.__dict__)
     elif report.ok:
@@ -187,39 +166,30 @@ def audit_export(
     output: Path | None = typer.Option(None, "--output", "-o", help="file (default stdout)"),
 ) -> None:
     """Export the audit log as JSON lines or OCSF API Activity (class 6003)."""
-    from copilot.audit.export import export_lines
     from copilot.errors import InvalidInput
 
-    if fmt not in ("jsonl", "ocsf"):
-        raise InvalidInput(f"unknown format {fmt!r}", "use --format jsonl or --format ocsf")
-    core = open_core()
-    try:
-        out = output.open("w", encoding="utf-8") if output else sys.stdout
-    except OSError as exc:
-        raise InvalidInput(
-            f"cannot write {output}: {exc.strerror}", "pick a writable path"
-        ) from None
-    try:
-        for line in export_lines(core.audit.events(), fmt, core.redactor.value):
-            out.write(line + "\n")
-    finally:
-        if output:
-            out.close()
+    with open_service() as service:
+        lines = service.export_audit(fmt)
+        try:
+            out = output.open("w", encoding="utf-8") if output else sys.stdout
+        except OSError as exc:
+            raise InvalidInput(
+                f"cannot write {output}: {exc.strerror}", "pick a writable path"
+            ) from None
+        try:
+            for line in lines:
+                out.write(line + "\n")
+        finally:
+            if output:
+                out.close()
 
 
 @policy_app.command("check")
 def policy_check() -> None:
     """Load and validate the policies and schema (exit non-zero with file:line on error)."""
-    from copilot.policy import load_policy_engine
-    from copilot.registry import discover
-    from copilot.settings import load_settings
-
-    settings = load_settings()
-    engine = load_policy_engine(settings, discover(settings.extra_tool_paths))
-    print(
-        f"ok: policies load and match the schema ({len(engine.tools)} tools, "
-        f"{len(engine.users)} users)"
-    )
+    with open_service() as service:
+        summary = service.check_policy()
+    print(f"ok: policies load and match the schema ({summary.tools} tools, {summary.users} users)")
 
 
 @bench_app.command("core")

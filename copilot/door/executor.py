@@ -13,19 +13,20 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from copilot import locks
-from copilot.approvals import ApprovalBook
 from copilot.canonical import canonical_hash, canonical_json, sha256_hex
-from copilot.domain import Approval, ApprovalState, Principal, Proposal
+from copilot.domain import Approval, ApprovalState, ExecutionOutcome, Principal, Proposal
+from copilot.door import locks
+from copilot.door.approvals import Approvals
+from copilot.door.deps import DoorDeps
+from copilot.door.preflight import Preflight
+from copilot.door.transition import transition
 from copilot.errors import (
     ApprovalInvalid,
     CopilotError,
@@ -36,24 +37,11 @@ from copilot.errors import (
     ToolRetry,
     ToolTimeout,
 )
-from copilot.preflight import Preflight
-from copilot.ratelimit import RateLimits
-from copilot.store.records import get_execution
-from copilot.store.schema import approvals, executions
 from copilot.telemetry import tracer
 from copilot.toolkit import ToolSpec, describe_validation_error, run_with_timeout
 
 log = logging.getLogger("copilot.executor")
-
-
-@dataclass(frozen=True)
-class ExecutionOutcome:
-    approval_id: str
-    tool: str
-    status: ApprovalState
-    result: dict[str, Any] | None
-    error: str | None
-    attempts: int
+_RUNNING = frozenset({ApprovalState.EXECUTING})  # a run's outcome is recorded only once
 
 
 def _owner() -> str:
@@ -74,14 +62,9 @@ def describe_failure(exc: BaseException) -> str:
 class Executor:
     """Runs approved calls. Nothing else in the code base calls ``ToolSpec.run_unchecked``."""
 
-    def __init__(self, book: ApprovalBook, limits: RateLimits) -> None:
-        self.book = book
-        self.limits = limits
-        self.preflight = Preflight(book)
-        self.store = book.store
-        self.audit = book.audit
-        self.clock = book.clock
-        self.settings = book.settings
+    def __init__(self, deps: DoorDeps, approvals: Approvals) -> None:
+        self.deps = deps
+        self.preflight = Preflight(deps, approvals)
 
     def execute(self, approval_id: str, who: Principal) -> ExecutionOutcome:
         """Run an approved call exactly once, or raise why not (state unchanged)."""
@@ -97,11 +80,10 @@ class Executor:
             return out
 
     def _execute(self, approval_id: str, who: Principal) -> ExecutionOutcome:
-        approval, proposal = self.book.load(approval_id, who.id)
-        with self.store.read() as conn:
-            done = get_execution(conn, approval_id)
+        approval, proposal = self.deps.load(approval_id, who.id)
+        done = self.deps.execution(approval_id)
         if done is not None:
-            raise self.book.refuse(
+            raise self.deps.refuse(
                 who.id,
                 approval_id,
                 ApprovalInvalid(
@@ -117,7 +99,9 @@ class Executor:
         # on the same resource finished in between): the plan must still be the approved one.
         stale = self._stale_plan(approval, proposal, spec, args)
         if stale is not None:
-            out = ExecutionOutcome(approval.id, spec.name, ApprovalState.FAILED, None, stale, 0)
+            out = ExecutionOutcome(
+                approval_id=approval.id, tool=spec.name, status=ApprovalState.FAILED, error=stale
+            )
             self._finish(approval, resource, out)
             return out
         return self._run(approval, proposal, spec, args, resource)
@@ -141,59 +125,48 @@ class Executor:
         resource: str | None,
         who: Principal,
     ) -> None:
-        now = self.clock()
-        budget = spec.timeout_s * (self.settings.executor.max_attempts if spec.idempotent else 1)
-        deadline = now + timedelta(seconds=budget + self.settings.executor.lock_grace_s)
+        """Approved → executing, with the run record, rate limits and the resource's lock,
+        in one transaction: any refusal leaves all of it as it was."""
+        d = self.deps
+        now = d.clock()
+        budget = spec.timeout_s * (d.settings.executor.max_attempts if spec.idempotent else 1)
+        deadline = now + timedelta(seconds=budget + d.settings.executor.lock_grace_s)
+        run = {"started_at": now, "deadline": deadline, "attempts": 0, "owner": _owner()}
+        data = {
+            "tool": spec.name,
+            "args_hash": approval.args_hash,
+            "plan_hash": approval.plan_hash,
+            "resource": resource,
+            "triggered_by": who.id,
+            "deadline": deadline.isoformat(),
+        }
         try:
-            with self.store.write() as conn:
-                res = conn.execute(
-                    update(approvals)
-                    .where(
-                        approvals.c.id == approval.id,
-                        approvals.c.state == ApprovalState.APPROVED,
-                        approvals.c.expires_at > now,
-                    )
-                    .values(state=ApprovalState.EXECUTING, updated_at=now)
-                )
-                if res.rowcount != 1:
+            with d.store.write() as conn:
+                started = (ApprovalState.EXECUTING, "execution.started")
+                if not transition(
+                    conn,
+                    d.audit,
+                    approval.id,
+                    *started,
+                    actor=proposal.requester,
+                    now=now,
+                    data=data,
+                    unexpired=True,
+                    run=run,
+                ):
                     raise ApprovalInvalid(
                         f"approval {approval.id} is no longer approved (expired or already used)",
                         "nothing ran twice; check `copilot proposals`",
                     )
                 if spec.risk.level > 0:
-                    self.limits.check(conn, proposal.requester, spec.name, now)
+                    d.limits.check(conn, proposal.requester, spec.name, now, this_run=approval.id)
                 if resource is not None:
                     locks.acquire(conn, resource, approval.id, proposal.requester, now, deadline)
-                conn.execute(
-                    insert(executions).values(
-                        approval_id=approval.id,
-                        status=ApprovalState.EXECUTING,
-                        started_at=now,
-                        deadline=deadline,
-                        attempts=0,
-                        owner=_owner(),
-                    )
-                )
-                self.audit.append(
-                    conn,
-                    "execution.started",
-                    actor=proposal.requester,
-                    subject=approval.id,
-                    ts=now,
-                    data={
-                        "tool": spec.name,
-                        "args_hash": approval.args_hash,
-                        "plan_hash": approval.plan_hash,
-                        "resource": resource,
-                        "triggered_by": who.id,
-                        "deadline": deadline.isoformat(),
-                    },
-                )
         except (ApprovalInvalid, ResourceBusy, RateLimited) as err:
-            raise self.book.refuse(who.id, approval.id, err) from None
+            raise d.refuse(who.id, approval.id, err) from None
         except IntegrityError:
             # The primary key on executions: someone else claimed this approval first.
-            raise self.book.refuse(
+            raise d.refuse(
                 who.id,
                 approval.id,
                 ApprovalInvalid(
@@ -209,7 +182,7 @@ class Executor:
         args: Any,
         resource: str | None,
     ) -> ExecutionOutcome:
-        ctx = self.book.tool_context(proposal.requester, approval.id)
+        ctx = self.deps.tool_context(proposal.requester, approval.id)
         attempts = 0
 
         def once() -> BaseModel:
@@ -223,8 +196,10 @@ class Executor:
                 # Only a tool's own "transient, nothing applied" signal is retried: after a
                 # timeout the first attempt may still be running, so a retry could overlap it.
                 produced = Retrying(
-                    stop=stop_after_attempt(self.settings.executor.max_attempts),
-                    wait=wait_exponential(multiplier=self.settings.executor.retry_wait_s, max=5),
+                    stop=stop_after_attempt(self.deps.settings.executor.max_attempts),
+                    wait=wait_exponential(
+                        multiplier=self.deps.settings.executor.retry_wait_s, max=5
+                    ),
                     retry=retry_if_exception_type(ToolRetry),
                     reraise=True,
                 )(once)
@@ -244,10 +219,15 @@ class Executor:
             error = describe_failure(exc) + ("; outcome unknown" if unsure else "")
         # Tool output and errors are untrusted and may quote secrets (a config dump, a
         # connection string in a stack trace): redact before they are stored or shown.
-        redactor = self.book.redactor
-        result = None if result is None else redactor.value(result)
-        error = None if error is None else redactor.text(error)
-        out = ExecutionOutcome(approval.id, spec.name, status, result, error, attempts)
+        redactor = self.deps.redactor
+        out = ExecutionOutcome(
+            approval_id=approval.id,
+            tool=spec.name,
+            status=status,
+            result=None if result is None else redactor.value(result),
+            error=None if error is None else redactor.text(error),
+            attempts=attempts,
+        )
         self._finish(approval, resource, out)
         return out
 
@@ -259,51 +239,48 @@ class Executor:
             # number RFC 8785 refuses, say). Record the outcome without the result.
             note = f"result not recorded ({type(exc).__name__})"
             error = f"{out.error}; {note}" if out.error else note
-            self._record(approval, resource, replace(out, result=None, error=error))
+            self._record(
+                approval, resource, out.model_copy(update={"result": None, "error": error})
+            )
 
     def _record(self, approval: Approval, resource: str | None, out: ExecutionOutcome) -> None:
-        status, result, error, attempts = out.status, out.result, out.error, out.attempts
-        now = self.clock()
-        with self.store.write() as conn:
-            res = conn.execute(
-                update(executions)
-                .where(
-                    executions.c.approval_id == approval.id,
-                    executions.c.status == ApprovalState.EXECUTING,
-                    executions.c.owner == _owner(),
-                )
-                .values(
-                    status=status, finished_at=now, result=result, error=error, attempts=attempts
-                )
-            )
-            if res.rowcount != 1:
+        d = self.deps
+        now = d.clock()
+        run = {
+            "finished_at": now,
+            "result": out.result,
+            "error": out.error,
+            "attempts": out.attempts,
+        }
+        with d.store.write() as conn:
+            event = f"execution.{out.status.value}"
+            data = {"tool": out.tool, "attempts": out.attempts, "error": out.error}
+            if not transition(
+                conn,
+                d.audit,
+                approval.id,
+                out.status,
+                event,
+                actor=approval.requester,
+                now=now,
+                data={**data, **_result(out.result)},
+                only_from=_RUNNING,
+                run=run,
+            ):
                 # The reconciler already declared this run unknown: keep its verdict, but
                 # put what actually happened on the record for the person reconciling.
-                self.audit.append(
+                d.audit.append(
                     conn,
                     "execution.late_result",
                     subject=approval.id,
                     ts=now,
-                    data={"status": status.value, "error": error},
+                    data={"status": out.status.value, "error": out.error},
                 )
                 return
-            conn.execute(
-                update(approvals)
-                .where(approvals.c.id == approval.id)
-                .values(state=status, updated_at=now)
-            )
             # After a timeout the tool may still be running: its lease stays until the
             # deadline, so no second write to the same resource starts underneath it.
-            if resource is not None and status is not ApprovalState.UNKNOWN:
+            if resource is not None and out.status is not ApprovalState.UNKNOWN:
                 locks.release(conn, resource, approval.id)
-            self.audit.append(
-                conn,
-                f"execution.{status.value}",
-                actor=approval.requester,
-                subject=approval.id,
-                ts=now,
-                data={"tool": out.tool, "attempts": attempts, "error": error, **_result(result)},
-            )
 
 
 # A result up to this size (canonical JSON) is copied into its audit event; a bigger one (a

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from copilot.cli.common import print_json
+from copilot.surfaces.cli.common import print_json
 
 
 def redact(

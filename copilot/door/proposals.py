@@ -3,25 +3,28 @@
 from __future__ import annotations
 
 import json
+import secrets
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import insert
-
-from copilot.approvals import ApprovalBook, new_id
 from copilot.canonical import call_hash, canonical_hash
 from copilot.domain import Approval, ApprovalState, Principal, Proposal, ProposalOutcome
-from copilot.errors import CopilotError, InvalidInput, PolicyDenied
-from copilot.store.schema import approvals, proposals
+from copilot.door.deps import DoorDeps
+from copilot.door.transition import create
+from copilot.errors import CopilotError, InvalidInput
 from copilot.telemetry import tracer
 from copilot.toolkit import ToolSpec
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(8)}"
 
 
 class Proposer:
     """Turns a request for a typed tool call into a proposal waiting for its approvers."""
 
-    def __init__(self, book: ApprovalBook) -> None:
-        self.book = book
+    def __init__(self, deps: DoorDeps) -> None:
+        self.deps = deps
 
     def propose(
         self,
@@ -49,19 +52,19 @@ class Proposer:
         provenance: dict[str, Any] | None,
     ) -> ProposalOutcome:
         try:
-            spec = self.book.registry.get(tool_name)
+            spec = self.deps.registry.get(tool_name)
             args = spec.validate(arguments)
         except InvalidInput as err:
-            raise self.book.refuse(who.id, tool_name, err) from None
-        decision = self.book.policy.decide(
-            "propose", who.id, spec.name, self.book.context(is_requester=True)
+            raise self.deps.refuse(who.id, tool_name, err) from None
+        decision = self.deps.require(
+            "propose",
+            who.id,
+            spec.name,
+            self.deps.context(is_requester=True),
+            subject=spec.name,
+            denied=f"{who.id} may not propose {spec.name}",
+            hint="ask someone with a suitable role",
         )
-        if not decision.allowed:
-            self.book.record_decision(decision, spec.name)
-            raise PolicyDenied(
-                f"{who.id} may not propose {spec.name}: {decision.reason}",
-                "ask someone with a suitable role",
-            )
         clean = args.model_dump(mode="json")
         self._refuse_secrets(who, spec, clean)
         plan = self._plan(who, spec, args)
@@ -70,7 +73,7 @@ class Proposer:
             plan_hash = None if plan is None else canonical_hash(plan)
         except (ValueError, TypeError, UnicodeError):
             # RFC 8785 refuses NaN, integers beyond 2^53 and lone surrogates: so do we.
-            raise self.book.refuse(
+            raise self.deps.refuse(
                 who.id,
                 spec.name,
                 InvalidInput(
@@ -78,12 +81,12 @@ class Proposer:
                     "use integers below 2^53, finite numbers and valid Unicode",
                 ),
             ) from None
-        now = self.book.clock()
-        auto = self.book.policy.decide("execute", who.id, spec.name, self.book.context()).allowed
+        now = self.deps.clock()
+        auto = self.deps.policy.decide("execute", who.id, spec.name, self.deps.context()).allowed
         required = (
             "none"
             if auto
-            else self.book.policy.required_approvers(spec.name, who.id, self.book.context())
+            else self.deps.policy.required_approvers(spec.name, who.id, self.deps.context())
         )
         proposal = Proposal(
             id=new_id("prp"),
@@ -94,7 +97,7 @@ class Proposer:
             plan_hash=plan_hash,
             risk=spec.risk,
             requester=who.id,
-            environment=self.book.settings.environment,
+            environment=self.deps.settings.environment,
             conversation=conversation,
             provenance=provenance or {},
             created_at=now,
@@ -108,20 +111,17 @@ class Proposer:
             requester=who.id,
             required=required,
             auto=auto,
-            expires_at=now + timedelta(seconds=self.book.settings.executor.approval_ttl_s),
+            expires_at=now + timedelta(seconds=self.deps.settings.executor.approval_ttl_s),
             created_at=now,
             updated_at=now,
         )
-        with self.book.store.write() as conn:
-            conn.execute(insert(proposals).values(**proposal.model_dump()))
-            conn.execute(insert(approvals).values(**approval.model_dump(exclude={"votes"})))
-            self.book.audit.append_decision(conn, decision, approval.id, ts=now)
-            self.book.audit.append(
+        with self.deps.store.write() as conn:
+            create(
                 conn,
-                "proposal.created",
-                actor=who.id,
-                subject=approval.id,
-                ts=now,
+                self.deps.audit,
+                proposal,
+                approval,
+                decision,
                 data={
                     "proposal": proposal.id,
                     "tool": spec.name,
@@ -143,10 +143,10 @@ class Proposer:
     def _refuse_secrets(self, who: Principal, spec: ToolSpec, clean: dict[str, Any]) -> None:
         """Arguments are stored and shown to approvers: a secret in them is refused, never
         kept. Scanned as JSON text so ``{"password": "..."}`` is seen as the pair it is."""
-        found = self.book.redactor.find(json.dumps(clean, ensure_ascii=False))
+        found = self.deps.redactor.find(json.dumps(clean, ensure_ascii=False))
         rules = sorted({rule.id for _, _, rule in found if rule.kind == "secret"})
         if rules:
-            raise self.book.refuse(
+            raise self.deps.refuse(
                 who.id,
                 spec.name,
                 InvalidInput(
@@ -158,6 +158,6 @@ class Proposer:
 
     def _plan(self, who: Principal, spec: ToolSpec, args: Any) -> str | None:
         try:
-            return self.book.dry_run(spec, args, who.id)
+            return self.deps.dry_run(spec, args, who.id)
         except CopilotError as err:
-            raise self.book.refuse(who.id, spec.name, err) from None
+            raise self.deps.refuse(who.id, spec.name, err) from None

@@ -7,8 +7,9 @@ import sys
 
 import typer
 
-from copilot.cli import admin, agent_cmd, calls, eval_cmd, redact_cmd, runbooks_cmd
 from copilot.errors import CopilotError
+from copilot.surfaces.cli import admin, agent_cmd, calls, eval_cmd, redact_cmd, runbooks_cmd
+from copilot.surfaces.cli.errors import exit_code
 
 app = typer.Typer(
     name="copilot",
@@ -41,7 +42,7 @@ def main() -> None:
         from copilot.redact.ruleset import default_redactor
 
         print(f"error: {default_redactor().text(err.one_line())}", file=sys.stderr)
-        sys.exit(err.exit_code)
+        sys.exit(exit_code(err))
     except typer.Exit as ex:
         sys.exit(ex.exit_code)
     except typer.Abort:

@@ -1,25 +1,35 @@
-"""Shared CLI plumbing: open the core, print JSON or rich output."""
+"""Shared CLI plumbing: open the service, print JSON or rich output, parse ``k=v``."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
+
+import typer
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from copilot.core import Core
+    from copilot.service import CopilotService
+
+AS_USER = typer.Option(..., "--as", help="the user acting (from copilot.toml [users])")
+JSON = typer.Option(False, "--json", help="print JSON")
 
 
-def open_core() -> Core:
-    from copilot.core import Core
+@contextmanager
+def open_service() -> Iterator[CopilotService]:
+    """The service for this process's settings, with its telemetry; closed afterwards."""
+    from copilot.service import CopilotService
     from copilot.settings import load_settings
-    from copilot.telemetry import setup_process_telemetry
 
-    settings = load_settings()
-    core = Core.open(settings)
-    setup_process_telemetry(settings.telemetry, core.redactor)
-    return core
+    service = CopilotService.open(load_settings())
+    try:
+        service.setup_telemetry()
+        yield service
+    finally:
+        service.close()
 
 
 def console() -> Console:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from copilot.cli.common import print_json
+from copilot.surfaces.cli.common import print_json
 
 if TYPE_CHECKING:
     from evals.runner import EvalReport
@@ -50,7 +50,7 @@ def eval_(
 def _print_table(report: EvalReport) -> None:
     from rich.table import Table
 
-    from copilot.cli.common import console
+    from copilot.surfaces.cli.common import console
 
     c = console()
     table = Table(title=f"evals ({report.model})", title_justify="left")

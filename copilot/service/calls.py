@@ -1,0 +1,56 @@
+"""Calls outside any conversation: propose a tool call directly, run or withdraw it,
+reconcile an unknown outcome, and look at cards."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from copilot.domain import ApprovalState, Card, ExecutionOutcome, Principal, ProposalOutcome
+from copilot.errors import InvalidInput
+from copilot.service.wiring import Parts
+
+
+class Calls:
+    _parts: Parts
+
+    def principal(self, user_id: str) -> Principal:
+        """The configured user ``user_id`` with their roles (each surface authenticates
+        them its own way first)."""
+        return self._parts.policy.principal(user_id)
+
+    def call(
+        self,
+        principal: Principal,
+        tool: str,
+        arguments: dict[str, Any],
+        *,
+        conversation: str | None = None,
+    ) -> tuple[ProposalOutcome, ExecutionOutcome | None]:
+        """Propose a tool call; it runs at once when policy lets it run without a card."""
+        return self._parts.door.call(principal, tool, arguments, conversation=conversation)
+
+    def execute(self, approval_id: str, principal: Principal) -> ExecutionOutcome:
+        """Run an approved call that could not run yet (resource busy, rate limited)."""
+        return self._parts.door.executor.execute(approval_id, principal)
+
+    def cancel(self, approval_id: str, principal: Principal) -> Card:
+        """The requester withdraws their proposal before it runs."""
+        approval = self._parts.door.approvals.cancel(approval_id, principal)
+        return self.card(approval.id)
+
+    def reconcile(self, approval_id: str, principal: Principal, outcome: str, note: str) -> Card:
+        """Record what really happened to a call whose run ended *unknown*."""
+        self._parts.door.reconciler.reconcile(approval_id, principal, outcome, note)
+        return self.card(approval_id)
+
+    def card(self, approval_id: str) -> Card:
+        """One card (by approval or proposal id) as the store has it now."""
+        return self._parts.door.card(approval_id, "copilot")
+
+    def cards(self, states: list[str] | None = None, limit: int = 50) -> list[Card]:
+        """The newest cards, optionally only those in ``states``."""
+        known = [s.value for s in ApprovalState]
+        for s in states or []:
+            if s not in known:
+                raise InvalidInput(f"unknown state {s!r}", f"use one of {', '.join(known)}")
+        return self._parts.door.cards(states or None, limit)

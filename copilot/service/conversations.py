@@ -1,0 +1,163 @@
+"""Conversations: a message starts or resumes the agent; a decision on a card is recorded
+at the door first (policy, two-person rule) and resumes the conversation waiting on it
+only when its approval ended: the quorum is complete, or it was rejected.
+
+A conversation is one checkpointed graph thread (``copilot.agent.graph``): a message either
+starts a run or, while cards are pending, resumes the waiting one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.types import Command
+
+from copilot.agent.events import DecisionEvent, MessageEvent
+from copilot.agent.state import AgentState, TurnInput
+from copilot.domain import Approval, ApprovalState, Card, Principal, Reply
+from copilot.errors import InvalidInput, RateLimited, ResourceBusy
+from copilot.service.wiring import Parts
+
+MAX_MESSAGE_CHARS = 4000
+# Checkpoint when a run pauses for approval or ends, not after every step: a turn is a few
+# hundred milliseconds, the card it produces is already in the store, and a crash mid-turn
+# loses only that turn (ask again). A pending card is always checkpointed before it is shown.
+DURABILITY = "exit"
+
+
+class Conversations:
+    _parts: Parts
+
+    def handle_message(self, principal: Principal, conversation: str, text: str) -> Reply:
+        """What the copilot says (and proposes) to ``text`` in ``conversation``."""
+        text = text.strip()
+        if not text:
+            raise InvalidInput("the message is empty", "say what is going on, or ask a question")
+        if len(text) > MAX_MESSAGE_CHARS:
+            raise InvalidInput(
+                f"the message has {len(text)} characters (at most {MAX_MESSAGE_CHARS})",
+                "summarise it; paste long logs as a file or point at them",
+            )
+        _check_conversation(conversation)
+        config = _config(conversation)
+        if self._waiting(config):
+            event = MessageEvent(text=text, principal=principal)
+            values = self._invoke(Command(resume=event.model_dump(mode="json")), config)
+        else:
+            start = TurnInput(conversation=conversation, principal=principal, request=text)
+            values = self._invoke(start.model_dump(mode="json"), config)
+        return self._reply(conversation, values)
+
+    def decide(
+        self,
+        approval_id: str,
+        principal: Principal,
+        verdict: str,
+        *,
+        reason: str = "",
+        break_glass: bool = False,
+    ) -> Reply:
+        """Approve or reject a card as ``principal``. A completed quorum runs the call: in
+        its conversation (which then verifies it) or, for a card no conversation waits on,
+        here."""
+        if break_glass and not reason.strip():
+            raise InvalidInput("break-glass needs a reason", "say why this is an emergency")
+        door = self._parts.door
+        approval = door.approvals.vote(
+            approval_id, principal, verdict, reason=reason, break_glass=break_glass
+        )
+        card = door.card(approval.id, principal.id)
+        conversation = card.conversation
+        config = _config(conversation) if conversation else None
+        waiting = config is not None and approval.id in self._pending(config)
+        if approval.state is ApprovalState.PROPOSED:  # the quorum is not complete yet
+            text = (
+                f"{principal.id} approved {approval.id} ({card.approvals} approval(s) so far); "
+                f"it still needs {approval.required}."
+            )
+            pending = self._pending(config) if config is not None else []
+            return Reply(conversation=conversation or "", text=text, cards=[card], pending=pending)
+        if not waiting or config is None or conversation is None:
+            return self._outside_conversation(approval, principal)
+        event = DecisionEvent(
+            approval_id=approval.id,
+            verdict="approve" if approval.state is ApprovalState.APPROVED else "reject",
+            state=approval.state,
+            principal=principal,
+        )
+        values = self._invoke(Command(resume=event.model_dump(mode="json")), config)
+        return self._reply(conversation, values, focus=approval.id)
+
+    def waiting_on(self, approval_id: str) -> bool:
+        """Whether a conversation waits on this card (then ``decide`` resumes it)."""
+        card = self._parts.door.card(approval_id, "service")
+        if not card.conversation:
+            return False
+        return card.approval_id in self._pending(_config(card.conversation))
+
+    # -- helpers --------------------------------------------------------------------------
+    def _invoke(self, payload: Any, config: dict[str, Any]) -> dict[str, Any]:
+        parts = self._parts
+        values: dict[str, Any] = parts.graph.invoke(
+            payload, config, context=parts.agent, durability=DURABILITY
+        )
+        return values
+
+    def _waiting(self, config: dict[str, Any]) -> bool:
+        return "await_approval" in (self._parts.graph.get_state(config).next or ())
+
+    def _pending(self, config: dict[str, Any]) -> list[str]:
+        if not self._waiting(config):
+            return []
+        return list(self._parts.graph.get_state(config).values.get("pending", []))
+
+    def _outside_conversation(self, approval: Approval, principal: Principal) -> Reply:
+        """A decided card no conversation waits on (``copilot call``): run it here."""
+        door = self._parts.door
+        if approval.state is not ApprovalState.APPROVED:
+            card = door.card(approval.id, principal.id)
+            text = f"{approval.id} is {approval.state.value}: nothing ran"
+            return Reply(conversation="", text=text, cards=[card])
+        try:
+            out = door.executor.execute(approval.id, principal)
+        except (ResourceBusy, RateLimited) as err:
+            raise type(err)(
+                f"approval recorded, but the call cannot run yet: {err.message}",
+                f"run `copilot execute {approval.id} --as {principal.id}` later",
+            ) from None
+        text = f"{out.tool} ({approval.id}) {out.status.value}"
+        if out.error:
+            text += f": {out.error}"
+        card = door.card(approval.id, principal.id)
+        return Reply(conversation="", text=text, cards=[card], execution=out)
+
+    def _reply(self, conversation: str, values: dict[str, Any], *, focus: str = "") -> Reply:
+        """The reply from a run's final values (``invoke`` returns them, with
+        ``__interrupt__`` when the run paused for approval). Cards are read from the store."""
+        state = AgentState.model_validate(values)
+        pending = list(state.pending) if "__interrupt__" in values else []
+        door = self._parts.door
+        cards: list[Card] = [
+            door.card(ref.approval_id, "copilot", verified=ref.verified)
+            for ref in state.cards
+            if ref.approval_id in pending or ref.approval_id == focus
+        ]
+        return Reply(
+            conversation=conversation,
+            text=state.reply,
+            cards=cards,
+            pending=pending,
+            usage=state.usage.model_dump(),
+        )
+
+
+def _config(conversation: str) -> dict[str, Any]:
+    return {"configurable": {"thread_id": conversation}}
+
+
+def _check_conversation(conversation: str) -> None:
+    if not conversation or len(conversation) > 200 or not conversation.isprintable():
+        raise InvalidInput(
+            "a conversation id must be 1-200 printable characters",
+            "use the channel or thread id, or let the CLI pick one",
+        )

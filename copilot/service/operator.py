@@ -1,0 +1,134 @@
+"""What operators do besides conversations: the audit log, the runbook index, the tool
+catalogue, the policy check, telemetry, and the sandbox where its tool pack is installed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from copilot.audit import VerifyReport, verify_chain
+from copilot.domain import PolicySummary, ToolInfo
+from copilot.errors import InvalidInput
+from copilot.service.wiring import Parts
+from copilot.toolkit import ToolSpec
+
+EXPORT_FORMATS = ("jsonl", "ocsf")
+
+
+class Operator:
+    _parts: Parts
+
+    # -- audit ----------------------------------------------------------------------------
+    def verify_audit(self, anchor: str | None = None) -> VerifyReport:
+        """Recompute the hash chain, optionally against a head (``SEQ:HASH``) kept elsewhere."""
+        parsed = None
+        if anchor:
+            seq, _, digest = anchor.partition(":")
+            if not seq.isdigit() or len(digest) != 64:
+                raise InvalidInput(
+                    f"anchor {anchor!r} is not SEQ:HASH", "copy it from a verify run"
+                )
+            parsed = (int(seq), digest)
+        return verify_chain(self._parts.door.deps.store, parsed)
+
+    def export_audit(self, fmt: str = "jsonl") -> Iterator[str]:
+        """The audit log as JSON lines or OCSF API Activity, redacted on the way out."""
+        from copilot.audit.export import export_lines
+
+        if fmt not in EXPORT_FORMATS:
+            raise InvalidInput(f"unknown format {fmt!r}", "use --format jsonl or --format ocsf")
+        deps = self._parts.door.deps
+        return export_lines(deps.audit.events(), fmt, deps.redactor.value)
+
+    # -- runbooks -------------------------------------------------------------------------
+    def ingest_runbooks(self, paths: list[Path]) -> Any:
+        """Add new and changed runbooks, drop those removed from these folders (a report)."""
+        return self._index().ingest(paths)
+
+    def search_runbooks(self, text: str, k: int = 3) -> Any:
+        """Ranked runbook chunks for ``text``, or an explicit abstention."""
+        return self._index().search(text, k=k)
+
+    def _index(self) -> Any:
+        index = self._parts.index
+        if index is None:
+            raise InvalidInput("this copilot runs without a runbook index", "open it with one")
+        return index
+
+    # -- catalogue, policy, telemetry -----------------------------------------------------
+    def tools(self) -> list[ToolInfo]:
+        """Every tool with its risk, side effects and idempotency."""
+        return [_info(spec) for spec in self._parts.registry]
+
+    def tool(self, name: str) -> ToolInfo:
+        """One tool, with its argument schema."""
+        return _info(self._parts.registry.get(name), schema=True)
+
+    def check_policy(self) -> PolicySummary:
+        """Load and validate the policies against the schema and the tools (or raise)."""
+        engine = self._parts.policy
+        return PolicySummary(tools=len(engine.tools), users=len(engine.users))
+
+    def setup_telemetry(self) -> None:
+        """Redacted logs and spans for this process, as configured (a surface calls it once)."""
+        from copilot.telemetry import setup_process_telemetry
+
+        setup_process_telemetry(self._parts.settings.telemetry, self._parts.redactor)
+
+    # -- the sandbox ----------------------------------------------------------------------
+    def sandbox_faults(self) -> dict[str, str]:
+        """The faults that can be injected, with what each does."""
+        return dict(self._sandbox().FAULTS)
+
+    def sandbox_status(self) -> dict[str, Any]:
+        """Services, faults, database, certificates and jobs of the sandbox."""
+        deps = self._parts.door.deps
+        status: dict[str, Any] = self._sandbox().world_status(
+            deps.store, deps.settings, deps.clock()
+        )
+        return status
+
+    def inject_fault(self, fault: str, target: str | None = None) -> str:
+        """Break the sandbox on purpose (an operator action, not a tool: not audited)."""
+        deps = self._parts.door.deps
+        done: str = self._sandbox().inject_fault(
+            deps.store, deps.settings, fault, target, deps.clock()
+        )
+        return done
+
+    def reset_sandbox(self) -> str:
+        """Put the sandbox back to its healthy initial state (same seed); says what it did."""
+        deps = self._parts.door.deps
+        done: str = self._sandbox().reset_world(deps.store, deps.settings, deps.clock())
+        return done
+
+    def serve_sandbox_metrics(self, host: str, port: int) -> tuple[Any, int]:
+        """A server with the sandbox's metrics at /metrics, and the port it is bound to."""
+        self._sandbox()
+        from tools.sandbox_exporter import serve_metrics
+
+        return serve_metrics(self._parts.settings, host=host, port=port)
+
+    def _sandbox(self) -> Any:
+        if not any(spec.pack == "sandbox" for spec in self._parts.registry):
+            raise InvalidInput(
+                "the sandbox tool pack is not installed here",
+                "the sandbox commands act on the simulated production of the embedded default",
+            )
+        from tools import sandbox
+
+        return sandbox
+
+
+def _info(spec: ToolSpec, schema: bool = False) -> ToolInfo:
+    return ToolInfo(
+        name=spec.name,
+        description=spec.description,
+        risk=spec.risk,
+        side_effects=spec.side_effects,
+        idempotent=spec.idempotent,
+        timeout_s=spec.timeout_s,
+        has_plan=spec.plan_fn is not None,
+        arguments=spec.schema() if schema else {},
+    )
