@@ -26,7 +26,7 @@ def _error_rate(core: Core, service: str) -> float:
 def main() -> int:
     from copilot.cli.agent_cmd import print_reply
     from copilot.service import CopilotService
-    from tools import sandbox
+    from copilot_tools import sandbox
 
     c = Console(highlight=False)
     # The demo's clock runs ahead when the story says "minutes later", so the sandbox has

@@ -33,8 +33,8 @@ from copilot.model.offline import OFFLINE_MODEL
 from copilot.model.prompts import decode_tool_name
 from copilot.service import CopilotService
 from copilot.settings import Settings, load_settings
-from evals.scenario import Ask, Decide, Scenario, ScenarioError, Step, Wait, load_all
-from evals.scoring import (
+from copilot_evals.scenario import Ask, Decide, Scenario, ScenarioError, Step, Wait, load_all
+from copilot_evals.scoring import (
     Scorecard,
     StepOutcome,
     changes_executed,
@@ -175,7 +175,7 @@ class _Run:
         return self.service.core
 
     def setup(self) -> None:
-        from tools.sandbox import inject_fault, reset_world
+        from copilot_tools.sandbox import inject_fault, reset_world
 
         core, setup = self.core, self.scenario.setup
         reset_world(core.store, core.settings, self.clock())
@@ -184,7 +184,7 @@ class _Run:
         self.clock.advance(setup.minutes)
 
     def world_doc(self) -> Any:
-        from tools.sandbox import world_doc_name
+        from copilot_tools.sandbox import world_doc_name
 
         found = self.core.store.load(world_doc_name(self.core.settings))
         return None if found is None else found[0]
@@ -245,8 +245,8 @@ class _Run:
                 self.cards.append(card.approval_id)
 
     def finish(self, world_after_setup: Any) -> None:
-        from tools.sandbox import load_world
-        from tools.sandbox_world import active_faults
+        from copilot_tools.sandbox import load_world
+        from copilot_tools.sandbox.world import active_faults
 
         end, core = self.scenario.end, self.core
         world, _ = load_world(core.store, core.settings, self.clock())

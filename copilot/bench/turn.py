@@ -157,7 +157,7 @@ def _percentile(samples: list[float], q: float) -> float:
 
 def run_turn_bench(turns: int = 200, warmup: int = 20) -> dict[str, Any]:
     """Per-turn time of ``handle_message`` with an instant model, and where it goes."""
-    from tools.sandbox import inject_fault, reset_world
+    from copilot_tools.sandbox import inject_fault, reset_world
 
     timer, model = _Timer(), InstantModel()
     wall: list[float] = []

@@ -84,7 +84,7 @@ def tools_show(name: str) -> None:
 @sandbox_app.command("status")
 def sandbox_status(as_json: bool = JSON) -> None:
     """Summarise the sandbox: services, faults, database, certificates, jobs."""
-    from tools import sandbox
+    from copilot_tools import sandbox
 
     core = open_core()
     status = sandbox.world_status(core.store, core.settings, core.book.clock())
@@ -102,7 +102,7 @@ def sandbox_inject(
     target: str | None = typer.Option(None, help="service, job, domain... (default: per fault)"),
 ) -> None:
     """Inject a fault into the sandbox (an operator action, not a tool: it is not audited)."""
-    from tools import sandbox
+    from copilot_tools import sandbox
 
     core = open_core()
     print(sandbox.inject_fault(core.store, core.settings, fault, target, core.book.clock()))
@@ -111,7 +111,7 @@ def sandbox_inject(
 @sandbox_app.command("faults")
 def sandbox_faults() -> None:
     """List the faults that can be injected."""
-    from tools import sandbox
+    from copilot_tools import sandbox
 
     for name, text in sandbox.FAULTS.items():
         print(f"{name:18} {text}")
@@ -120,7 +120,7 @@ def sandbox_faults() -> None:
 @sandbox_app.command("reset")
 def sandbox_reset() -> None:
     """Put the sandbox back to its healthy initial state (same seed)."""
-    from tools import sandbox
+    from copilot_tools import sandbox
 
     core = open_core()
     sandbox.reset_world(core.store, core.settings, core.book.clock())
@@ -136,7 +136,7 @@ def sandbox_serve_metrics(
     import threading
 
     from copilot.settings import load_settings
-    from tools.sandbox_exporter import serve_metrics
+    from copilot_tools.sandbox.exporter import serve_metrics
 
     server, bound = serve_metrics(load_settings(), host=host, port=port)
     print(f"serving sandbox metrics on http://{host}:{bound}/metrics", flush=True)

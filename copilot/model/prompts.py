@@ -34,9 +34,9 @@ _FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 @lru_cache(maxsize=1)
 def environment() -> Environment:
-    """The Jinja2 environment over the ``prompts`` package (built once, on first use)."""
+    """The Jinja2 environment over the ``copilot_prompts`` package (``prompts/``), built once."""
     env = Environment(
-        loader=FileSystemLoader(str(files("prompts"))),
+        loader=FileSystemLoader(str(files("copilot_prompts"))),
         undefined=StrictUndefined,
         autoescape=False,  # the output is a prompt, not HTML; untrusted data goes through
         trim_blocks=True,  # untrusted_json, which escapes what could close a block

@@ -62,7 +62,7 @@ def _prepare_world(data_dir: Path) -> None:
     """Reset the sandbox and break checkout, in this process (the operator's part)."""
     from copilot.core import Core
     from copilot.settings import Settings
-    from tools.sandbox import inject_fault, reset_world
+    from copilot_tools.sandbox import inject_fault, reset_world
 
     core = Core.open(Settings(data_dir=data_dir))
     try:
@@ -78,7 +78,7 @@ def _look(data_dir: Path) -> tuple[dict[str, Any], list[tuple[str, str, str, str
     from copilot.core import Core
     from copilot.settings import Settings
     from copilot.store.records import list_approvals
-    from tools.sandbox import world_status
+    from copilot_tools.sandbox import world_status
 
     core = Core.open(Settings(data_dir=data_dir))
     try:

@@ -54,7 +54,7 @@ def make_service(tmp_path: Path, clock: Any, runbook_index: Any):  # type: ignor
         service = CopilotService(core, deps, saver, close)
         opened.append(service)
         if fresh:
-            from tools.sandbox import inject_fault, reset_world
+            from copilot_tools.sandbox import inject_fault, reset_world
 
             reset_world(core.store, settings, clock())
             inject_fault(core.store, settings, "bad_deploy", "checkout", clock())

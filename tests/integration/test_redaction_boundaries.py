@@ -146,8 +146,8 @@ def test_exports_redact_events_written_without_redaction(make_core, db_url):
 
 def test_sandbox_logs_never_show_the_token_they_dump(make_core, db_url, clock):
     """The sandbox's error handler logs request headers; reading them shows placeholders."""
-    from tools.sandbox import inject_fault, reset_world
-    from tools.sandbox_telemetry import SLOT_S, _session_token
+    from copilot_tools.sandbox import inject_fault, reset_world
+    from copilot_tools.sandbox.telemetry import SLOT_S, _session_token
 
     core = make_core(db_url)
     reset_world(core.store, core.settings, clock())
@@ -204,8 +204,8 @@ def test_an_unreadable_rule_file_stops_start_up(make_core, tmp_path):
 
 def test_log_patterns_examples_are_redacted_and_keep_the_error(make_core, db_url, clock):
     """Templated windows quote one verbatim example per template: those pass redaction too."""
-    from tools.sandbox import inject_fault, reset_world
-    from tools.sandbox_telemetry import SLOT_S, _session_token
+    from copilot_tools.sandbox import inject_fault, reset_world
+    from copilot_tools.sandbox.telemetry import SLOT_S, _session_token
 
     core = make_core(db_url)
     reset_world(core.store, core.settings, clock())

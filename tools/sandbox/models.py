@@ -7,8 +7,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from copilot.knowledge.logtemplates import TemplatedWindow
-from tools.sandbox_telemetry import LogLine
+from .._common.logtemplates import TemplatedWindow
+from .telemetry import LogLine
 
 ServiceName = Annotated[
     str, Field(min_length=1, max_length=64, description="service name, e.g. checkout")

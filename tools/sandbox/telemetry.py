@@ -13,8 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from tools.sandbox_catalogue import CERT_WARN_DAYS, CRASH_TEMPLATES, JOBS, SERVICES
-from tools.sandbox_world import World, memory_at, missing_config, rng
+from .catalogue import CERT_WARN_DAYS, CRASH_TEMPLATES, JOBS, SERVICES
+from .world import World, memory_at, missing_config, rng
 
 Level = Literal["DEBUG", "INFO", "WARN", "ERROR", "FATAL"]
 LEVELS: tuple[str, ...] = ("DEBUG", "INFO", "WARN", "ERROR", "FATAL")

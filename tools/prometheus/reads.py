@@ -1,6 +1,6 @@
-"""The Prometheus pack: instant and range PromQL queries, alerts and scrape targets (reads).
+"""Prometheus reads: instant and range PromQL queries, alerts and scrape targets.
 
-Everything goes through ``tools._sources`` (one HTTP door, safe errors) and comes back as
+Everything goes through ``_common.sources`` (one HTTP door, safe errors) and comes back as
 an untrusted ``SourceResult``. A source that is unset, down or refuses the query gives a
 result with ``unavailable`` set (for a rejected query: Prometheus's own parse or execution
 error, so the model can correct the query) instead of an exception. Answers are bounded:
@@ -17,22 +17,10 @@ from pydantic import Field
 
 from copilot.errors import InvalidInput
 from copilot.toolkit import ToolContext, tool
-from tools._prom_models import (
-    PromAlert,
-    PromAlertsResult,
-    QueryResult,
-    RangeResult,
-    Sample,
-    SeriesSummary,
-    Target,
-    TargetsResult,
-    labels_of,
-    number,
-    summarise,
-)
-from tools._readers import field, read
-from tools._sources import SourceError, SourceUnavailable, request_json, sources_of
-from tools._timeargs import (
+
+from .._common.series import SeriesSummary, labels_of, number, summarise
+from .._common.sources import SourceError, SourceUnavailable, field, read, request_json, sources_of
+from .._common.timeargs import (
     Duration,
     TimeArg,
     describe,
@@ -40,6 +28,15 @@ from tools._timeargs import (
     parse_duration,
     parse_rfc3339,
     resolve_time,
+)
+from .models import (
+    PromAlert,
+    PromAlertsResult,
+    QueryResult,
+    RangeResult,
+    Sample,
+    Target,
+    TargetsResult,
 )
 
 PromQL = Annotated[

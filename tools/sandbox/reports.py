@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from tools.sandbox_catalogue import (
+from .catalogue import (
     CERT_WARN_DAYS,
     FAILOVER_MAX_LAG_S,
     JOBS,
     SECRET_MAX_AGE_DAYS,
     SERVICES,
 )
-from tools.sandbox_models import (
+from .models import (
     CertificateInfo,
     DatabaseStatus,
     DeploymentHistory,
@@ -24,8 +24,8 @@ from tools.sandbox_models import (
     SecretInfo,
     ServiceStatus,
 )
-from tools.sandbox_telemetry import health, job_cost, metrics
-from tools.sandbox_world import World, replica_lag_s, rng
+from .telemetry import health, job_cost, metrics
+from .world import World, replica_lag_s, rng
 
 
 def config_diff(before: dict[str, str], after: dict[str, str]) -> list[str]:

@@ -2,7 +2,7 @@
 
 No I/O here: objects come in as the API's JSON and typed summaries come out, so the logic
 of ``kubectl get pods`` (the STATUS column) can be tested on plain data. Deployments,
-ReplicaSets and rollout patches are in ``_kube_rollout``.
+ReplicaSets and rollout patches are in ``rollout``.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from tools._kube_models import ContainerInfo, EventInfo, PodInfo
+from .models import ContainerInfo, EventInfo, PodInfo
 
 Json = dict[str, Any]
 REVISION = "deployment.kubernetes.io/revision"

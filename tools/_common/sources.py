@@ -1,19 +1,23 @@
 """What every reader of an outside system shares: the untrusted-result base, the typed
-"source unavailable" result, and one HTTP door with timeouts and safe error messages.
+"source unavailable" result, one HTTP door with timeouts and safe error messages, and how
+a reader turns a failed or strangely shaped answer into a typed result.
 
 Readers never raise for an unreachable or misconfigured source: the agent must be able to
 say "Prometheus is unreachable" and carry on. Write tools do raise (``ToolFailed``), so a
 change that did not happen is recorded as failed. Error texts are composed here from the
 error's type, the URL path and the status, never ``str(exception)`` (which can carry
 credentials or bodies); the executor redacts results and errors again before anyone sees them.
+A body of the wrong shape (a proxy's error page in JSON, an older API) is a ``SourceError``
+too, said in the same safe terms: the error's type, never the body or ``str(exception)``.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar
 
 import httpx
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from copilot.errors import ToolFailed
 from copilot.settings import Settings, SourcesSettings
@@ -167,3 +171,43 @@ def as_failure(err: SourceError) -> ToolFailed:
     """A write tool's source error, as the failure the executor records."""
     d = err.detail
     return ToolFailed(d.error, d.hint)
+
+
+# -- reading: a failed or strange answer as a typed result ----------------------------------
+R = TypeVar("R", bound=SourceResult)
+
+# What parsing an unexpected body raises: a missing key, a wrong type, a bad number.
+SHAPE_ERRORS = (KeyError, IndexError, TypeError, ValueError, ValidationError)
+
+
+def unexpected(source: str, what: str, exc: BaseException) -> SourceError:
+    return SourceError(
+        SourceUnavailable(
+            source=source,
+            error=f"{source} answered {what} in a shape the reader does not know "
+            f"({type(exc).__name__})",
+            hint=f"check that the URL points at {source} itself, not a proxy or another API",
+        )
+    )
+
+
+def read(source: str, what: str, fn: Callable[[], R], failed: Callable[[], R]) -> R:
+    """``fn()``; on a source error or an unexpected body, ``failed()`` marked unavailable."""
+    try:
+        try:
+            return fn()
+        except SHAPE_ERRORS as exc:
+            raise unexpected(source, what, exc) from None
+    except SourceError as err:
+        out = failed()
+        out.unavailable = err.detail
+        return out
+
+
+def field(body: Any, *keys: str) -> Any:
+    """``body[k1][k2]...``, raising ``TypeError`` when a level is not an object."""
+    for key in keys:
+        if not isinstance(body, dict):
+            raise TypeError(f"expected an object at {key!r}")
+        body = body[key]
+    return body

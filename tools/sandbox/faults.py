@@ -10,8 +10,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from copilot.errors import InvalidInput
-from tools.sandbox_catalogue import DATABASE_NAME, JOBS, REPLICA_READER_JOB, SERVICES
-from tools.sandbox_world import (
+
+from .catalogue import DATABASE_NAME, JOBS, REPLICA_READER_JOB, SERVICES
+from .world import (
     Deployment,
     Fault,
     Job,

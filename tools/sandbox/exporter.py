@@ -1,7 +1,7 @@
 """The sandbox's metrics in Prometheus exposition format, for a real Prometheus to scrape.
 
 Every scrape loads the stored world and derives each service's metrics at the current
-time (``tools.sandbox_telemetry.metrics``), so an injected fault shows on the next scrape.
+time (``telemetry.metrics``), so an injected fault shows on the next scrape.
 The collector lives in its own ``CollectorRegistry``, never the process-wide default one.
 """
 
@@ -17,11 +17,12 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from copilot.toolkit import StateStore
-from tools.sandbox_catalogue import SERVICES
-from tools.sandbox_reads import certificate_info, database_info, job_info
-from tools.sandbox_state import load_world
-from tools.sandbox_telemetry import ServiceMetrics, metrics
-from tools.sandbox_world import World
+
+from .catalogue import SERVICES
+from .reports import certificate_info, database_info, job_info
+from .state import load_world
+from .telemetry import ServiceMetrics, metrics
+from .world import World
 
 MIB = 1024 * 1024
 LABELS = ("service", "environment")

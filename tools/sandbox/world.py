@@ -1,7 +1,7 @@
 """The simulated production: its state as a pydantic model, fault injection, and remedies.
 
 Every function here is pure: a world (and a time) in, a new world out. Symptoms are derived
-from state in ``sandbox_telemetry``; a fault is only *recorded* in ``World.faults`` so the
+from state in ``telemetry``; a fault is only *recorded* in ``World.faults`` so the
 operator can see what was injected and when the matching remedy resolved it.
 """
 
@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, Field
 
-from tools.sandbox_catalogue import (
+from .catalogue import (
     CERT_VALIDITY_DAYS,
     CERT_WARN_DAYS,
     CERTIFICATES,

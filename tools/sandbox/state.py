@@ -11,9 +11,10 @@ from typing import Any
 
 from copilot.errors import CopilotError
 from copilot.toolkit import StateStore
-from tools.sandbox_faults import inject
-from tools.sandbox_reads import certificate_info, database_info, job_info, service_info
-from tools.sandbox_world import World, active_faults, new_world
+
+from .faults import inject
+from .reports import certificate_info, database_info, job_info, service_info
+from .world import World, active_faults, new_world
 
 DEFAULT_SEED = 7
 DEFAULT_WORLD = "prod"

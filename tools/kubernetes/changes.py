@@ -1,15 +1,10 @@
-"""Kubernetes: pods, events, rollout history and status; rollout restart, undo and scale.
+"""Kubernetes writes: rollout restart, rollout undo and scale, as kubectl does them.
 
-Every call goes through the official ``kubernetes`` client, configured from ``[sources]``
-(a kubeconfig and context, or the pod's service account) and turned on by
-``sources.kubernetes``. Reads never raise: an unreachable, misconfigured or forbidding API
-comes back as ``unavailable`` with a hint. Writes raise ``ToolFailed`` when the API refuses
-or cannot be reached, so nothing is recorded as done that was not.
-
-The writes do what kubectl does (``rollout restart``, ``rollout undo``, ``scale``), so an
-operator reading the audit log sees familiar patches. Their plans show the deployment's
-spec (replicas, revision, images), never its status: status moves with every pod that
-becomes ready, and a plan that changes invalidates its approval.
+Writes raise ``ToolFailed`` when the API refuses or cannot be reached, so nothing is
+recorded as done that was not. They send the patches kubectl sends, so an operator reading
+the audit log sees familiar ones. Their plans show the deployment's spec (replicas,
+revision, images), never its status: status moves with every pod that becomes ready, and a
+plan that changes invalidates its approval.
 """
 
 from __future__ import annotations
@@ -22,54 +17,12 @@ from pydantic import Field
 
 from copilot.errors import ToolFailed
 from copilot.toolkit import ToolContext, tool
-from tools._kube_client import (
-    Json,
-    call,
-    connect,
-    deployment_with_sets,
-    list_all,
-    no_deployment,
-    read_deployment,
-)
-from tools._kube_models import DeploymentChange, DeploymentStatus, Events, Pods, RolloutHistory
-from tools._kube_rollout import (
-    history,
-    restart_patch,
-    status_of,
-    strategy,
-    undo_patch,
-    undo_target,
-)
-from tools._kube_view import (
-    event_info,
-    images,
-    newest_first,
-    pod_info,
-    revision_of,
-    unhealthy_first,
-)
-from tools._sources import SourceError, as_failure
 
-DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-DNS1123_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
-
-Namespace = Annotated[
-    str, Field(max_length=63, pattern=DNS1123_LABEL, description="the namespace, e.g. shop")
-]
-DeploymentName = Annotated[
-    str, Field(max_length=253, pattern=DNS1123_SUBDOMAIN, description="the deployment's name")
-]
-ObjectName = Annotated[
-    str, Field(max_length=253, pattern=DNS1123_SUBDOMAIN, description="a pod, deployment, ...")
-]
-LabelSelector = Annotated[
-    str,
-    Field(
-        max_length=400,
-        pattern=r"^[A-Za-z0-9._/=!,() -]+$",
-        description="a label selector, e.g. app=web,tier!=cache",
-    ),
-]
+from .._common.sources import SourceError, as_failure
+from .client import Json, call, connect, deployment_with_sets, no_deployment, read_deployment
+from .models import DeploymentChange, DeploymentName, Namespace
+from .rollout import restart_patch, strategy, undo_patch, undo_target
+from .view import images, revision_of
 
 
 @contextmanager
@@ -81,107 +34,6 @@ def _writing() -> Iterator[None]:
         raise as_failure(err) from None
 
 
-# -- reads --------------------------------------------------------------------------------------
-@tool(risk="read")
-def pods(
-    ctx: ToolContext,
-    namespace: Namespace,
-    selector: LabelSelector | None = None,
-    limit: Annotated[int, Field(ge=1, le=500, description="at most this many pods")] = 100,
-) -> Pods:
-    """List a namespace's pods, unhealthy first: status as kubectl shows it (CrashLoopBackOff,
-    OOMKilled, ...), ready containers, restarts, last termination reason, node and age."""
-    try:
-        with connect(ctx) as kube:
-            items, more = list_all(
-                kube,
-                kube.core().list_namespaced_pod,
-                namespace,
-                doing=f"list pods in {namespace}",
-                rbac="list pods",
-                label_selector=selector,
-            )
-    except SourceError as err:
-        return Pods(namespace=namespace, selector=selector, unavailable=err.detail)
-    now = ctx.clock()
-    found = unhealthy_first([pod_info(p, now) for p in items])
-    return Pods(
-        namespace=namespace,
-        selector=selector,
-        pods=found[:limit],
-        total=len(found),
-        truncated=more or len(found) > limit,
-    )
-
-
-@tool(risk="read")
-def events(
-    ctx: ToolContext,
-    namespace: Namespace,
-    object_name: ObjectName | None = None,
-    warnings_only: bool = False,
-    limit: Annotated[int, Field(ge=1, le=200, description="at most this many events")] = 50,
-) -> Events:
-    """Recent events of a namespace, or of one object in it, newest first: type, reason,
-    message, count and when they were last seen."""
-    fields = [f"involvedObject.name={object_name}"] if object_name else []
-    fields += ["type=Warning"] if warnings_only else []
-    try:
-        with connect(ctx) as kube:
-            items, more = list_all(
-                kube,
-                kube.core().list_namespaced_event,
-                namespace,
-                doing=f"list events in {namespace}",
-                rbac="list events",
-                field_selector=",".join(fields) or None,
-            )
-    except SourceError as err:
-        return Events(namespace=namespace, object_name=object_name, unavailable=err.detail)
-    found = newest_first([event_info(e) for e in items])
-    return Events(
-        namespace=namespace,
-        object_name=object_name,
-        events=found[:limit],
-        total=len(found),
-        truncated=more or len(found) > limit,
-    )
-
-
-@tool(risk="read")
-def rollout_history(
-    ctx: ToolContext, namespace: Namespace, deployment: DeploymentName
-) -> RolloutHistory:
-    """A deployment's revisions, newest first, as ``kubectl rollout history`` finds them: its
-    ReplicaSets with their revision, images, replicas and creation time; the current marked."""
-    try:
-        with connect(ctx) as kube:
-            dep, sets = deployment_with_sets(kube, namespace, deployment)
-    except SourceError as err:
-        return RolloutHistory(namespace=namespace, deployment=deployment, unavailable=err.detail)
-    return RolloutHistory(
-        namespace=namespace,
-        deployment=deployment,
-        current_revision=revision_of(dep),
-        revisions=history(dep, sets),
-    )
-
-
-@tool(risk="read")
-def deployment_status(
-    ctx: ToolContext, namespace: Namespace, deployment: DeploymentName
-) -> DeploymentStatus:
-    """A deployment's rollout state (like ``kubectl rollout status``): revision, images,
-    desired/updated/ready/available replicas, strategy and conditions."""
-    try:
-        with connect(ctx) as kube:
-            dep = read_deployment(kube, namespace, deployment)
-    except SourceError as err:
-        return DeploymentStatus(namespace=namespace, deployment=deployment, unavailable=err.detail)
-    return status_of(dep)
-
-
-# -- writes -------------------------------------------------------------------------------------
 def _describe(dep: Json) -> str:
     rev = revision_of(dep)
     return f"revision {rev if rev is not None else '?'} ({', '.join(images(_template(dep)))})"

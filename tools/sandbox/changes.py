@@ -11,9 +11,11 @@ from typing import Annotated
 from pydantic import Field
 
 from copilot.toolkit import ToolContext, tool
-from tools import sandbox_actions as act
-from tools import sandbox_plans as plans
-from tools.sandbox_models import (
+
+from . import actions as act
+from . import plans
+from .context import actor, commit, load, plan_from
+from .models import (
     CertificateRenewal,
     ConfigKey,
     ConfigValue,
@@ -29,8 +31,7 @@ from tools.sandbox_models import (
     SecretRotation,
     ServiceName,
 )
-from tools.sandbox_tooling import actor, commit, load, plan_from
-from tools.sandbox_world import Deployment, World, replica_lag_s
+from .world import Deployment, World, replica_lag_s
 
 
 def _deployment_change(
@@ -50,7 +51,6 @@ def _deployment_change(
 
 
 @tool(
-    pack="sandbox",
     risk="medium",
     idempotent=False,
     resource="sandbox/service/{service}",
@@ -72,7 +72,6 @@ def rollback_deployment(
 
 
 @tool(
-    pack="sandbox",
     risk="low",
     idempotent=False,
     resource="sandbox/service/{service}",
@@ -88,7 +87,6 @@ def restart_service(ctx: ToolContext, service: ServiceName) -> DeploymentChange:
 
 
 @tool(
-    pack="sandbox",
     risk="medium",
     idempotent=True,
     resource="sandbox/service/{service}",
@@ -110,7 +108,6 @@ def scale_service(
 
 
 @tool(
-    pack="sandbox",
     risk="medium",
     idempotent=True,
     resource="sandbox/service/{service}",
@@ -128,7 +125,6 @@ def set_config_value(
 
 
 @tool(
-    pack="sandbox",
     risk="low",
     idempotent=True,
     resource="sandbox/service/{service}/flag/{flag}",
@@ -162,7 +158,6 @@ def _job_change(ctx: ToolContext, job: str, pause: bool) -> JobChange:
 
 
 @tool(
-    pack="sandbox",
     risk="low",
     idempotent=True,
     resource="sandbox/job/{job}",
@@ -174,7 +169,6 @@ def pause_job(ctx: ToolContext, job: JobName) -> JobChange:
 
 
 @tool(
-    pack="sandbox",
     risk="low",
     idempotent=True,
     resource="sandbox/job/{job}",
@@ -187,7 +181,6 @@ def resume_job(ctx: ToolContext, job: JobName) -> JobChange:
 
 # Not idempotent: each call issues another certificate and counts against the CA's limits.
 @tool(
-    pack="sandbox",
     risk="medium",
     idempotent=False,
     resource="sandbox/certificate/{domain}",
@@ -211,7 +204,6 @@ def renew_certificate(ctx: ToolContext, domain: Domain) -> CertificateRenewal:
 
 
 @tool(
-    pack="sandbox",
     risk="high",
     idempotent=False,
     resource="sandbox/database/orders-db",
@@ -242,7 +234,6 @@ def failover_database(
 
 
 @tool(
-    pack="sandbox",
     risk="high",
     idempotent=False,
     resource="sandbox/secret/{name}",

@@ -1,10 +1,5 @@
-"""The sandbox tool pack: read and act on a simulated production kept in the state store.
-
-The world is one versioned document; every write loads it, applies one pure action and
-saves it back with the version it read, so a concurrent change surfaces as ``ToolRetry``
-and nothing is half-applied. Plans (``sandbox_plans``) depend only on the stored world
-and the arguments, never on the clock. Operator actions live in ``sandbox_state``.
-"""
+"""The sandbox's read tools: status, history, logs, metrics, jobs, database, certificates,
+secrets and recent changes of the simulated production, read from the stored world."""
 
 from __future__ import annotations
 
@@ -13,11 +8,12 @@ from typing import Annotated
 
 from pydantic import Field
 
-from copilot.knowledge.logtemplates import template_window
-from copilot.toolkit import ToolContext, ToolSpec, tool
-from tools import sandbox_actions as act
-from tools.sandbox_faults import FAULTS
-from tools.sandbox_models import (
+from copilot.toolkit import ToolContext, tool
+
+from .._common.logtemplates import template_window
+from . import actions as act
+from .context import load
+from .models import (
     CertificatesReport,
     ChangeInfo,
     ChangesReport,
@@ -30,7 +26,7 @@ from tools.sandbox_models import (
     ServiceName,
     StatusReport,
 )
-from tools.sandbox_reads import (
+from .reports import (
     certificate_info,
     database_info,
     deployment_history,
@@ -38,42 +34,9 @@ from tools.sandbox_reads import (
     secret_info,
     service_info,
 )
-from tools.sandbox_state import (
-    inject_fault,
-    load_world,
-    reset_world,
-    world_doc_name,
-    world_status,
-)
-from tools.sandbox_telemetry import Level, ServiceMetrics, logs, metrics
-
-__all__ = [
-    "FAULTS",
-    "TOOLS",
-    "inject_fault",
-    "load_world",
-    "reset_world",
-    "world_doc_name",
-    "world_status",
-]
+from .telemetry import Level, ServiceMetrics, logs, metrics
 
 
-from tools.sandbox_changes import (
-    failover_database,
-    pause_job,
-    renew_certificate,
-    restart_service,
-    resume_job,
-    rollback_deployment,
-    rotate_secret,
-    scale_service,
-    set_config_value,
-    toggle_feature_flag,
-)
-from tools.sandbox_tooling import load
-
-
-# -- read tools ---------------------------------------------------------------------------
 @tool(risk="read")
 def service_status(
     ctx: ToolContext,
@@ -187,27 +150,3 @@ def recent_changes(
     world, _ = load(ctx)
     changes = [ChangeInfo(**c.model_dump()) for c in reversed(world.changes[-limit:])]
     return ChangesReport(changes=changes)
-
-
-TOOLS: tuple[ToolSpec, ...] = (
-    service_status,
-    list_deployments,
-    get_logs,
-    log_patterns,
-    get_metrics,
-    list_jobs,
-    database_status,
-    certificate_status,
-    list_secrets,
-    recent_changes,
-    rollback_deployment,
-    restart_service,
-    scale_service,
-    set_config_value,
-    toggle_feature_flag,
-    pause_job,
-    resume_job,
-    renew_certificate,
-    failover_database,
-    rotate_secret,
-)

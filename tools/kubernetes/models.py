@@ -1,4 +1,5 @@
-"""The Kubernetes pack's results: what its reads return and what its writes report.
+"""The Kubernetes pack's argument types (DNS-1123 names, selectors) and its results: what
+its reads return and what its writes report.
 
 Read results are ``SourceResult``s (untrusted, possibly ``unavailable``); every field has a
 default so an unavailable result needs only its namespace and the reason.
@@ -7,13 +8,36 @@ default so an unavailable result needs only its namespace and the reason.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from tools._sources import SourceResult
+from .._common.sources import SourceResult
+
+# -- what the tools take ----------------------------------------------------------------
+DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+DNS1123_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+
+Namespace = Annotated[
+    str, Field(max_length=63, pattern=DNS1123_LABEL, description="the namespace, e.g. shop")
+]
+DeploymentName = Annotated[
+    str, Field(max_length=253, pattern=DNS1123_SUBDOMAIN, description="the deployment's name")
+]
+ObjectName = Annotated[
+    str, Field(max_length=253, pattern=DNS1123_SUBDOMAIN, description="a pod, deployment, ...")
+]
+LabelSelector = Annotated[
+    str,
+    Field(
+        max_length=400,
+        pattern=r"^[A-Za-z0-9._/=!,() -]+$",
+        description="a label selector, e.g. app=web,tier!=cache",
+    ),
+]
 
 
+# -- what the tools return --------------------------------------------------------------
 class KubeResult(SourceResult):
     source: str = "kubernetes"
     namespace: str = ""

@@ -23,8 +23,9 @@ from typing import Any
 
 from copilot.errors import ToolTimeout
 from copilot.toolkit import ToolContext
-from tools._kube_view import selector_string
-from tools._sources import SourceError, SourceUnavailable, sources_of
+
+from .._common.sources import SourceError, SourceUnavailable, sources_of
+from .view import selector_string
 
 ENABLE_HINT = (
     "set COPILOT_SOURCES__KUBERNETES=true, and COPILOT_SOURCES__KUBECONFIG / "

@@ -1,4 +1,5 @@
-"""What the Prometheus readers return, and how a long series is summarised for a model.
+"""A long series summarised for a model, and the label and number spellings of the Prometheus
+API (Loki's metric queries answer in the same shape).
 
 A range query can return thousands of points per series; a model needs the shape, not the
 points. ``summarise`` keeps first, last, min and max and a thinned list of points (evenly
@@ -16,8 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from tools._sources import SourceResult
-from tools._timeargs import from_epoch
+from .timeargs import from_epoch
 
 Number = float | str
 
@@ -34,12 +34,6 @@ def labels_of(raw: Any) -> dict[str, str]:
     if not isinstance(raw, dict):
         raise TypeError("labels must be an object")
     return {str(k): str(v) for k, v in raw.items()}
-
-
-class Sample(BaseModel):
-    labels: dict[str, str]
-    value: Number
-    at: datetime
 
 
 class Point(BaseModel):
@@ -83,67 +77,3 @@ def summarise(labels: dict[str, str], values: Sequence[Any], keep: int) -> Serie
         max=None if high is None else float(high),
         points=[points[i] for i in sorted(picks)],
     )
-
-
-class QueryResult(SourceResult):
-    """An instant query: samples (vector, scalar) or summarised series (a range selector)."""
-
-    source: str = "prometheus"
-    query: str
-    at: datetime | None = None
-    result_type: str | None = None
-    samples: list[Sample] = Field(default_factory=list)
-    series: list[SeriesSummary] = Field(default_factory=list)
-    total: int = Field(0, description="series Prometheus returned")
-    cut: int = Field(0, description="series left out to keep the answer short")
-    warnings: list[str] = Field(default_factory=list)
-
-
-class RangeResult(SourceResult):
-    """A range query, each series summarised."""
-
-    source: str = "prometheus"
-    query: str
-    start: datetime | None = None
-    end: datetime | None = None
-    step: str | None = None
-    series: list[SeriesSummary] = Field(default_factory=list)
-    total: int = Field(0, description="series Prometheus returned")
-    cut: int = Field(0, description="series left out to keep the answer short")
-    warnings: list[str] = Field(default_factory=list)
-
-
-class PromAlert(BaseModel):
-    name: str
-    state: str
-    labels: dict[str, str]
-    annotations: dict[str, str]
-    active_at: datetime | None = None
-    value: Number | None = None
-
-
-class PromAlertsResult(SourceResult):
-    source: str = "prometheus"
-    alerts: list[PromAlert] = Field(default_factory=list)
-    total: int = 0
-    cut: int = 0
-
-
-class Target(BaseModel):
-    job: str
-    instance: str
-    scrape_url: str
-    health: str
-    last_error: str = ""
-    last_scrape: datetime | None = None
-    last_scrape_duration_s: float | None = None
-    labels: dict[str, str] = Field(default_factory=dict)
-
-
-class TargetsResult(SourceResult):
-    source: str = "prometheus"
-    targets: list[Target] = Field(default_factory=list)
-    total: int = 0
-    up: int = 0
-    down: int = 0
-    cut: int = 0

@@ -1,8 +1,8 @@
-"""The Loki pack: a LogQL range query, folded into log templates for a compact answer (read).
+"""Loki reads: a LogQL range query, folded into log templates for a compact answer.
 
 Thousands of lines cost a model thousands of tokens and bury the one line that matters.
 ``query_range`` fetches up to ``limit`` lines and folds them with
-``copilot.knowledge.logtemplates.template_window`` (drain3): one entry per template with its
+``_common.logtemplates.template_window`` (drain3): one entry per template with its
 count, first and last time, highest level and one verbatim example; ERROR and FATAL
 templates are always kept, however rare, since the causal line is often the rarest. A few
 raw newest lines come along for context. Lines are log content from outside: the result is
@@ -18,12 +18,19 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field
 
 from copilot.errors import InvalidInput
-from copilot.knowledge.logtemplates import LogTemplate, normalise_level, template_window
 from copilot.toolkit import ToolContext, tool
-from tools._prom_models import SeriesSummary, labels_of, summarise
-from tools._readers import field, read
-from tools._sources import SourceError, SourceResult, SourceUnavailable, request_json
-from tools._timeargs import (
+
+from .._common.logtemplates import LogTemplate, normalise_level, template_window
+from .._common.series import SeriesSummary, labels_of, summarise
+from .._common.sources import (
+    SourceError,
+    SourceResult,
+    SourceUnavailable,
+    field,
+    read,
+    request_json,
+)
+from .._common.timeargs import (
     Duration,
     TimeArg,
     epoch_ns,

@@ -13,8 +13,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from tools._sources import SourceResult
-from tools._timeargs import Duration, parse_duration, parse_rfc3339
+from .._common.sources import SourceResult
+from .._common.timeargs import Duration, parse_duration, parse_rfc3339
 
 SILENCE_MIN = timedelta(minutes=5)
 SILENCE_MAX = timedelta(hours=24)

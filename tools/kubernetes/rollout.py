@@ -10,8 +10,9 @@ import copy
 from datetime import UTC, datetime
 
 from copilot.errors import ToolFailed
-from tools._kube_models import Condition, DeploymentStatus, Revision
-from tools._kube_view import REVISION, Json, _get, _short, _time, images, revision_of
+
+from .models import Condition, DeploymentStatus, Revision
+from .view import REVISION, Json, _get, _short, _time, images, revision_of
 
 HASH_LABEL = "pod-template-hash"
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"

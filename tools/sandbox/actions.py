@@ -9,8 +9,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from copilot.errors import InvalidInput, ToolFailed
-from tools.sandbox_catalogue import CERT_VALIDITY_DAYS, FAILOVER_MAX_LAG_S, JOBS
-from tools.sandbox_world import (
+
+from .catalogue import CERT_VALIDITY_DAYS, FAILOVER_MAX_LAG_S, JOBS
+from .world import (
     Certificate,
     Deployment,
     Job,

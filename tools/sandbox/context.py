@@ -9,8 +9,9 @@ from pydantic import BaseModel
 
 from copilot.errors import CopilotError, ToolRetry
 from copilot.toolkit import ToolContext
-from tools.sandbox_state import load_world, save_world, world_doc_name
-from tools.sandbox_world import World
+
+from .state import load_world, save_world, world_doc_name
+from .world import World
 
 
 def load(ctx: ToolContext) -> tuple[World, int]:

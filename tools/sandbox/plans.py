@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from tools import sandbox_actions as act
-from tools.sandbox_catalogue import CERT_VALIDITY_DAYS, FAILOVER_MAX_LAG_S, JOBS, SERVICES
-from tools.sandbox_reads import config_diff
-from tools.sandbox_telemetry import job_cost
-from tools.sandbox_world import World, fingerprint, missing_config, next_revision
+from . import actions as act
+from .catalogue import CERT_VALIDITY_DAYS, FAILOVER_MAX_LAG_S, JOBS, SERVICES
+from .reports import config_diff
+from .telemetry import job_cost
+from .world import World, fingerprint, missing_config, next_revision
 
 
 def _on(enabled: bool) -> str:
