@@ -43,15 +43,9 @@ for _entry in TOOLS:
 
 
 def _context(facts: list[FactView] = []) -> PlannerContext:  # noqa: B006 - not mutated
+    steps = [StepView(tool="x.get_thing"), StepView(tool="x.restart_all")]
     book = RunbookView(
-        chunk_id="x-1",
-        source="runbooks/x.md",
-        title="Thing trouble",
-        heading="Mitigation",
-        text="Look at everything, then fix the thing.",
-        services=["checkout"],
-        score=0.9,
-        playbook=[StepView(tool="x.get_thing"), StepView(tool="x.restart_all")],
+        chunk_id="x-1", source="x.md", title="X", heading="X", text="", playbook=steps
     )
     return PlannerContext(
         request="checkout is returning 500s since the deploy",
