@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from copilot import tool
-from copilot.model.context import FactView, PlannerContext, RunbookView, StepView
+from copilot.model.context import PlannerContext
 from copilot.model.offline import OFFLINE_MODEL, plan, to_message
 from copilot.model.prompts import (
     TOOL_META,
@@ -42,17 +42,17 @@ for _entry in TOOLS:
     _entry["function"]["description"] = _entry["function"]["description"].split(" [")[0]
 
 
-def _context(facts: list[FactView] = []) -> PlannerContext:  # noqa: B006 - not mutated
-    steps = [StepView(tool="x.get_thing"), StepView(tool="x.restart_all")]
-    book = RunbookView(
-        chunk_id="x-1", source="x.md", title="X", heading="X", text="", playbook=steps
-    )
-    return PlannerContext(
-        request="checkout is returning 500s since the deploy",
-        requester="alice",
-        now=NOW,
-        runbooks=[book],
-        facts=facts,
+def _context(facts: list[dict[str, Any]] = []) -> PlannerContext:  # noqa: B006 - not mutated
+    steps = [{"tool": "x.get_thing"}, {"tool": "x.restart_all"}]
+    book = {"chunk_id": "x-1", "source": "x.md", "title": "X", "heading": "X", "text": ""}
+    return PlannerContext.model_validate(
+        {
+            "request": "checkout is returning 500s since the deploy",
+            "requester": "alice",
+            "now": NOW,
+            "runbooks": [{**book, "playbook": steps}],
+            "facts": facts,
+        }
     )
 
 
@@ -76,7 +76,7 @@ def test_schemas_carry_risk_side_effects_and_idempotency():
 def test_the_declared_risk_decides_read_or_change_not_the_name():
     first = to_message(plan(build_messages(_context()), TOOLS))
     assert _calls(first) == ["x.restart_all"]  # read first: it is declared a read
-    fact = FactView(id="f1", tool="x.restart_all", data={"value": "read"}, at=NOW)
+    fact = {"id": "f1", "tool": "x.restart_all", "data": {"value": "read"}, "at": NOW}
     second = to_message(plan(build_messages(_context([fact])), TOOLS))
     assert _calls(second) == ["x.get_thing"]  # proposed as a change
     assert "Proposing" in second["content"]
