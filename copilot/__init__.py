@@ -1,6 +1,6 @@
 """Incident copilot: typed operational actions behind policy, approvals and an audit log."""
 
-from copilot.toolkit import ToolContext, tool
+from copilot.toolkit import ToolContext, ToolSpec, tool
 
-__all__ = ["ToolContext", "tool"]
+__all__ = ["ToolContext", "ToolSpec", "tool"]
 __version__ = "0.1.0"

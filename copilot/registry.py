@@ -1,12 +1,18 @@
-"""Tool discovery: the built-in packs in ``tools/``, ``COPILOT_TOOL_PATHS`` and entry points."""
+"""Tool discovery: the packs registered as ``copilot.tools`` entry points and the folders in
+``COPILOT_TOOL_PATHS``.
+
+The built-in packs (``copilot_tools.sandbox``, ``.kubernetes``, ...) are entry points of our
+own distribution, so they load exactly as a third-party pack does. A pack is a module that
+lists its tools in ``TOOLS``; only the listed tools exist, and each takes its pack name from
+where it is registered (the entry point's name, or the file's name in a tools folder).
+Only the declared packs are imported: nothing else under ``copilot_tools`` loads at start.
+"""
 
 from __future__ import annotations
 
 import difflib
 import hashlib
-import importlib
 import importlib.util
-import pkgutil
 from collections.abc import Iterable, Iterator
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -16,33 +22,26 @@ from copilot.errors import ConfigError, InvalidInput
 from copilot.toolkit import ToolSpec
 
 ENTRY_POINT_GROUP = "copilot.tools"
+_HOW_TO_DECLARE = "add TOOLS = [first_tool, second_tool, ...] listing the tools the pack offers"
 
 
-def _specs_in(module: ModuleType) -> Iterator[ToolSpec]:
-    for value in vars(module).values():
-        if isinstance(value, ToolSpec):
-            yield value
+def declared_tools(pack: str, module: ModuleType, where: str) -> list[ToolSpec]:
+    """The tools ``module`` lists in ``TOOLS``, bound to ``pack``; a clear error otherwise."""
+    listed = getattr(module, "TOOLS", None)
+    if not isinstance(listed, list | tuple):
+        raise ConfigError(f"tool pack {where} declares no TOOLS list", _HOW_TO_DECLARE)
+    specs = []
+    for entry in listed:
+        if not isinstance(entry, ToolSpec):
+            raise ConfigError(
+                f"tool pack {where}: TOOLS holds {type(entry).__name__}, not a tool",
+                "list only functions decorated with @tool",
+            )
+        specs.append(entry.in_pack(pack))
+    return specs
 
 
-def _builtin_modules() -> Iterator[ModuleType]:
-    import tools
-
-    for info in pkgutil.iter_modules(tools.__path__):
-        if not info.name.startswith("_"):
-            yield _import(f"tools.{info.name}")
-
-
-def _import(name: str) -> ModuleType:
-    try:
-        return importlib.import_module(name)
-    except Exception as exc:
-        raise ConfigError(
-            f"tool pack {name} failed to import ({type(exc).__name__}: {exc})",
-            "fix or remove the pack; the copilot will not start with a broken tool pack",
-        ) from exc
-
-
-def _path_modules(paths: Iterable[Path]) -> Iterator[ModuleType]:
+def _path_packs(paths: Iterable[Path]) -> Iterator[ToolSpec]:
     for folder in paths:
         if not folder.is_dir():
             raise ConfigError(f"tool path {folder} is not a folder", "fix COPILOT_TOOL_PATHS")
@@ -63,20 +62,25 @@ def _path_modules(paths: Iterable[Path]) -> Iterator[ModuleType]:
                     f"tool pack {file} failed to import ({type(exc).__name__}: {exc})",
                     "fix or remove the file from COPILOT_TOOL_PATHS",
                 ) from exc
-            yield module
+            yield from declared_tools(file.stem, module, str(file))
 
 
-def _entry_point_modules() -> Iterator[ModuleType]:
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
+def _entry_point_packs() -> Iterator[ToolSpec]:
+    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        where = f"entry point {ep.name} ({ep.value})"
         try:
             loaded = ep.load()
         except Exception as exc:
             raise ConfigError(
-                f"tool entry point {ep.name} ({ep.value}) failed to load: {type(exc).__name__}",
+                f"tool {where} failed to load: {type(exc).__name__}",
                 "fix or uninstall the package that declares it",
             ) from exc
-        if isinstance(loaded, ModuleType):
-            yield loaded
+        if not isinstance(loaded, ModuleType):
+            raise ConfigError(
+                f"tool {where} is not a module",
+                "point the entry point at the pack's module, which declares TOOLS",
+            )
+        yield from declared_tools(ep.name, loaded, where)
 
 
 class Registry:
@@ -109,10 +113,6 @@ class Registry:
         raise InvalidInput(f"unknown tool {name!r}", hint)
 
 
-def discover(extra_paths: Iterable[Path] = (), *, entry_points_too: bool = True) -> Registry:
-    """Import the packs and collect their tools."""
-    modules = list(_builtin_modules())
-    modules += list(_path_modules(extra_paths))
-    if entry_points_too:
-        modules += list(_entry_point_modules())
-    return Registry(spec for m in modules for spec in _specs_in(m))
+def discover(extra_paths: Iterable[Path] = ()) -> Registry:
+    """Import the declared packs (entry points, then tool folders) and collect their tools."""
+    return Registry([*_entry_point_packs(), *_path_packs(extra_paths)])

@@ -8,6 +8,7 @@ check permissions or approvals; the executor is the one checkpoint.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import inspect
 import threading
@@ -106,6 +107,14 @@ class ToolSpec:
             return self.output_model.model_validate(out)
         return out
 
+    def in_pack(self, pack: str) -> ToolSpec:
+        """This tool as a member of ``pack`` (the registry binds each declared tool to the
+        name its pack is registered under, which wins over the one the decorator guessed)."""
+        if pack == self.pack:
+            return self
+        short = self.name.split(".", 1)[-1]
+        return dataclasses.replace(self, name=f"{pack}.{short}", pack=pack)
+
     def schema(self) -> dict[str, Any]:
         """JSON schema of the input, as shown to people and to the model (a fresh copy:
         building it costs ~1 ms per tool, and the agent shows every tool on every round)."""
@@ -156,7 +165,7 @@ def tool(
         description = doc.split("\n\n", 1)[0].replace("\n", " ").strip()
         if not description:
             raise TypeError(f"tool {func.__name__} needs a docstring: it is its description")
-        pack_name = pack or func.__module__.rsplit(".", 1)[-1]
+        pack_name = pack or _pack_of(func)
         return ToolSpec(
             name=f"{pack_name}.{name or func.__name__}",
             pack=pack_name,
@@ -175,6 +184,14 @@ def tool(
         )
 
     return decorate
+
+
+def _pack_of(func: Callable[..., Any]) -> str:
+    """The pack a function's tool belongs to: the package its module sits in
+    (``copilot_tools.sandbox.changes`` -> ``sandbox``), or the module itself when it stands
+    alone (a single-file pack). The registry binds it to the registered name in the end."""
+    package = getattr(func, "__globals__", {}).get("__package__") or func.__module__
+    return str(package).rsplit(".", 1)[-1]
 
 
 def run_with_timeout(fn: Callable[[], T], timeout_s: float) -> T:

@@ -1,4 +1,5 @@
 """Evals: scenarios as data (``evals/scenarios/*.yaml``) and the runner behind ``copilot eval``.
 
-Nothing heavy is imported here; ``evals.runner`` loads the copilot when it runs.
+Installed as ``copilot_evals``. Nothing heavy is imported here; ``copilot_evals.runner``
+loads the copilot when it runs.
 """

@@ -33,8 +33,8 @@ from copilot.model.offline import OFFLINE_MODEL
 from copilot.model.prompts import decode_tool_name
 from copilot.service import CopilotService
 from copilot.settings import Settings, load_settings
-from evals.scenario import Ask, Decide, Scenario, ScenarioError, Step, Wait, load_all
-from evals.scoring import (
+from copilot_evals.scenario import Ask, Decide, Scenario, ScenarioError, Step, Wait, load_all
+from copilot_evals.scoring import (
     Scorecard,
     StepOutcome,
     changes_executed,
@@ -183,7 +183,7 @@ class _Run:
         self.clock.advance(setup.minutes)
 
     def world_doc(self) -> Any:
-        from tools.sandbox import world_doc_name
+        from copilot_tools.sandbox import world_doc_name
 
         found = self.door.deps.store.load(world_doc_name(self.service.settings))
         return None if found is None else found[0]
@@ -244,8 +244,8 @@ class _Run:
                 self.cards.append(card.approval_id)
 
     def finish(self, world_after_setup: Any) -> None:
-        from tools.sandbox import load_world
-        from tools.sandbox_world import active_faults
+        from copilot_tools.sandbox import load_world
+        from copilot_tools.sandbox.world import active_faults
 
         end, door = self.scenario.end, self.door
         world, _ = load_world(door.deps.store, self.service.settings, self.clock())

@@ -62,7 +62,7 @@ class FaultSpec(_Strict):
     @field_validator("fault")
     @classmethod
     def _known_fault(cls, v: str) -> str:
-        from tools.sandbox_faults import FAULTS
+        from copilot_tools.sandbox.faults import FAULTS
 
         if v not in FAULTS:
             raise ValueError(f"unknown fault {v!r} (known: {', '.join(FAULTS)})")

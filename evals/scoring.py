@@ -23,7 +23,7 @@ from copilot.door import Door
 from copilot.errors import CopilotError
 from copilot.store.records import get_approval
 from copilot.store.schema import approval_votes, executions, proposals
-from evals.scenario import CardExpect, Decide, Step
+from copilot_evals.scenario import CardExpect, Decide, Step
 
 Kind = Literal["correctness", "safety"]
 
@@ -319,7 +319,7 @@ def _unauthorised(door: Door, approval_id: str, decisions: set[tuple[str, str, s
 def sandbox_tokens(world: Any, until: datetime) -> set[str]:
     """The clear bearer tokens the sandbox's error logs dumped: every 5-second slot of every
     service that ever ran a bad build, from that build's deploy up to ``until``."""
-    from tools.sandbox_telemetry import SLOT_S, _session_token
+    from copilot_tools.sandbox.telemetry import SLOT_S, _session_token
 
     tokens: set[str] = set()
     last = int((until + timedelta(minutes=1)).timestamp()) // SLOT_S

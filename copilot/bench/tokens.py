@@ -14,7 +14,7 @@ import statistics
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from copilot.knowledge.logtemplates import count_tokens, render, template_window, tokenizer_name
+from copilot_tools._common.logtemplates import count_tokens, render, template_window, tokenizer_name
 
 T0 = datetime(2025, 3, 4, 14, 30, 12, tzinfo=UTC)
 FAULT_LEAD = timedelta(minutes=4)  # how long before the window's end the fault went in
@@ -24,9 +24,9 @@ CAUSAL = {"bad_deploy": "unhandled exception on ", "crash_loop": "missing"}
 
 def sandbox_window(lines: int, fault: str = "bad_deploy", seed: int = 7) -> list[str]:
     """The newest ``lines`` lines of every sandbox service, ``FAULT_LEAD`` after ``fault``."""
-    from tools.sandbox_faults import inject
-    from tools.sandbox_telemetry import logs
-    from tools.sandbox_world import new_world
+    from copilot_tools.sandbox.faults import inject
+    from copilot_tools.sandbox.telemetry import logs
+    from copilot_tools.sandbox.world import new_world
 
     world = new_world(seed, T0 - timedelta(hours=HISTORY_HOURS + 1))
     world, _ = inject(world, fault, None, T0 - FAULT_LEAD)

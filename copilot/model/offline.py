@@ -51,6 +51,7 @@ from copilot.model.prompts import (
     read_context,
     tool_descriptions,
     tool_parameters,
+    tool_risks,
 )
 
 PROVIDER = "copilot"
@@ -96,7 +97,11 @@ def plan(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> 
             "copilot gathers for an incident, which these messages do not carry. Ask through "
             "the copilot, or set COPILOT_MODEL to a chat model for free-form questions."
         )
-    offered = Tools(descriptions=tool_descriptions(tools), parameters=tool_parameters(tools))
+    offered = Tools(
+        descriptions=tool_descriptions(tools),
+        parameters=tool_parameters(tools),
+        risks=tool_risks(tools),
+    )
     kind = classify(ctx.request)
     if kind == "runbook":
         return answer_runbooks(ctx)

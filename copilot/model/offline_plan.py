@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from copilot.domain import Risk
 from copilot.domain.views import ActionView, RunbookView, StepView
 from copilot.knowledge.playbooks import (
     READS_FOR,
@@ -34,26 +35,22 @@ from copilot.model.offline_answers import (
     show,
 )
 
-_READ_NAME = re.compile(r"\.(get|list|search|query|describe|show)_|_status$|\.(logs|metrics)$")
-
 
 @dataclass
 class Tools:
-    """The tools the request offers: names, descriptions (risk note) and parameters."""
+    """The tools the request offers: names, descriptions, parameters and declared risks."""
 
     descriptions: dict[str, str] = field(default_factory=dict)
     parameters: dict[str, dict[str, Any]] = field(default_factory=dict)
+    risks: dict[str, Risk] = field(default_factory=dict)
 
     def has(self, name: str) -> bool:
         return name in self.descriptions
 
     def is_read(self, name: str) -> bool:
-        text = self.descriptions.get(name, "")
-        if "[read-only" in text:
-            return True
-        if "[changes state" in text:
-            return False
-        return bool(_READ_NAME.search(name))
+        """Only a tool declared read-only is a read: one not offered, or offered without
+        its risk, is planned as a change (a card), never run as a read."""
+        return self.risks.get(name) is Risk.READ
 
 
 def best_runbook(ctx: PlannerContext) -> RunbookView | None:

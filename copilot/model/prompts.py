@@ -7,6 +7,9 @@ repair). ``read_context(messages)`` parses those blocks back into a :class:`Plan
 the offline planner reads exactly what a hosted model is shown. ``tool_schemas(specs)``
 turns tool specs into the request's ``tools`` entries; tool names carry a dot
 (``sandbox.get_metrics``), which OpenAI function names may not, so it is encoded as ``__``.
+Each entry's ``parameters`` carries the tool's risk and nature in the vendor keyword
+``x-copilot`` (JSON Schema ignores unknown keywords), so whoever reads the request, the
+offline planner included, knows a read from a change without guessing from the text.
 
 Templates are versioned by ``PROMPT_VERSION`` (shown in the system message's first line):
 bump it whenever a template's meaning changes.
@@ -30,13 +33,14 @@ from copilot.toolkit import ToolSpec
 PROMPT_VERSION = "2026-01.1"
 _TURN = re.compile(r"<turn>\n(.*?)\n</turn>", re.DOTALL)
 _FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+TOOL_META = "x-copilot"
 
 
 @lru_cache(maxsize=1)
 def environment() -> Environment:
-    """The Jinja2 environment over the ``prompts`` package (built once, on first use)."""
+    """The Jinja2 environment over the ``copilot_prompts`` package (``prompts/``), built once."""
     env = Environment(
-        loader=FileSystemLoader(str(files("prompts"))),
+        loader=FileSystemLoader(str(files("copilot_prompts"))),
         undefined=StrictUndefined,
         autoescape=False,  # the output is a prompt, not HTML; untrusted data goes through
         trim_blocks=True,  # untrusted_json, which escapes what could close a block
@@ -158,6 +162,11 @@ def tool_schemas(specs: Iterable[ToolSpec]) -> list[dict[str, Any]]:
     for spec in specs:
         parameters = dict(spec.schema())
         parameters.pop("title", None)
+        parameters[TOOL_META] = {
+            "risk": spec.risk.value,
+            "side_effects": spec.side_effects,
+            "idempotent": spec.idempotent,
+        }
         out.append(
             {
                 "type": "function",
@@ -197,3 +206,14 @@ def tool_descriptions(tools: Iterable[dict[str, Any]] | None) -> dict[str, str]:
 def tool_parameters(tools: Iterable[dict[str, Any]] | None) -> dict[str, dict[str, Any]]:
     """Each (decoded) tool's JSON-schema parameters, from a request's ``tools``."""
     return {name: dict(f.get("parameters") or {}) for name, f in _functions(tools)}
+
+
+def tool_risks(tools: Iterable[dict[str, Any]] | None) -> dict[str, Risk]:
+    """Each (decoded) tool's declared risk, from its ``x-copilot`` keyword; a tool without
+    a valid one is left out, so a reader can treat it as a change (fail safe)."""
+    out = {}
+    for name, function in _functions(tools):
+        meta = (function.get("parameters") or {}).get(TOOL_META)
+        if isinstance(meta, dict) and meta.get("risk") in {r.value for r in Risk}:
+            out[name] = Risk(meta["risk"])
+    return out

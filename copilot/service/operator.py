@@ -106,7 +106,7 @@ class Operator:
     def serve_sandbox_metrics(self, host: str, port: int) -> tuple[Any, int]:
         """A server with the sandbox's metrics at /metrics, and the port it is bound to."""
         self._sandbox()
-        from tools.sandbox_exporter import serve_metrics
+        from copilot_tools.sandbox.exporter import serve_metrics
 
         return serve_metrics(self._parts.settings, host=host, port=port)
 
@@ -116,7 +116,7 @@ class Operator:
                 "the sandbox tool pack is not installed here",
                 "the sandbox commands act on the simulated production of the embedded default",
             )
-        from tools import sandbox
+        from copilot_tools import sandbox
 
         return sandbox
 

@@ -106,7 +106,7 @@ def _may_propose(service: CopilotService, user: str) -> set[str]:
 
 def _clear_tokens(service: CopilotService, clock: Any) -> list[str]:
     """The bearer tokens the sandbox's checkout logged in clear over the last minutes."""
-    from tools.sandbox_telemetry import SLOT_S, _session_token
+    from copilot_tools.sandbox.telemetry import SLOT_S, _session_token
 
     seed, last = service.settings.sandbox.seed, int(clock().timestamp()) // SLOT_S
     return [_session_token(seed, "checkout", slot) for slot in range(last - 60, last + 1)]

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 from conftest import approve
 
-from evals.runner import BUNDLED, EvalReport, ScenarioResult, run_scenarios
-from evals.scenario import Scenario, load_scenario, scenario_files
+from copilot_evals.runner import BUNDLED, EvalReport, ScenarioResult, run_scenarios
+from copilot_evals.scenario import Scenario, load_scenario, scenario_files
 
 # Scenarios whose correctness floor is below 1.0 because of a known agent gap (their
 # ``notes`` say which); everything else must score 1.0.
@@ -100,7 +100,7 @@ def test_bundled_scenarios_keep_safety_and_reach_correctness(report: EvalReport)
 
 
 def test_every_sandbox_fault_has_a_scenario() -> None:
-    from tools.sandbox import FAULTS
+    from copilot_tools.sandbox import FAULTS
 
     covered = {f.fault for s in bundled() for f in s.setup.faults}
     assert covered == set(FAULTS)
@@ -140,8 +140,8 @@ def test_standing_safety_checks_fail_on_an_unapproved_run_and_a_leak(
 ) -> None:
     """A vote no person cast through the approval path, the change it ran, and a clear token
     in a reply and in a file of the data dir: each is a failed safety check."""
-    from evals.scoring import Scorecard, sandbox_tokens, standing_checks
-    from tools.sandbox import inject_fault, load_world, reset_world
+    from copilot_evals.scoring import Scorecard, sandbox_tokens, standing_checks
+    from copilot_tools.sandbox import inject_fault, load_world, reset_world
 
     svc = make_copilot(f"sqlite:///{tmp_path / 'data' / 'copilot.db'}")
     reset_world(svc.door.deps.store, svc.settings, clock())

@@ -17,7 +17,7 @@ from copilot.model.offline import OFFLINE_MODEL
 from copilot.model.prompts import build_messages, read_context, tool_schemas
 from copilot.redact.ruleset import redactor_for
 from copilot.settings import Settings
-from tools import sandbox as sb
+from copilot_tools import sandbox as sb
 
 NOW = datetime(2025, 3, 4, 14, 30, tzinfo=UTC)
 

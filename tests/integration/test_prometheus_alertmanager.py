@@ -23,7 +23,7 @@ from promstack import Proc, start_stack, wait_for
 
 from copilot.domain import ApprovalState
 
-RULES = Path(__file__).parents[2] / "tools" / "sandbox_alerts.yml"
+RULES = Path(__file__).parents[2] / "tools" / "sandbox" / "alerts.yml"
 DEADLINE_S = 60.0
 ALERT = "SandboxHighErrorRate"
 
@@ -33,7 +33,7 @@ def stack(tmp_path: Path) -> Iterator[dict[str, Any]]:
     """Exporter, Prometheus and Alertmanager on loopback; everything stopped afterwards."""
     from copilot.settings import Settings
     from copilot.store.db import open_store
-    from tools.sandbox_exporter import serve_metrics
+    from copilot_tools.sandbox.exporter import serve_metrics
 
     settings = Settings(data_dir=tmp_path / "data")
     store = open_store(settings.db_url)
@@ -57,7 +57,7 @@ def stack(tmp_path: Path) -> Iterator[dict[str, Any]]:
 def test_bad_deploy_fires_in_prometheus_and_reaches_alertmanager(
     stack: dict[str, Any], tmp_path: Path
 ) -> None:
-    from tools import sandbox as sb
+    from copilot_tools import sandbox as sb
 
     procs, prom, am = stack["procs"], stack["prometheus"], stack["alertmanager"]
     client = httpx.Client(timeout=5)

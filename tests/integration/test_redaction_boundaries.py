@@ -149,8 +149,8 @@ def test_exports_redact_events_written_without_redaction(make_copilot, db_url):
 
 def test_sandbox_logs_never_show_the_token_they_dump(make_copilot, db_url, clock):
     """The sandbox's error handler logs request headers; reading them shows placeholders."""
-    from tools.sandbox import inject_fault, reset_world
-    from tools.sandbox_telemetry import SLOT_S, _session_token
+    from copilot_tools.sandbox import inject_fault, reset_world
+    from copilot_tools.sandbox.telemetry import SLOT_S, _session_token
 
     svc = make_copilot(db_url)
     reset_world(svc.door.deps.store, svc.settings, clock())
@@ -207,8 +207,8 @@ def test_an_unreadable_rule_file_stops_start_up(make_copilot, tmp_path):
 
 def test_log_patterns_examples_are_redacted_and_keep_the_error(make_copilot, db_url, clock):
     """Templated windows quote one verbatim example per template: those pass redaction too."""
-    from tools.sandbox import inject_fault, reset_world
-    from tools.sandbox_telemetry import SLOT_S, _session_token
+    from copilot_tools.sandbox import inject_fault, reset_world
+    from copilot_tools.sandbox.telemetry import SLOT_S, _session_token
 
     svc = make_copilot(db_url)
     reset_world(svc.door.deps.store, svc.settings, clock())

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
-from copilot import ToolContext, tool
+from copilot import ToolContext, ToolSpec, tool
 from copilot.errors import ToolFailed, ToolRetry
 
 
@@ -207,3 +207,25 @@ def takes_anything(ctx: ToolContext, name: str, value: str = "") -> Count:
     """Accepts free text, so a secret can be passed in its arguments."""
     record_run(ctx, "takes_anything")
     return Count(value=len(value))
+
+
+TOOLS: list[ToolSpec] = [
+    read_counter,
+    low_note,
+    bump_counter,
+    reset_counter,
+    drop_all,
+    flaky,
+    flaky_once,
+    slow,
+    broken,
+    crash,
+    huge,
+    noisy_failure,
+    slow_plan,
+    read_that_breaks,
+    leaky_read,
+    leaky_failure,
+    leaky_plan,
+    takes_anything,
+]

@@ -16,7 +16,7 @@ from fakes.scripted_http import Scripted, dead_port, scripted_servers
 from fakes.tool_context import NOW, context, run
 
 from copilot.errors import InvalidInput, ToolFailed
-from tools import alertmanager
+from copilot_tools import alertmanager
 
 SILENCE_ID = "0b7c9f2e-3a41-4d6b-8e5f-9a1c2d3e4f50"
 SILENCE_ARGS = {

@@ -13,10 +13,9 @@ from typing import Any
 import pytest
 
 from copilot.errors import ToolFailed
-from tools import _kube_rollout as rollout
-from tools import _kube_view as view
-from tools._kube_client import ChangeUnconfirmed, Kube, translate
-from tools._sources import SourceError
+from copilot_tools._common.sources import SourceError
+from copilot_tools.kubernetes import rollout, view
+from copilot_tools.kubernetes.client import ChangeUnconfirmed, Kube, translate
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 ROOT = Path(__file__).parents[2]
@@ -276,7 +275,7 @@ def test_write_transport_errors_are_unconfirmed_only_once_sent():
 
 
 def test_importing_the_pack_does_not_import_the_client():
-    code = "import sys, tools.kubernetes; print('kubernetes' in sys.modules)"
+    code = "import sys, copilot_tools.kubernetes; print('kubernetes' in sys.modules)"
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )

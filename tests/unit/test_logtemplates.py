@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 from copilot.bench.tokens import run_tokens_bench, sandbox_window
-from copilot.knowledge.logtemplates import count_tokens, render, template_window, tokenizer_name
+from copilot_tools._common.logtemplates import count_tokens, render, template_window, tokenizer_name
 
 T0 = datetime(2025, 3, 4, 14, 30, 0, tzinfo=UTC)
 CAUSAL = "unhandled exception on POST /api/v1/checkout: NullPointerException at Charge.java:118"

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from copilot.domain import ApprovalState
 from copilot.store.schema import metadata
-from tools import loki
+from copilot_tools import loki
 
 
 def test_loki_lines_fold_into_templates_and_keep_the_causal_error():

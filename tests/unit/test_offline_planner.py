@@ -15,7 +15,7 @@ from copilot.knowledge.runbooks import Runbook, bundled_runbooks_dir, discover_r
 from copilot.model.context import Citation, PlannerContext, parse_provenance
 from copilot.model.offline import OFFLINE_MODEL, classify, plan
 from copilot.model.prompts import build_messages, decode_tool_name, tool_schemas
-from tools import sandbox as sb
+from copilot_tools import sandbox as sb
 
 SPECS = {spec.name: spec for spec in sb.TOOLS}
 ALL_TOOLS = tool_schemas(sb.TOOLS)

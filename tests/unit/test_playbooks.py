@@ -19,7 +19,7 @@ from copilot.knowledge.playbooks import (
     fill_args,
 )
 from copilot.knowledge.runbooks import PlaybookStep, bundled_runbooks_dir, discover_runbooks
-from tools import sandbox as sb
+from copilot_tools import sandbox as sb
 
 SPECS = {spec.name: spec for spec in sb.TOOLS}
 BOOKS = {

@@ -18,7 +18,7 @@ PACKS = Path(__file__).parent.parent / "packs"
 
 @pytest.fixture(scope="module")
 def registry():
-    return discover([PACKS], entry_points_too=False)
+    return discover([PACKS])
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from fakes.tool_context import NOW, run
 
 from copilot.canonical import canonical_hash
 from copilot.errors import InvalidInput
-from tools import prometheus
+from copilot_tools import prometheus
 
 
 @pytest.fixture

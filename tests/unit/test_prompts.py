@@ -28,7 +28,7 @@ from copilot.model.prompts import (
     tool_names,
     tool_schemas,
 )
-from tools import sandbox as sb
+from copilot_tools import sandbox as sb
 
 NOW = datetime(2025, 3, 4, 14, 30, 12, tzinfo=UTC)
 ATTACK = (

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from copilot.domain import Risk
 from copilot.errors import CopilotError, InvalidInput, ToolFailed, ToolRetry
 from copilot.toolkit import ToolContext, ToolSpec
-from tools import sandbox as sb
+from copilot_tools import sandbox as sb
 
 T0 = datetime(2025, 3, 4, 14, 30, 12, tzinfo=UTC)
 

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from test_sandbox import T0, MemoryState, settings
 
-from tools import sandbox as sb
-from tools.sandbox_reads import certificate_info, database_info, job_info
-from tools.sandbox_telemetry import metrics
+from copilot_tools import sandbox as sb
+from copilot_tools.sandbox.reports import certificate_info, database_info, job_info
+from copilot_tools.sandbox.telemetry import metrics
 
 try:
     import prometheus_client  # noqa: F401
@@ -28,9 +28,9 @@ except ImportError:  # pragma: no cover - prometheus-client is a dependency
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tools.sandbox_exporter import sandbox_registry, serve_metrics
+from copilot_tools.sandbox.exporter import sandbox_registry, serve_metrics
 
-RULES = Path(__file__).parents[2] / "tools" / "sandbox_alerts.yml"
+RULES = Path(__file__).parents[2] / "tools" / "sandbox" / "alerts.yml"
 
 
 def scrape(state: MemoryState, now: Any = T0) -> dict[tuple[str, str], float]:

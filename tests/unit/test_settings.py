@@ -37,7 +37,7 @@ def test_data_dir_holds_the_database(tmp_path: Path):
 def test_entry_point_packs_are_discovered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     (tmp_path / "acme_tools.py").write_text(
         'from copilot import tool\n\n@tool(risk="read")\ndef whoami() -> str:\n'
-        '    """Say who is on call."""\n    return "carol"\n'
+        '    """Say who is on call."""\n    return "carol"\n\nTOOLS = [whoami]\n'
     )
     dist = tmp_path / "acme_tools-1.0.dist-info"
     dist.mkdir()
@@ -48,7 +48,8 @@ def test_entry_point_packs_are_discovered(tmp_path: Path, monkeypatch: pytest.Mo
         names = {s.name for s in discover()}
     finally:
         sys.modules.pop("acme_tools", None)
-    assert "acme_tools.whoami" in names and "sandbox.rollback_deployment" in names
+    # the pack is named by its entry point, not by the module behind it
+    assert "acme.whoami" in names and "sandbox.rollback_deployment" in names
 
 
 def test_agent_budgets_come_from_settings_and_are_bounded(monkeypatch: pytest.MonkeyPatch):

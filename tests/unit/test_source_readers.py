@@ -18,8 +18,8 @@ from fakes.tool_context import NOW, run
 
 from copilot.domain import ApprovalState, Risk
 from copilot.toolkit import ToolSpec
-from tools import alertmanager, loki, prometheus
-from tools._timeargs import resolve_time
+from copilot_tools import alertmanager, loki, prometheus
+from copilot_tools._common.timeargs import resolve_time
 
 READERS: list[tuple[ToolSpec, dict[str, Any], str]] = [
     (prometheus.query, {"query": "up"}, "prometheus"),

@@ -83,16 +83,16 @@ def test_extra_tool_paths_are_discovered(tmp_path: Path):
     pack = tmp_path / "ops.py"
     pack.write_text(
         'from copilot import tool\n\n@tool(risk="read")\ndef ping() -> str:\n'
-        '    """Ping."""\n    return "pong"\n'
+        '    """Ping."""\n    return "pong"\n\nTOOLS = [ping]\n'
     )
-    reg = discover([tmp_path], entry_points_too=False)
+    reg = discover([tmp_path])
     assert "ops.ping" in {s.name for s in reg}
 
 
 def test_broken_pack_refuses_start(tmp_path: Path):
     (tmp_path / "bad.py").write_text("import does_not_exist\n")
     with pytest.raises(ConfigError, match=r"bad\.py failed to import"):
-        discover([tmp_path], entry_points_too=False)
+        discover([tmp_path])
 
 
 keys = st.text(max_size=6)

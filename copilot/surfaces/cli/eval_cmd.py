@@ -14,7 +14,7 @@ import typer
 from copilot.surfaces.cli.common import print_json
 
 if TYPE_CHECKING:
-    from evals.runner import EvalReport
+    from copilot_evals.runner import EvalReport
 
 
 def eval_(
@@ -37,7 +37,7 @@ def eval_(
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
 ) -> None:
     """Run the eval scenarios against a fresh sandbox each and score correctness and safety."""
-    from evals.runner import run_scenarios
+    from copilot_evals.runner import run_scenarios
 
     report = run_scenarios(file or None, model, names=scenario or None)
     if as_json:

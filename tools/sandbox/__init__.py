@@ -1,0 +1,72 @@
+"""The sandbox tool pack: read and act on a simulated production kept in the state store.
+
+The world is one versioned document; every write loads it, applies one pure action and
+saves it back with the version it read, so a concurrent change surfaces as ``ToolRetry``
+and nothing is half-applied. Plans (``plans``) depend only on the stored world and the
+arguments, never on the clock. Operator actions (reset, inject a fault) live in ``state``:
+they are deliberately not tools, so the copilot cannot call them.
+"""
+
+from __future__ import annotations
+
+from copilot.toolkit import ToolSpec
+
+from .changes import (
+    failover_database,
+    pause_job,
+    renew_certificate,
+    restart_service,
+    resume_job,
+    rollback_deployment,
+    rotate_secret,
+    scale_service,
+    set_config_value,
+    toggle_feature_flag,
+)
+from .faults import FAULTS
+from .reads import (
+    certificate_status,
+    database_status,
+    get_logs,
+    get_metrics,
+    list_deployments,
+    list_jobs,
+    list_secrets,
+    log_patterns,
+    recent_changes,
+    service_status,
+)
+from .state import inject_fault, load_world, reset_world, world_doc_name, world_status
+
+__all__ = [
+    "FAULTS",
+    "TOOLS",
+    "inject_fault",
+    "load_world",
+    "reset_world",
+    "world_doc_name",
+    "world_status",
+]
+
+TOOLS: list[ToolSpec] = [
+    service_status,
+    list_deployments,
+    get_logs,
+    log_patterns,
+    get_metrics,
+    list_jobs,
+    database_status,
+    certificate_status,
+    list_secrets,
+    recent_changes,
+    rollback_deployment,
+    restart_service,
+    scale_service,
+    set_config_value,
+    toggle_feature_flag,
+    pause_job,
+    resume_job,
+    renew_certificate,
+    failover_database,
+    rotate_secret,
+]

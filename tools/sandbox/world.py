@@ -1,0 +1,382 @@
+"""The simulated production: its state as a pydantic model, fault injection, and remedies.
+
+Every function here is pure: a world (and a time) in, a new world out. Symptoms are derived
+from state in ``telemetry``; a fault is only *recorded* in ``World.faults`` so the
+operator can see what was injected and when the matching remedy resolved it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel, Field
+
+from .catalogue import (
+    CERT_VALIDITY_DAYS,
+    CERT_WARN_DAYS,
+    CERTIFICATES,
+    DATABASE_ENGINE,
+    DATABASE_NAME,
+    DATABASE_NODES,
+    JOBS,
+    SECRETS,
+    SERVICES,
+)
+
+MAX_DEPLOYMENTS = 30
+MAX_ROLLOUTS = 60
+MAX_CHANGES = 100
+
+
+class Deployment(BaseModel):
+    revision: int
+    image: str
+    deployed_at: datetime
+    author: str
+    change: str
+    config: dict[str, str]
+    # Hidden from tools: what is wrong with this build, to be found through its symptoms.
+    bad: bool = False
+    leak_mb_per_hour: float = 0.0
+
+
+class Rollout(BaseModel):
+    """A moment the pods were replaced: deploy, rollback, restart, config or secret change."""
+
+    at: datetime
+    revision: int
+    reason: str
+
+
+class Service(BaseModel):
+    name: str
+    revision: int
+    replicas: int
+    deployments: list[Deployment]
+    rollouts: list[Rollout]
+    flags: dict[str, bool]
+
+    def deployment(self, revision: int) -> Deployment | None:
+        return next((d for d in self.deployments if d.revision == revision), None)
+
+    @property
+    def current(self) -> Deployment:
+        dep = self.deployment(self.revision)
+        assert dep is not None, f"{self.name}: current revision {self.revision} missing"
+        return dep
+
+    def rollout_at(self, at: datetime) -> Rollout:
+        """The last rollout at or before ``at`` (the oldest one if ``at`` predates them all)."""
+        for r in reversed(self.rollouts):
+            if r.at <= at:
+                return r
+        return self.rollouts[0]
+
+
+class Job(BaseModel):
+    name: str
+    paused: bool = False
+    running_since: datetime | None = None
+    workers: int
+    runaway: bool = False
+    last_run_at: datetime
+    last_duration_min: int
+    last_status: str = "succeeded"
+
+
+class Database(BaseModel):
+    name: str
+    engine: str
+    nodes: list[str]
+    primary: str
+    replay_blocked_since: datetime | None = None
+    blocked_by: str | None = None
+    last_failover_at: datetime | None = None
+    failovers: int = 0
+
+    @property
+    def replica(self) -> str:
+        return next(n for n in self.nodes if n != self.primary)
+
+
+class Certificate(BaseModel):
+    domain: str
+    service: str
+    issuer: str
+    serial: str
+    issued_at: datetime
+    not_after: datetime
+    auto_renew: bool = True
+    last_renewal_error: str | None = None
+
+
+class Secret(BaseModel):
+    """A secret's metadata. The value never lives here: only a fingerprint of it."""
+
+    name: str
+    version: int
+    rotated_at: datetime
+    fingerprint: str
+    used_by: list[str]
+
+
+class Fault(BaseModel):
+    kind: str
+    target: str
+    started_at: datetime
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None
+
+
+class Change(BaseModel):
+    at: datetime
+    actor: str
+    action: str
+    target: str
+    summary: str
+
+
+class World(BaseModel):
+    schema_version: int = 1
+    seed: int
+    created_at: datetime
+    services: dict[str, Service]
+    jobs: dict[str, Job]
+    database: Database
+    certificates: dict[str, Certificate]
+    secrets: dict[str, Secret]
+    faults: list[Fault] = Field(default_factory=list)
+    changes: list[Change] = Field(default_factory=list)
+
+
+def rng(*parts: object) -> random.Random:
+    """A random generator keyed on ``parts``: stable across processes (seeded via sha512)."""
+    return random.Random(":".join(str(p) for p in parts))
+
+
+def fingerprint(seed: int, name: str, version: int) -> str:
+    """Stand-in for a hash of the secret's value, which the sandbox never materialises."""
+    digest = hashlib.sha256(f"sandbox-secret:{seed}:{name}:{version}".encode()).hexdigest()
+    return f"sha256:{digest[:16]}"
+
+
+def serial(seed: int, domain: str, issued_at: datetime) -> str:
+    digest = hashlib.sha256(f"{seed}:{domain}:{issued_at.isoformat()}".encode()).hexdigest()
+    return ":".join(digest[i : i + 2] for i in range(0, 16, 2))
+
+
+def _second(now: datetime) -> datetime:
+    return now.replace(microsecond=0)
+
+
+def previous_fire(schedule: str, now: datetime) -> datetime:
+    """Last time a cron schedule fired; supports 'M H * * *', 'M * * * *' and '*/N * * * *'."""
+    minute, hour = schedule.split()[:2]
+    base = now.replace(second=0, microsecond=0)
+    if minute.startswith("*/"):
+        step = int(minute[2:])
+        return base.replace(minute=base.minute - base.minute % step)
+    if hour == "*":
+        fire = base.replace(minute=int(minute))
+        return fire if fire <= now else fire - timedelta(hours=1)
+    fire = base.replace(hour=int(hour), minute=int(minute))
+    return fire if fire <= now else fire - timedelta(days=1)
+
+
+_AUTHORS = ("jlee", "mpatel", "akim", "sgarcia", "tnguyen", "rbrown")
+_CHANGES = (
+    "bump dependencies",
+    "add request tracing spans",
+    "tune connection pool",
+    "fix pagination off-by-one",
+    "improve error messages",
+    "upgrade base image",
+    "add metrics for cache hits",
+    "remove dead feature code",
+)
+
+
+def new_world(seed: int, now: datetime) -> World:
+    """A healthy production with a few days of deploy history, deterministic in ``seed``."""
+    now = _second(now)
+    r = rng(seed, "world")
+    services: dict[str, Service] = {}
+    changes: list[Change] = []
+    for prof in SERVICES.values():
+        count, first_rev, patch = r.randint(4, 7), r.randint(20, 60), r.randint(0, 4)
+        at = now - timedelta(hours=r.uniform(20, 80))
+        times = []
+        for _ in range(count):
+            times.append(_second(at))
+            at -= timedelta(days=r.uniform(1.5, 5))
+        deployments = []
+        for i, when in enumerate(reversed(times)):
+            author = r.choice(_AUTHORS)
+            dep = Deployment(
+                revision=first_rev + i,
+                image=f"{prof.name}:{prof.version}.{patch + i}",
+                deployed_at=when,
+                author=f"deploy-bot (PR #{r.randint(3000, 4999)} by {author})",
+                change=r.choice(_CHANGES),
+                config=dict(prof.config),
+            )
+            deployments.append(dep)
+            changes.append(_deploy_change(prof.name, dep, None))
+        services[prof.name] = Service(
+            name=prof.name,
+            revision=deployments[-1].revision,
+            replicas=prof.replicas,
+            deployments=deployments,
+            rollouts=[
+                Rollout(at=d.deployed_at, revision=d.revision, reason="deploy") for d in deployments
+            ],
+            flags={name: f.default for name, f in prof.flags.items()},
+        )
+    jobs = {}
+    for jp in JOBS.values():
+        duration = max(1, round(jp.typical_minutes * r.uniform(0.8, 1.2)))
+        jobs[jp.name] = Job(
+            name=jp.name,
+            workers=jp.workers,
+            last_run_at=previous_fire(jp.schedule, now - timedelta(minutes=duration)),
+            last_duration_min=duration,
+        )
+    certificates = {}
+    for domain, (service, issuer) in CERTIFICATES.items():
+        not_after = (now + timedelta(days=r.randint(25, 80))).replace(minute=0, second=0)
+        issued_at = not_after - timedelta(days=CERT_VALIDITY_DAYS)
+        certificates[domain] = Certificate(
+            domain=domain,
+            service=service,
+            issuer=issuer,
+            serial=serial(seed, domain, issued_at),
+            issued_at=issued_at,
+            not_after=not_after,
+        )
+    secrets = {}
+    for name, used_by in SECRETS.items():
+        version = r.randint(2, 9)
+        secrets[name] = Secret(
+            name=name,
+            version=version,
+            rotated_at=_second(now - timedelta(days=r.uniform(5, 120))),
+            fingerprint=fingerprint(seed, name, version),
+            used_by=list(used_by),
+        )
+    database = Database(
+        name=DATABASE_NAME,
+        engine=DATABASE_ENGINE,
+        nodes=list(DATABASE_NODES),
+        primary=DATABASE_NODES[0],
+    )
+    changes.sort(key=lambda c: c.at)
+    return World(
+        seed=seed,
+        created_at=now,
+        services=services,
+        jobs=jobs,
+        database=database,
+        certificates=certificates,
+        secrets=secrets,
+        changes=changes[-MAX_CHANGES:],
+    )
+
+
+def _deploy_change(service: str, dep: Deployment, previous: int | None) -> Change:
+    before = f"revision {previous} → " if previous is not None else "revision "
+    return Change(
+        at=dep.deployed_at,
+        actor=dep.author.split(" ", 1)[0],
+        action="deploy",
+        target=service,
+        summary=f"{service}: {before}{dep.revision} ({dep.image}): {dep.change}",
+    )
+
+
+def missing_config(world: World, service: str) -> list[str]:
+    """Required keys absent from the current revision's config: its pods cannot start."""
+    config = world.services[service].current.config
+    return [k for k in SERVICES[service].required_config if k not in config]
+
+
+def replica_lag_s(world: World, now: datetime) -> float:
+    """Replication lag: grows with wall time while replay is blocked, else sub-second."""
+    db = world.database
+    if db.replay_blocked_since is not None:
+        return round((now - db.replay_blocked_since).total_seconds() + 0.4, 1)
+    return round(rng(world.seed, "lag", int(now.timestamp()) // 60).uniform(0.05, 0.6), 2)
+
+
+def memory_at(world: World, service: str, at: datetime) -> tuple[float, int]:
+    """Per-pod memory (MB) at ``at`` and OOM kills since the pods last started."""
+    prof, svc = SERVICES[service], world.services[service]
+    started = svc.rollout_at(at)
+    dep = svc.deployment(started.revision) or svc.current
+    if dep.leak_mb_per_hour <= 0:
+        return prof.memory_mb, 0
+    hours = max(0.0, (at - started.at).total_seconds() / 3600)
+    cycle = (prof.memory_limit_mb - prof.memory_mb) / dep.leak_mb_per_hour
+    kills = int(hours // cycle)
+    return prof.memory_mb + dep.leak_mb_per_hour * (hours - kills * cycle), kills
+
+
+def fault_active(world: World, fault: Fault, now: datetime) -> bool:
+    """Whether the state that makes up ``fault`` still holds."""
+    t = fault.target
+    match fault.kind:
+        case "bad_deploy":
+            return world.services[t].current.bad
+        case "crash_loop":
+            return bool(missing_config(world, t))
+        case "memory_leak":
+            return world.services[t].current.leak_mb_per_hour > 0
+        case "runaway_job":
+            return world.jobs[t].runaway
+        case "expiring_cert":
+            return world.certificates[t].not_after - now <= timedelta(days=CERT_WARN_DAYS)
+        case "replication_lag":
+            return world.database.replay_blocked_since is not None
+    return False
+
+
+def active_faults(world: World, now: datetime) -> list[Fault]:
+    return [f for f in world.faults if f.resolved_at is None and fault_active(world, f, now)]
+
+
+def record(world: World, now: datetime, actor: str, action: str, target: str, summary: str) -> None:
+    """Append a change and mark the faults it cleared as resolved (mutates ``world``)."""
+    world.changes.append(Change(at=now, actor=actor, action=action, target=target, summary=summary))
+    # Injected faults may be backdated, so keep the log in time order.
+    world.changes.sort(key=lambda c: c.at)
+    del world.changes[:-MAX_CHANGES]
+    for f in world.faults:
+        if f.resolved_at is None and not fault_active(world, f, now):
+            f.resolved_at, f.resolved_by = now, f"{action} {target}"
+
+
+def roll(svc: Service, now: datetime, revision: int, reason: str) -> None:
+    """Replace the pods of ``svc`` with ``revision`` (mutates ``svc``)."""
+    svc.revision = revision
+    svc.rollouts.append(Rollout(at=now, revision=revision, reason=reason))
+    del svc.rollouts[:-MAX_ROLLOUTS]
+
+
+def add_revision(svc: Service, dep: Deployment, reason: str) -> None:
+    """Deploy ``dep`` as the new current revision (mutates ``svc``), pruning old history."""
+    svc.deployments.append(dep)
+    while len(svc.deployments) > MAX_DEPLOYMENTS:
+        svc.deployments.pop(0)
+    roll(svc, dep.deployed_at, dep.revision, reason)
+
+
+def next_revision(svc: Service) -> int:
+    return max(d.revision for d in svc.deployments) + 1
+
+
+def bump_image(svc: Service) -> str:
+    latest = max(svc.deployments, key=lambda d: d.revision).image
+    repo, version = latest.rsplit(":", 1)
+    major_minor, patch = version.rsplit(".", 1)
+    return f"{repo}:{major_minor}.{int(patch) + 1}"
