@@ -139,8 +139,8 @@ class Shared:
 
     def open(self) -> None:
         from copilot.redact.ruleset import redactor_for
-        from copilot.registry import discover
         from copilot.service import open_runbook_index
+        from copilot.toolkit.registry import discover
 
         self.registry = discover([])
         settings = self.settings(self.root / "runbooks", {})

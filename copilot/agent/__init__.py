@@ -1,2 +1,3 @@
 """The agent: a LangGraph graph that gathers, proposes, decides, waits for approval,
-executes through the core and verifies. Build it with ``build_graph(deps)``."""
+executes through the door and verifies. ``build_graph()`` compiles it; its nodes get their
+``AgentDeps`` as the run's context."""

@@ -107,9 +107,9 @@ def run_core_bench(
 ) -> dict[str, Any]:
     from copilot.audit import verify_chain
     from copilot.policy import RequestContext
-    from copilot.registry import Registry, discover
     from copilot.service import CopilotService
     from copilot.settings import ExecutorSettings, Settings
+    from copilot.toolkit.registry import Registry, discover
 
     with tempfile.TemporaryDirectory(prefix="copilot-bench-") as tmp:
         settings = Settings(

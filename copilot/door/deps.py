@@ -21,12 +21,12 @@ from copilot.door.transition import transition
 from copilot.errors import CopilotError, InvalidInput, PolicyDenied
 from copilot.policy import PolicyEngine, RequestContext
 from copilot.redact.engine import Redactor
-from copilot.registry import Registry
 from copilot.settings import Settings
 from copilot.store import Store
 from copilot.store.records import get_approval, get_execution
 from copilot.store.schema import approvals
 from copilot.toolkit import ToolContext, ToolSpec, run_with_timeout
+from copilot.toolkit.registry import Registry
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,10 @@ from copilot.door.reconcile import Reconciler
 from copilot.policy import load_policy_engine
 from copilot.redact.engine import Redactor
 from copilot.redact.ruleset import redactor_for
-from copilot.registry import Registry, discover
 from copilot.settings import Settings
 from copilot.store import open_store
 from copilot.store.records import list_approvals
+from copilot.toolkit.registry import Registry, discover
 
 
 def utcnow() -> datetime:

@@ -13,7 +13,6 @@ from datetime import datetime
 
 from copilot.agent.deps import Limits
 from copilot.door import Door
-from copilot.registry import Registry
 from copilot.service.calls import Calls
 from copilot.service.conversations import Conversations
 from copilot.service.operator import Operator
@@ -26,6 +25,7 @@ from copilot.service.wiring import (
     utcnow,
 )
 from copilot.settings import Settings
+from copilot.toolkit.registry import Registry
 
 __all__ = ["CopilotService", "open_runbook_index"]
 

@@ -19,8 +19,8 @@ from copilot.door import Door
 from copilot.policy import PolicyEngine, load_policy_engine
 from copilot.redact.engine import Redactor
 from copilot.redact.ruleset import redactor_for
-from copilot.registry import Registry, discover
 from copilot.settings import Settings
+from copilot.toolkit.registry import Registry, discover
 
 T = TypeVar("T")
 Clock = Callable[[], datetime]

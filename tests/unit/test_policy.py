@@ -10,8 +10,8 @@ import pytest
 from copilot.errors import ConfigError
 from copilot.policy import RequestContext, load_policy_engine
 from copilot.policy.sources import DEFAULT_DIR
-from copilot.registry import discover
 from copilot.settings import Settings
+from copilot.toolkit.registry import discover
 
 PACKS = Path(__file__).parent.parent / "packs"
 

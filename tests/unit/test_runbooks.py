@@ -141,7 +141,7 @@ def test_bundled_sandbox_runbooks_name_real_tools_with_valid_arguments():
     import re
 
     from copilot.knowledge.runbooks import bundled_runbooks_dir
-    from copilot.registry import discover
+    from copilot.toolkit.registry import discover
 
     registry = discover([])
     facts = {"service": "checkout", "job": "nightly-reindex", "domain": "api.shop.example.com"}

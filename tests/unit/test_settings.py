@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from copilot.registry import discover
 from copilot.settings import load_settings
+from copilot.toolkit.registry import discover
 
 
 def test_precedence_defaults_toml_dotenv_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from copilot.errors import ConfigError
-from copilot.registry import ENTRY_POINT_GROUP, discover
+from copilot.toolkit.registry import ENTRY_POINT_GROUP, discover
 from copilot_tools import sandbox as sb
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,7 +35,7 @@ def _fake_distribution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, module: 
 def test_discovery_imports_only_the_declared_packs():
     code = (
         "import json, sys\n"
-        "from copilot.registry import discover\n"
+        "from copilot.toolkit.registry import discover\n"
         "discover()\n"
         "print(json.dumps(sorted(m for m in sys.modules)))\n"
     )

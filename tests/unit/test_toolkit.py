@@ -14,7 +14,7 @@ from copilot import ToolContext, tool
 from copilot.canonical import canonical_json
 from copilot.domain import Risk
 from copilot.errors import ConfigError, InvalidInput
-from copilot.registry import Registry, discover
+from copilot.toolkit.registry import Registry, discover
 
 
 class Out(BaseModel):

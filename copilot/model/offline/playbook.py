@@ -26,7 +26,7 @@ from copilot.knowledge.playbooks import (
     template_names,
 )
 from copilot.model.context import Citation, PlannerContext
-from copilot.model.offline_answers import (
+from copilot.model.offline.answers import (
     Plan,
     PlannedCall,
     call_text,

@@ -1,0 +1,120 @@
+"""What the offline planner says to one request: a question answered from the facts, an
+honest "no runbook covers this", or the next steps of the best runbook's playbook."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from copilot.model.context import Citation, PlannerContext
+from copilot.model.offline.answers import (
+    Plan,
+    PlannedCall,
+    abstain,
+    answer_runbooks,
+    answer_status,
+    entity_status,
+)
+from copilot.model.offline.playbook import (
+    Tools,
+    best_runbook,
+    follow_playbook,
+    incident_entities,
+    repair,
+)
+from copilot.model.prompts import (
+    read_context,
+    tool_descriptions,
+    tool_parameters,
+    tool_risks,
+)
+
+_ACTION = re.compile(
+    r"\b(what (do|should|can|shall|must) (we|i)|what now|what next|fix|mitigat\w*|"
+    r"remediat\w*|resolve|roll ?back|restart|do something|deal with|handle)\b",
+    re.I,
+)
+_RUNBOOK_Q = re.compile(
+    r"\b(which|what|is there|are there|any|do we have|find|show)\b.*\b(runbooks?|playbooks?)\b",
+    re.I,
+)
+_STATUS_Q = re.compile(
+    r"^\s*(?:what(?:'s| is| are)?\s+(?:the\s+)?(?:current\s+)?(?:status|state|health)\b"
+    r"|how(?:'s| is| are)\b"
+    r"|(?:is|are)\s+[\w.-]+(?:\s+[\w.-]+)?\s+(?:healthy|ok|okay|up|down|fine|working|alright)\b"
+    r"|(?:show|give)(?:\s+me)?\s+(?:the\s+)?(?:status|health)\b"
+    r"|status\b)"
+    r"|\b(?:status|health)\s+of\b|\bstatus\s*\??\s*$",
+    re.I,
+)
+
+
+def classify(request: str) -> str:
+    """``runbook`` / ``status`` questions, or an ``incident`` to act on."""
+    if _ACTION.search(request):
+        return "incident"
+    if _RUNBOOK_Q.search(request):
+        return "runbook"
+    if _STATUS_Q.search(request):
+        return "status"
+    return "incident"
+
+
+def plan(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> Plan:
+    """What the offline planner says and proposes for these messages (pure)."""
+    ctx = read_context(messages)
+    if ctx is None:
+        return Plan(
+            "I am the copilot's offline planner: I work from the runbooks and telemetry the "
+            "copilot gathers for an incident, which these messages do not carry. Ask through "
+            "the copilot, or set COPILOT_MODEL to a chat model for free-form questions."
+        )
+    offered = Tools(
+        descriptions=tool_descriptions(tools),
+        parameters=tool_parameters(tools),
+        risks=tool_risks(tools),
+    )
+    kind = classify(ctx.request)
+    if kind == "runbook":
+        return answer_runbooks(ctx)
+    if kind == "status":
+        return _status(ctx, offered)
+    book = best_runbook(ctx)
+    if ctx.no_runbook or book is None:
+        why = "No runbook covers this request"
+        why += f" ({ctx.no_runbook_reason})." if ctx.no_runbook_reason else "."
+        if not ctx.no_runbook and ctx.runbooks:
+            why = "The runbooks retrieved for this request have no executable playbook."
+        return abstain(ctx, why)
+    result = follow_playbook(ctx, book, offered)
+    if ctx.repair:
+        result = repair(result, ctx.repair, offered)
+    return result
+
+
+_SUBJECT = re.compile(
+    r"\b(?:status|health|state)\s+of\s+(?:the\s+)?([a-z][\w.-]*)"
+    r"|^\s*(?:is|are|how(?:'s| is| are))\s+(?:the\s+)?([a-z][\w.-]*)",
+    re.I,
+)
+_NOT_A_NAME = {"it", "everything", "things", "we", "service", "services", "prod", "the"}
+
+
+def _status(ctx: PlannerContext, tools: Tools) -> Plan:
+    entities = incident_entities(ctx, [])
+    if not any(k != "revision" for k in entities) and (m := _SUBJECT.search(ctx.request)):
+        name = (m.group(1) or m.group(2) or "").rstrip(".?!")
+        if name and name.lower() not in _NOT_A_NAME:
+            entities["service"] = name  # unknown to any fact: the status read will tell
+    service = entities.get("service")
+    status_tool = "sandbox.service_status"
+    if service and tools.has(status_tool) and not entity_status(ctx, "service", service)[0]:
+        asked = [f for f in ctx.facts if f.tool == status_tool]
+        if not any(f.arguments.get("service") in (service, None) for f in asked):
+            call = PlannedCall(
+                status_tool,
+                {"service": service},
+                Citation(call=1, tool=status_tool, why=f"the question asks about {service}"),
+            )
+            return Plan(f"Reading the status of {service} first.", [call])
+    return answer_status(ctx, entities)
