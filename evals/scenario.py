@@ -159,7 +159,7 @@ class Step(_Strict):
 
     @property
     def action(self) -> Ask | Decide | Wait:
-        action = getattr(self, self.kind)
+        action: Ask | Decide | Wait | None = getattr(self, self.kind)
         assert action is not None
         return action
 

@@ -57,7 +57,9 @@ def alert_entities(alert: dict[str, Any]) -> dict[str, str]:
     return {k: str(labels[k]) for k in LABEL_ENTITIES if labels.get(k)}
 
 
-def search_by_alerts(index: Any, alerts: list[dict[str, Any]], k: int) -> tuple[Any, dict]:
+def search_by_alerts(
+    index: Any, alerts: list[dict[str, Any]], k: int
+) -> tuple[Any, dict[str, str]]:
     """The first confident search among the firing alerts, and that alert's labels."""
     for alert in alerts[:MAX_ALERT_SEARCHES]:
         result = index.search(alert_query(alert), k=k)

@@ -42,7 +42,9 @@ def alert_queries(corpora: Path) -> list[tuple[str, str, str]]:
     return out
 
 
-def score(index: Any, queries: list[tuple[str, str, str]], have: set[str], named: bool) -> dict:
+def score(
+    index: Any, queries: list[tuple[str, str, str]], have: set[str], named: bool
+) -> dict[str, Any]:
     r1 = r3 = rr = 0.0
     matched = unmatched = abstained = false_abstain = 0
     times: list[float] = []

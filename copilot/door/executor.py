@@ -36,9 +36,10 @@ from copilot.errors import (
     ToolFailed,
     ToolRetry,
     ToolTimeout,
+    describe_validation_error,
 )
 from copilot.telemetry import tracer
-from copilot.toolkit import ToolSpec, describe_validation_error, run_with_timeout
+from copilot.toolkit import ToolSpec, run_with_timeout
 
 log = logging.getLogger("copilot.executor")
 _RUNNING = frozenset({ApprovalState.EXECUTING})  # a run's outcome is recorded only once

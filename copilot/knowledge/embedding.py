@@ -201,7 +201,8 @@ class MiniLMEmbedder:
         summed = (np.asarray(hidden, dtype=np.float32) * weights).sum(axis=1)
         pooled = summed / np.clip(weights.sum(axis=1), 1e-9, None)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        return (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
+        unit: npt.NDArray[np.float32] = (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
+        return unit
 
 
 # Rows of a batch share its width; measured here, ~1k tokens per batch keeps the matrices

@@ -238,7 +238,7 @@ class RunbookIndex:
         similar runbook for a different alert is the wrong answer, so abstain."""
         for word in _IDENT.findall(query):
             if _ALERT_LIKE.match(word) and word not in self._alerts | _STATUS_WORDS:
-                return word
+                return str(word)
         return None
 
     def search(self, query: str, k: int = 3) -> SearchResult:

@@ -234,7 +234,7 @@ def _atom_apart(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
     if a[0] == "cat":
         a, b = b, a
     if b[0] == "range":
-        return a[2] < b[1] or b[2] < a[1]
+        return bool(a[2] < b[1] or b[2] < a[1])
     if a[2] - a[1] > 512:
         return False
     return not any(_in_cat(code, b[1]) for code in range(a[1], a[2] + 1))
