@@ -51,7 +51,7 @@ def decide(state: AgentState, deps: AgentDeps) -> dict[str, Any]:
     facts, cards = list(state.facts), list(state.cards)
     pending, fresh, refusals = list(state.pending), list(state.new_cards), list(state.refusals)
     calls, ran_reads = state.tool_calls, False
-    waiting = {(c.tool, repr(c.arguments)) for c in deps.door.cards_of(pending, "agent")}
+    waiting = {(c.tool, repr(c.arguments)) for c in deps.door.cards_of(pending)}
     for p in state.proposals:
         spec = deps.door.deps.registry.get(p.tool)
         if spec.risk is Risk.READ:

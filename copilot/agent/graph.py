@@ -82,7 +82,7 @@ def respond(state: AgentState, deps: AgentDeps) -> dict[str, Any]:
     if state.answer:
         parts.append(state.answer)
     new = set(state.new_cards)
-    for card in deps.door.cards_of(state.pending, "agent"):
+    for card in deps.door.cards_of(state.pending):
         shown = ", ".join(f"{k}={v}" for k, v in card.arguments.items() if v is not None)
         call = f"{card.tool}({shown})"
         if card.approval_id in new:

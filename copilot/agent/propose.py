@@ -41,7 +41,7 @@ def offered_tools(deps: AgentDeps, who: Principal) -> list[ToolSpec]:
 
 def planner_context(state: AgentState, deps: AgentDeps, repair: str | None) -> PlannerContext:
     history = state.history[-deps.limits.max_history :]
-    cards = deps.door.cards_of([c.approval_id for c in state.cards], "agent")
+    cards = deps.door.cards_of([c.approval_id for c in state.cards])
     return PlannerContext(
         request=state.request,
         requester=state.principal.id,

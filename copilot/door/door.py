@@ -3,9 +3,11 @@ the steps every change goes through (propose → approve → preflight → execu
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
+
+from sqlalchemy import select
 
 from copilot.audit import AuditLog
 from copilot.domain import Card, ExecutionOutcome, Principal, ProposalOutcome
@@ -20,7 +22,8 @@ from copilot.redact.engine import Redactor
 from copilot.redact.ruleset import redactor_for
 from copilot.settings import Settings
 from copilot.store import open_store
-from copilot.store.records import list_approvals
+from copilot.store.records import get_records
+from copilot.store.schema import approvals
 from copilot.toolkit.registry import Registry, discover
 
 
@@ -80,17 +83,31 @@ class Door:
         execution = self.deps.execution(approval.id)
         return Card.from_records(approval, proposal, execution, verified=verified)
 
-    def cards_of(self, approval_ids: list[str], actor: str) -> list[Card]:
-        """The cards of these approval ids, in that order."""
-        return [self.card(aid, actor) for aid in approval_ids]
+    def cards_of(
+        self, approval_ids: list[str], verified: Mapping[str, bool | None] | None = None
+    ) -> list[Card]:
+        """The cards of these approval ids, in that order (ids the store lacks are left
+        out); ``verified``: what the agent found after each change ran."""
+        with self.deps.store.read() as conn:
+            found = get_records(conn, approval_ids)
+        seen = verified or {}
+        return [
+            Card.from_records(*found[aid], verified=seen.get(aid))
+            for aid in approval_ids
+            if aid in found
+        ]
 
     def cards(self, states: list[str] | None = None, limit: int = 50) -> list[Card]:
         """The newest cards, optionally in these states; a waiting card past its expiry
         shows as expired."""
         now = self.deps.clock()
         with self.deps.store.read() as conn:
-            rows = list_approvals(conn, states=states, limit=limit)
-        return [Card.from_records(a, p, self.deps.execution(a.id), now=now) for a, p in rows]
+            newest = select(approvals.c.id).order_by(approvals.c.created_at.desc()).limit(limit)
+            if states:
+                newest = newest.where(approvals.c.state.in_(states))
+            ids = list(conn.execute(newest).scalars())
+            found = get_records(conn, ids)
+        return [Card.from_records(*found[aid], now=now) for aid in ids]
 
     def close(self) -> None:
         self.deps.store.dispose()

@@ -14,7 +14,7 @@ from langgraph.types import Command
 
 from copilot.agent.events import DecisionEvent, MessageEvent
 from copilot.agent.state import AgentState, TurnInput
-from copilot.domain import Approval, ApprovalState, Card, Principal, Reply
+from copilot.domain import Approval, ApprovalState, Principal, Reply
 from copilot.errors import InvalidInput, RateLimited, ResourceBusy
 from copilot.service.wiring import Parts
 
@@ -136,12 +136,13 @@ class Conversations:
         ``__interrupt__`` when the run paused for approval). Cards are read from the store."""
         state = AgentState.model_validate(values)
         pending = list(state.pending) if "__interrupt__" in values else []
-        door = self._parts.door
-        cards: list[Card] = [
-            door.card(ref.approval_id, "copilot", verified=ref.verified)
+        shown = [
+            ref.approval_id
             for ref in state.cards
             if ref.approval_id in pending or ref.approval_id == focus
         ]
+        verified = {ref.approval_id: ref.verified for ref in state.cards}
+        cards = self._parts.door.cards_of(shown, verified)
         return Reply(
             conversation=conversation,
             text=state.reply,

@@ -27,18 +27,20 @@ def proposal_from_row(r: Row[Any]) -> Proposal:
     )
 
 
+def _vote(v: Row[Any]) -> Vote:
+    return Vote(approver=v.approver, verdict=v.verdict, at=v.at, roles=tuple(v.roles))
+
+
 def _votes(conn: Connection, approval_id: str) -> list[Vote]:
     rows = conn.execute(
         select(approval_votes)
         .where(approval_votes.c.approval_id == approval_id)
         .order_by(approval_votes.c.id)
     ).all()
-    return [
-        Vote(approver=v.approver, verdict=v.verdict, at=v.at, roles=tuple(v.roles)) for v in rows
-    ]
+    return [_vote(v) for v in rows]
 
 
-def approval_from_row(conn: Connection, r: Row[Any]) -> Approval:
+def approval_from_row(conn: Connection, r: Row[Any], votes: list[Vote] | None = None) -> Approval:
     return Approval(
         id=r.id,
         proposal_id=r.proposal_id,
@@ -51,7 +53,7 @@ def approval_from_row(conn: Connection, r: Row[Any]) -> Approval:
         expires_at=r.expires_at,
         created_at=r.created_at,
         updated_at=r.updated_at,
-        votes=_votes(conn, r.id),
+        votes=_votes(conn, r.id) if votes is None else votes,
     )
 
 
@@ -65,8 +67,10 @@ def get_approval(conn: Connection, approval_id: str) -> tuple[Approval, Proposal
 
 def get_execution(conn: Connection, approval_id: str) -> Execution | None:
     r = conn.execute(select(executions).where(executions.c.approval_id == approval_id)).first()
-    if r is None:
-        return None
+    return None if r is None else _execution(r)
+
+
+def _execution(r: Row[Any]) -> Execution:
     return Execution(
         approval_id=r.approval_id,
         status=ApprovalState(r.status),
@@ -80,14 +84,31 @@ def get_execution(conn: Connection, approval_id: str) -> Execution | None:
     )
 
 
-def list_approvals(
-    conn: Connection, *, states: list[str] | None = None, limit: int = 50
-) -> list[tuple[Approval, Proposal]]:
-    q = select(approvals).order_by(approvals.c.created_at.desc()).limit(limit)
-    if states:
-        q = q.where(approvals.c.state.in_(states))
-    out = []
-    for a in conn.execute(q).all():
-        p = conn.execute(select(proposals).where(proposals.c.id == a.proposal_id)).one()
-        out.append((approval_from_row(conn, a), proposal_from_row(p)))
-    return out
+def get_records(
+    conn: Connection, approval_ids: list[str]
+) -> dict[str, tuple[Approval, Proposal, Execution | None]]:
+    """Approval, proposal and run record of each of these approvals, in four queries
+    whatever their number (a long incident's conversation holds many cards)."""
+    if not approval_ids:
+        return {}
+    rows = conn.execute(select(approvals).where(approvals.c.id.in_(approval_ids))).all()
+    wanted = [r.proposal_id for r in rows]
+    props = conn.execute(select(proposals).where(proposals.c.id.in_(wanted))).all()
+    by_proposal = {p.id: proposal_from_row(p) for p in props}
+    votes: dict[str, list[Vote]] = {}
+    for v in conn.execute(
+        select(approval_votes)
+        .where(approval_votes.c.approval_id.in_(approval_ids))
+        .order_by(approval_votes.c.id)
+    ).all():
+        votes.setdefault(v.approval_id, []).append(_vote(v))
+    runs = conn.execute(select(executions).where(executions.c.approval_id.in_(approval_ids)))
+    by_run = {r.approval_id: _execution(r) for r in runs.all()}
+    return {
+        r.id: (
+            approval_from_row(conn, r, votes.get(r.id, [])),
+            by_proposal[r.proposal_id],
+            by_run.get(r.id),
+        )
+        for r in rows
+    }

@@ -21,7 +21,6 @@ from copilot.model.context import Citation, format_provenance, parse_untrusted
 from copilot.model.prompts import decode_tool_name
 from copilot.service import CopilotService
 from copilot.settings import Settings
-from copilot.store.records import list_approvals
 
 ASK = "checkout is returning 500s"
 API_KEY = "sk-test-0123456789abcdef0123456789abcdef"
@@ -91,9 +90,7 @@ def open_service(
 
 
 def _proposed(service: CopilotService) -> list[tuple[str, str, Risk]]:
-    with service.door.deps.store.read() as conn:
-        rows = list_approvals(conn, limit=1000)
-    return [(p.tool, p.requester, p.risk) for _, p in rows]
+    return [(c.tool, c.requester, c.risk) for c in service.cards(limit=1000)]
 
 
 def _may_propose(service: CopilotService, user: str) -> set[str]:
