@@ -6,10 +6,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from copilot.door import Door
 from copilot.toolkit import ToolSpec
+
+if TYPE_CHECKING:
+    from copilot.door import Door
 
 
 class Planner(Protocol):

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from copilot.agent.deps import Limits
-from copilot.door import Door
 from copilot.service.calls import Calls
 from copilot.service.conversations import Conversations
 from copilot.service.operator import Operator
@@ -26,6 +26,9 @@ from copilot.service.wiring import (
 )
 from copilot.settings import Settings
 from copilot.toolkit.registry import Registry
+
+if TYPE_CHECKING:
+    from copilot.door import Door
 
 __all__ = ["CopilotService", "open_runbook_index"]
 
@@ -58,6 +61,13 @@ class CopilotService(Conversations, Calls, Operator):
             limits=limits,
         )
         return cls(parts)
+
+    def check(self) -> None:
+        """Load what configuration can break (policies, redaction rules) and raise
+        ``ConfigError`` now instead of at first use: a server calls it at start. (Tools load
+        in ``open``; a one-shot CLI command meets a broken file when it first needs it,
+        before it has done anything.)"""
+        _ = self._parts.policy, self._parts.redactor
 
     @property
     def parts(self) -> Parts:

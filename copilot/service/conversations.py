@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from langgraph.types import Command
-
 from copilot.agent.events import DecisionEvent, MessageEvent
 from copilot.agent.state import AgentState, TurnInput
 from copilot.domain import Approval, ApprovalState, Principal, Reply
@@ -40,6 +38,8 @@ class Conversations:
             )
         _check_conversation(conversation)
         config = _config(conversation)
+        from langgraph.types import Command
+
         if self._waiting(config):
             event = MessageEvent(text=text, principal=principal)
             values = self._invoke(Command(resume=event.model_dump(mode="json")), config)
@@ -85,6 +85,8 @@ class Conversations:
             state=approval.state,
             principal=principal,
         )
+        from langgraph.types import Command
+
         values = self._invoke(Command(resume=event.model_dump(mode="json")), config)
         return self._reply(conversation, values, focus=approval.id)
 

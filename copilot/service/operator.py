@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from copilot.audit import VerifyReport, verify_chain
 from copilot.domain import PolicySummary, ToolInfo
 from copilot.errors import InvalidInput
 from copilot.service.wiring import Parts
 from copilot.toolkit import ToolSpec
+
+if TYPE_CHECKING:
+    from copilot.audit import VerifyReport
 
 EXPORT_FORMATS = ("jsonl", "ocsf")
 
@@ -22,6 +24,8 @@ class Operator:
     # -- audit ----------------------------------------------------------------------------
     def verify_audit(self, anchor: str | None = None) -> VerifyReport:
         """Recompute the hash chain, optionally against a head (``SEQ:HASH``) kept elsewhere."""
+        from copilot.audit import verify_chain
+
         parsed = None
         if anchor:
             seq, _, digest = anchor.partition(":")

@@ -10,24 +10,24 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from copilot.agent.checkpoint import open_checkpointer
-from copilot.agent.deps import AgentDeps, Limits, Planner, RunbookSearch
-from copilot.agent.graph import build_graph
-from copilot.door import Door
-from copilot.policy import PolicyEngine, load_policy_engine
-from copilot.redact.engine import Redactor
-from copilot.redact.ruleset import redactor_for
+from copilot.agent.deps import Limits, Planner, RunbookSearch
 from copilot.settings import Settings
 from copilot.toolkit.registry import Registry, discover
+
+if TYPE_CHECKING:  # opened on first use: a `copilot tools list` imports none of them
+    from copilot.agent.deps import AgentDeps
+    from copilot.door import Door
+    from copilot.policy import PolicyEngine
+    from copilot.redact.engine import Redactor
 
 T = TypeVar("T")
 Clock = Callable[[], datetime]
 # Build the model gateway from the settings and the process's redactor.
-GatewayFactory = Callable[[Settings, Redactor], Planner]
+GatewayFactory = Callable[[Settings, "Redactor"], Planner]
 # Open the runbook index (None: run without runbooks).
-IndexFactory = Callable[[Settings, Redactor], RunbookSearch | None]
+IndexFactory = Callable[[Settings, "Redactor"], RunbookSearch | None]
 
 
 def utcnow() -> datetime:
@@ -94,19 +94,20 @@ class Parts:
         self.settings = settings
         self.clock = clock
         self.registry = registry or discover(settings.extra_tool_paths)
-        self.redactor = redactor_for(settings)
         self.limits = limits or Limits.from_settings(settings)
-        self._door = Lazy(
-            lambda: Door.open(settings, clock=clock, registry=self.registry, redactor=self.redactor)
-        )
+        self._redactor = Lazy(self._open_redactor)
+        self._door = Lazy(self._open_door)
         self._policy = Lazy(self._open_policy)
         self._index = Lazy(lambda: _Maybe(runbooks(settings, self.redactor)))
         self._gateway = Lazy(lambda: gateway(settings, self.redactor))
-        self._checkpointer: Lazy[tuple[Any, Callable[[], None]]] = Lazy(
-            lambda: open_checkpointer(settings)
-        )
-        self._graph = Lazy(lambda: build_graph(self.checkpointer))
+        self._checkpointer: Lazy[tuple[Any, Callable[[], None]]] = Lazy(self._open_checkpointer)
+        self._graph = Lazy(self._open_graph)
         self._agent = Lazy(self._open_agent)
+
+    @property
+    def redactor(self) -> Redactor:
+        """The process's redactor: its placeholders are stable for the process's life."""
+        return self._redactor.get()
 
     @property
     def door(self) -> Door:
@@ -133,13 +134,38 @@ class Parts:
     def agent(self) -> AgentDeps:
         return self._agent.get()
 
+    def _open_redactor(self) -> Redactor:
+        from copilot.redact.ruleset import redactor_for
+
+        return redactor_for(self.settings)
+
+    def _open_door(self) -> Door:
+        from copilot.door import Door
+
+        s = self.settings
+        return Door.open(s, clock=self.clock, registry=self.registry, redactor=self.redactor)
+
     def _open_policy(self) -> PolicyEngine:
+        from copilot.policy import load_policy_engine
+
         door = self._door.opened
         if door is not None:
             return door.deps.policy
         return load_policy_engine(self.settings, self.registry)
 
+    def _open_checkpointer(self) -> tuple[Any, Callable[[], None]]:
+        from copilot.agent.checkpoint import open_checkpointer
+
+        return open_checkpointer(self.settings)
+
+    def _open_graph(self) -> Any:
+        from copilot.agent.graph import build_graph  # LangGraph: most of a second to import
+
+        return build_graph(self.checkpointer)
+
     def _open_agent(self) -> AgentDeps:
+        from copilot.agent.deps import AgentDeps
+
         return AgentDeps(
             door=self.door,
             gateway=self._gateway.get(),

@@ -188,6 +188,7 @@ def test_a_team_rule_file_applies_at_every_boundary(make_copilot, tmp_path, capl
     )
     with caplog.at_level("WARNING", logger="copilot.redact"):
         svc = make_copilot("sqlite:///:memory:", redaction={"rules_file": rules})
+        svc.check()
     assert any("team.toml:7: rule broken skipped" in r.getMessage() for r in caplog.records)
     key = "acme_dk_" + "0123456789abcdef01234567"
     with svc.door.deps.store.write() as conn:
@@ -201,8 +202,15 @@ def test_an_unreadable_rule_file_stops_start_up(make_copilot, tmp_path):
 
     bad = tmp_path / "bad.toml"
     bad.write_text("[[rules]\nid = 1\n", encoding="utf-8")
+    db = tmp_path / "copilot.db"
+    svc = make_copilot(f"sqlite:///{db}", redaction={"rules_file": bad})
     with pytest.raises(ConfigError, match=r"bad\.toml is not valid TOML"):
-        make_copilot("sqlite:///:memory:", redaction={"rules_file": bad})
+        svc.check()
+    # nothing that redacts can run without its rules: the first call refuses before the
+    # store is even opened, so no tool ran and nothing was written
+    with pytest.raises(ConfigError, match=r"bad\.toml is not valid TOML"):
+        svc.call(svc.principal("alice"), "testpack.read_counter", {"name": "a"})
+    assert not db.exists()
 
 
 def test_log_patterns_examples_are_redacted_and_keep_the_error(make_copilot, db_url, clock):

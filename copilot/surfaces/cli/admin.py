@@ -27,7 +27,7 @@ def tools_list(as_json: bool = JSON) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    with open_service() as service:
+    with open_service(telemetry=False) as service:
         tools = service.tools()
     if as_json:
         print_json(
@@ -62,7 +62,7 @@ def tools_list(as_json: bool = JSON) -> None:
 @tools_app.command("show")
 def tools_show(name: str) -> None:
     """Show one tool's description and argument schema."""
-    with open_service() as service:
+    with open_service(telemetry=False) as service:
         t = service.tool(name)
     print_json(
         {
@@ -103,7 +103,7 @@ def sandbox_inject(
 @sandbox_app.command("faults")
 def sandbox_faults() -> None:
     """List the faults that can be injected."""
-    with open_service() as service:
+    with open_service(telemetry=False) as service:
         faults = service.sandbox_faults()
     for name, text in faults.items():
         print(f"{name:18} {text}")
@@ -187,7 +187,7 @@ def audit_export(
 @policy_app.command("check")
 def policy_check() -> None:
     """Load and validate the policies and schema (exit non-zero with file:line on error)."""
-    with open_service() as service:
+    with open_service(telemetry=False) as service:
         summary = service.check_policy()
     print(f"ok: policies load and match the schema ({summary.tools} tools, {summary.users} users)")
 

@@ -19,14 +19,16 @@ JSON = typer.Option(False, "--json", help="print JSON")
 
 
 @contextmanager
-def open_service() -> Iterator[CopilotService]:
-    """The service for this process's settings, with its telemetry; closed afterwards."""
+def open_service(telemetry: bool = True) -> Iterator[CopilotService]:
+    """The service for this process's settings, closed afterwards; with its logs and spans
+    unless the command only reads configuration (a catalogue, a policy check)."""
     from copilot.service import CopilotService
     from copilot.settings import load_settings
 
     service = CopilotService.open(load_settings())
     try:
-        service.setup_telemetry()
+        if telemetry:
+            service.setup_telemetry()
         yield service
     finally:
         service.close()

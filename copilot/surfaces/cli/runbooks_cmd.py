@@ -19,7 +19,7 @@ def ingest(
     """Add new and changed runbooks; drop the chunks of files removed from those folders."""
     import sys
 
-    with open_service() as service:
+    with open_service(telemetry=False) as service:
         report = service.ingest_runbooks(paths)
     for warning in report.warnings:
         print(f"warning: {warning}", file=sys.stderr)
@@ -39,7 +39,7 @@ def search(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Ranked runbooks with their scores, or an explicit abstention."""
-    with open_service() as service:
+    with open_service(telemetry=False) as service:
         result = service.search_runbooks(text, k=k)
     if as_json:
         print_json(result.model_dump())
