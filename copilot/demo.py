@@ -8,6 +8,7 @@ the sandbox). Every step goes through ``CopilotService``, as every surface does.
 from __future__ import annotations
 
 import sys
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -58,7 +59,10 @@ def main() -> int:
 
     c.rule('4. alice (responder) asks the copilot: "checkout is returning 500s"')
     c.print("(offline planner, no network, no key: it follows the bad-deploy runbook)")
-    reply = service.handle_message(alice, "demo", "checkout is returning 500s")
+    # a conversation of its own per run: the data dir keeps earlier runs' conversations,
+    # whose rollback (succeeded) would otherwise count as already proposed
+    conversation = f"demo-{uuid.uuid4().hex[:8]}"
+    reply = service.handle_message(alice, conversation, "checkout is returning 500s")
     print_reply(reply)
     if not reply.cards:
         c.print("[red]no card was proposed[/red]")

@@ -155,11 +155,17 @@ def test_sandbox_incident_from_the_cli():
     assert bad.returncode == 2 and "meteor" in bad.stderr
 
 
-def test_demo_runs_offline():
+def test_demo_runs_offline_and_again():
     out = subprocess.run(
         [sys.executable, "-m", "copilot.demo"], capture_output=True, text=True, timeout=120
     )
     assert out.returncode == 0, out.stderr
+    # a second `make demo` on the same data dir is a new incident, not "already proposed"
+    again = subprocess.run(
+        [sys.executable, "-m", "copilot.demo"], capture_output=True, text=True, timeout=120
+    )
+    assert again.returncode == 0, again.stdout[-2000:] + again.stderr
+    assert "verify sandbox.rollback_deployment: recovered" in again.stdout
     assert "two-person rule" in out.stdout and "audit: ok" in out.stdout
     # the agent proposed the rollback from the runbook, it ran once and was verified
     assert "card apr_" in out.stdout and "bad-deploy.md" in out.stdout
