@@ -60,6 +60,8 @@ class DeploymentInfo(BaseModel):
     author: str
     change: str
     current: bool
+    # the revision that ran before the current one: where a rollback without a revision goes
+    previous: bool = False
     config_changes: list[str]
 
 
