@@ -156,7 +156,8 @@ def _firing(fact: FactView) -> list[str]:
     out = []
     for alert in data.get("alerts") or []:
         if isinstance(alert, dict) and str(alert.get("state")) in ("firing", "active"):
-            labels = alert.get("labels") if isinstance(alert.get("labels"), dict) else {}
+            raw = alert.get("labels")
+            labels: dict[str, Any] = raw if isinstance(raw, dict) else {}
             about = ", ".join(
                 f"{k}={labels[k]}" for k in ("service", "job", "namespace") if labels.get(k)
             )
