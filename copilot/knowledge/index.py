@@ -6,6 +6,10 @@ changed, and chunks of files that disappeared from an ingested folder are remove
 search ranks chunks both ways, fuses the rankings (reciprocal rank), keeps the best chunk
 per runbook, and abstains when neither retriever is confident: "no runbook matches" beats
 the nearest wrong one.
+
+Secrets in a runbook are replaced by placeholders as it is read (``IngestRedaction``): the
+stored chunk, its metadata and the text embedded hold only placeholders, and the report
+counts them per file so the author can take them out.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from pydantic import BaseModel
@@ -22,6 +26,9 @@ from copilot.errors import ConfigError
 from copilot.knowledge.lexical import LexicalIndex, reciprocal_rank_fusion
 from copilot.knowledge.runbooks import Chunk, Playbook, bundled_runbooks_dir, discover_runbooks
 from copilot.settings import Settings
+
+if TYPE_CHECKING:
+    from copilot.redact.engine import Redactor
 
 COLLECTION = "runbooks"
 # Abstain unless the best chunk is this similar (cosine) to the query, or its BM25 score
@@ -94,6 +101,7 @@ class IngestReport(BaseModel):
     removed: int = 0
     runbooks: int = 0
     warnings: list[str] = []
+    secrets: dict[str, int] = {}  # source -> secrets replaced by placeholders in it
 
 
 def _client(settings: Settings) -> Any:
@@ -109,8 +117,11 @@ def _client(settings: Settings) -> Any:
             ssl=url.scheme == "https",
             settings=chroma,
         )
+    from copilot.store.files import secure_data_dir
+
     path = settings.data_dir / "chroma"
-    path.mkdir(parents=True, exist_ok=True)
+    secure_data_dir(path.parent)  # 0700, and the files Chroma makes 0600
+    path.mkdir(mode=0o700, exist_ok=True)
     return chromadb.PersistentClient(path=str(path), settings=chroma)
 
 
@@ -160,8 +171,15 @@ def _playbook(raw: object) -> Playbook | None:
 
 
 class RunbookIndex:
-    def __init__(self, settings: Settings, embedding: Any = None) -> None:
+    def __init__(
+        self, settings: Settings, embedding: Any = None, redactor: Redactor | None = None
+    ) -> None:
+        """``redactor`` gives the rules secrets are found with at ingest (default: the
+        settings' rules)."""
+        from copilot.redact.ruleset import redactor_for
+
         self.settings = settings
+        self._rules = (redactor or redactor_for(settings)).rules
         self._embedding = embedding or _embedding_for(settings)
         self._collection = _client(settings).get_or_create_collection(
             collection_name(settings),
@@ -177,8 +195,12 @@ class RunbookIndex:
 
     def ingest(self, paths: list[Path]) -> IngestReport:
         """Add new and changed chunks, drop chunks of removed files under ``paths``."""
-        books, warnings = discover_runbooks(paths)
-        report = IngestReport(runbooks=len(books), warnings=warnings)
+        books, warnings = discover_runbooks(paths, self._rules)
+        report = IngestReport(
+            runbooks=len(books),
+            warnings=warnings,
+            secrets={b.source: b.secrets for b in books if b.secrets},
+        )
         fresh = {c.id: c for b in books for c in b.chunks}
         stored = self._collection.get(include=["metadatas"])
         known = {i: m for i, m in zip(stored["ids"], stored["metadatas"] or [], strict=True)}
