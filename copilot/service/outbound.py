@@ -89,7 +89,7 @@ def outbound(method: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[S, 
     """The method's result and errors, redacted (see the module's docstring)."""
 
     @functools.wraps(method)
-    def wrapper(self: S, *args: P.args, **kwargs: P.kwargs) -> R:
+    def wrapper(self: S, /, *args: P.args, **kwargs: P.kwargs) -> R:
         try:
             result = method(self, *args, **kwargs)
         except CopilotError as err:
@@ -106,7 +106,7 @@ def errors_redacted(method: Callable[Concatenate[S, P], R]) -> Callable[Concaten
     schema, counts), and leaving it alone keeps ``tools list`` from loading the rules."""
 
     @functools.wraps(method)
-    def wrapper(self: S, *args: P.args, **kwargs: P.kwargs) -> R:
+    def wrapper(self: S, /, *args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return method(self, *args, **kwargs)
         except CopilotError as err:

@@ -93,16 +93,16 @@ def test_secrets_in_chat_and_runbooks_reach_no_file_reply_export_or_log(tmp_path
 
     ingested = run("runbooks", "ingest", str(books))
     assert (
-        "warning: runbooks/payments-creds.md: 4 secrets replaced by placeholders"
-        in ingested.stderr
+        "warning: runbooks/payments-creds.md: 4 secrets replaced by placeholders" in ingested.stderr
     )
     run("sandbox", "reset")
     run("sandbox", "inject", "bad_deploy", "--target", "checkout")
 
     # a conversation: the start, a follow-up while its card waits, an approval with a reason
     start = json.loads(
-        run("ask", f"{ASK}; deploy token {GITHUB_TOKEN}", "--as", "alice", "-c", "inc-1", "--json")
-        .stdout
+        run(
+            "ask", f"{ASK}; deploy token {GITHUB_TOKEN}", "--as", "alice", "-c", "inc-1", "--json"
+        ).stdout
     )
     assert start["pending"], start["text"]
     run("ask", f"this was in the logs:\n{PASTE}", "--as", "alice", "-c", "inc-1", "--json")
@@ -116,7 +116,9 @@ def test_secrets_in_chat_and_runbooks_reach_no_file_reply_export_or_log(tmp_path
     chat = run("chat", "--as", "alice", "-c", "chat-1", stdin=lines, spans=True)
     assert chat.stdout.count("[conversation chat-1]") == 3  # the block was one message
 
-    found = json.loads(run("runbooks", "search", "payments credentials deploy bot", "--json").stdout)
+    found = json.loads(
+        run("runbooks", "search", "payments credentials deploy bot", "--json").stdout
+    )
     assert any(h["source"] == "runbooks/payments-creds.md" for h in found["hits"])
     assert "[REDACTED:" in json.dumps(found)
     run("runbooks", "search", PASTE, "--json")

@@ -17,10 +17,7 @@ PEM_BLOCK = (
 )
 
 # One line a person might paste holding all four kinds of secret.
-PASTE = (
-    f"our token {GITHUB_TOKEN} and key {AWS_KEY_ID} leaked; db password={PASSWORD}\n"
-    f"{PEM_BLOCK}"
-)
+PASTE = f"our token {GITHUB_TOKEN} and key {AWS_KEY_ID} leaked; db password={PASSWORD}\n{PEM_BLOCK}"
 
 # What must never be found in clear: a distinctive part of each secret (the PEM block's
 # first body line, and bytes the placeholders cannot contain).

@@ -110,7 +110,7 @@ def test_runbook_secrets_are_replaced_at_ingest_and_counted_per_file(tmp_path: P
         chunks = svc.search_runbooks("psql signing key database", k=3).hits
         assert any("[REDACTED:" in h.text for h in chunks)
         # stored redacted: a raw read of the collection finds placeholders only
-        stored = svc.parts.index._collection.get(include=["documents", "metadatas"])  # type: ignore[union-attr]
+        stored = svc.parts.index._collection.get(include=["documents", "metadatas"])
         ours = [
             (d, m)
             for d, m in zip(stored["documents"], stored["metadatas"], strict=True)
