@@ -7,6 +7,10 @@ search ranks chunks both ways, fuses the rankings (reciprocal rank), keeps the b
 per runbook, and abstains when neither retriever is confident: "no runbook matches" beats
 the nearest wrong one. The sandbox's bundled runbooks sit on a shelf of their own
 (``copilot.knowledge.shelf``), searched only when the team's runbooks do not match.
+
+Secrets in a runbook are replaced by placeholders as it is read (``IngestRedaction``): the
+stored chunk, its metadata and the text embedded hold only placeholders, and the report
+counts them per file so the author can take them out.
 """
 
 from __future__ import annotations
@@ -14,15 +18,19 @@ from __future__ import annotations
 import hashlib
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from pydantic import BaseModel
 
 from copilot.errors import ConfigError
+from copilot.knowledge.lexical import PLACEHOLDER
 from copilot.knowledge.runbooks import Playbook, bundled_runbooks_dir
 from copilot.knowledge.shelf import IngestReport, Shelf
 from copilot.settings import Settings
+
+if TYPE_CHECKING:
+    from copilot.redact.engine import Redactor
 
 COLLECTION = "runbooks"
 BUNDLED_SUFFIX = "-bundled"  # the sandbox's runbooks, on a shelf of their own
@@ -102,8 +110,11 @@ def _client(settings: Settings) -> Any:
             ssl=url.scheme == "https",
             settings=chroma,
         )
+    from copilot.store.files import secure_data_dir
+
     path = settings.data_dir / "chroma"
-    path.mkdir(parents=True, exist_ok=True)
+    secure_data_dir(path.parent)  # 0700, and the files Chroma makes 0600
+    path.mkdir(mode=0o700, exist_ok=True)
     return chromadb.PersistentClient(path=str(path), settings=chroma)
 
 
@@ -148,13 +159,20 @@ class RunbookIndex:
     "unknown" to the team's shelf's abstention either way: the bundled shelf answers it.
     """
 
-    def __init__(self, settings: Settings, embedding: Any = None) -> None:
+    def __init__(
+        self, settings: Settings, embedding: Any = None, redactor: Redactor | None = None
+    ) -> None:
+        """``redactor`` gives the rules secrets are found with at ingest (default: the
+        settings' rules)."""
+        from copilot.redact.ruleset import redactor_for
+
         self.settings = settings
+        rules = (redactor or redactor_for(settings)).rules
         self._embedding = embedding or _embedding_for(settings)
         client = _client(settings)
         name = collection_name(settings)
-        self._team = Shelf(client, name, self._embedding)
-        self._bundled = Shelf(client, f"{name}{BUNDLED_SUFFIX}", self._embedding)
+        self._team = Shelf(client, name, self._embedding, rules)
+        self._bundled = Shelf(client, f"{name}{BUNDLED_SUFFIX}", self._embedding, rules)
 
     @property
     def _collection(self) -> Any:  # the team's (tests and provider checks look at it)
@@ -197,7 +215,7 @@ class RunbookIndex:
     def search(self, query: str, k: int = 3) -> SearchResult:
         """The ``k`` best runbooks for ``query`` (best chunk each), or an abstention: from
         the team's runbooks when they match, else from the bundled ones."""
-        if not query.strip():
+        if not PLACEHOLDER.sub(" ", query).strip():
             return SearchResult(query=query, hits=[], abstained=True, reason="empty query")
         self._team.load()
         self._bundled.load()
@@ -206,7 +224,8 @@ class RunbookIndex:
         for shelf in (self._team, self._bundled):
             if not shelf.chunks:
                 continue
-            result = _search(shelf, query, k, named)
+            result = _search(shelf, PLACEHOLDER.sub(" ", query), k, named)
+            result.query = query
             if not result.abstained:
                 return result
             first = first or result

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
 from copilot.knowledge.lexical import LexicalIndex, reciprocal_rank_fusion
 from copilot.knowledge.runbooks import Chunk, discover_runbooks
+
+if TYPE_CHECKING:
+    from copilot.redact.rules import Rule
 
 
 def _metadata(c: Chunk) -> dict[str, Any]:
@@ -53,13 +56,17 @@ class IngestReport(BaseModel):
     removed: int = 0
     runbooks: int = 0
     warnings: list[str] = []
+    secrets: dict[str, int] = {}  # source -> secrets replaced by placeholders in it
 
 
 class Shelf:
     """A collection of chunks, searchable both ways; the BM25 side is rebuilt lazily."""
 
-    def __init__(self, client: Any, name: str, embedding: Any) -> None:
+    def __init__(
+        self, client: Any, name: str, embedding: Any, rules: tuple[Rule, ...] | None
+    ) -> None:
         self._embedding = embedding
+        self._rules = rules  # the redactor's: secrets are found with them at ingest
         self.collection = client.get_or_create_collection(
             name,
             embedding_function=embedding,  # always ours: never chroma's downloader
@@ -74,8 +81,12 @@ class Shelf:
 
     def ingest(self, paths: list[Path]) -> IngestReport:
         """Add new and changed chunks, drop chunks of removed files under ``paths``."""
-        books, warnings = discover_runbooks(paths)
-        report = IngestReport(runbooks=len(books), warnings=warnings)
+        books, warnings = discover_runbooks(paths, self._rules)
+        report = IngestReport(
+            runbooks=len(books),
+            warnings=warnings,
+            secrets={b.source: b.secrets for b in books if b.secrets},
+        )
         fresh = {c.id: c for b in books for c in b.chunks}
         stored = self.collection.get(include=["metadatas"])
         known = {i: m for i, m in zip(stored["ids"], stored["metadatas"] or [], strict=True)}

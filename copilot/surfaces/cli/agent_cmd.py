@@ -55,6 +55,7 @@ def chat(
                 continue
             if line in ("/quit", "/exit"):
                 break
+            line = _whole_block(line)
             try:
                 verb, _, rest = line.partition(" ")
                 if verb in ("/approve", "/reject") and rest.strip():
@@ -64,3 +65,18 @@ def chat(
                 print_reply(reply)
             except CopilotError as err:
                 print(f"error: {default_redactor().text(err.one_line())}")
+
+
+def _whole_block(line: str, max_lines: int = 200) -> str:
+    """A pasted key block (``-----BEGIN ... -----``) arrives one line at a time: read on to
+    its END line so it is one message, redacted whole. Sent line by line, its base64 lines
+    would each look like nothing in particular and be stored in clear."""
+    if "-----BEGIN " not in line or "-----END " in line:
+        return line
+    lines = [line]
+    while len(lines) < max_lines and "-----END " not in lines[-1]:
+        try:
+            lines.append(input())
+        except EOFError:
+            break
+    return "\n".join(lines)
