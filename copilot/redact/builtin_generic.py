@@ -50,6 +50,22 @@ _VALUE = (
     r"|(?P<s>[^\s\"'`,;<>(){{}}\[\]]{{{n},300}})(?![(\w]))"
 )
 
+# A private key block. Its line breaks may be real (LF, CRLF), spaces, none at all, or
+# escaped once or more by JSON inside JSON (``\\n``, ``\\\\n``); JSON may escape ``/`` too.
+_PEM_BEGIN = r"-----BEGIN[ A-Z0-9]{0,30}PRIVATE KEY(?: BLOCK)?-----"
+_PEM_END = r"-----END[ A-Z0-9]{0,30}PRIVATE KEY(?: BLOCK)?-----"
+_PEM_BREAK = r"(?:\s|\\+[nrt])"
+_PEM_BODY = r"(?:[A-Za-z0-9+/=:,\s-]|\\+[nrt/])"
+# Without its END: header lines (Proc-Type: ..., Version: ...), then base64 chunks of 16 or
+# more characters, and one shorter last chunk where the block was cut -- never a word of
+# the text after it (a short chunk must end its line, its string or the text).
+_PEM_B64 = r"(?:[A-Za-z0-9+/=]|\\+/)"
+_PEM_CUT = (
+    r"(?:[A-Za-z][\w-]{1,30}:[^\r\n\\\"']*+" + _PEM_BREAK + r"++)*+"
+    r"(?:" + _PEM_B64 + r"{16,}+(?:" + _PEM_BREAK + r"*+" + _PEM_B64 + r"{16,}+)*+)?+"
+    r"(?:" + _PEM_BREAK + r"*+" + _PEM_B64 + r"{1,15}+(?=[\r\n\"']|\\+[nr]|$))?+"
+)
+
 # The kind line of a Kubernetes Secret, in YAML (list items too) or JSON.
 _SECRET_KIND = r"[ \t]*(?:-[ \t]+)?[\"']?kind[\"']?:[ \t]*[\"']?Secret\b"
 
@@ -71,12 +87,13 @@ def _assignment(
 GENERIC_RULES: tuple[Rule, ...] = (
     compile_rule(
         "private-key",
-        r"-----BEGIN[ A-Z0-9]{0,30}PRIVATE KEY(?: BLOCK)?-----"
-        r"(?P<body>(?:[A-Za-z0-9+/=:,\s-]|\\[nr]){16,}?)"
-        r"-----END[ A-Z0-9]{0,30}PRIVATE KEY(?: BLOCK)?-----",
+        _PEM_BEGIN + r"(?:(?P<body>" + _PEM_BODY + r"{16,}?)" + _PEM_END
+        # cut off before its END line (a truncated log line): to the end of its base64 run
+        + r"|" + _PEM_BREAK + r"*+(?P<body>" + _PEM_CUT + r"))",
         group="body",
         keywords=("private key",),
-        description="PEM / OpenSSH / PGP private key block (spans lines; JSON-escaped too)",
+        description="PEM / OpenSSH / PGP private key block: line breaks real, JSON-escaped"
+        " once or twice, CRLF, spaces or none; a block cut off before END to its base64's end",
     ),
     compile_rule(
         "url-credentials",
