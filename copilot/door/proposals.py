@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import secrets
 from datetime import timedelta
 from typing import Any
 
@@ -12,12 +11,9 @@ from copilot.domain import Approval, ApprovalState, Principal, Proposal, Proposa
 from copilot.door.deps import DoorDeps
 from copilot.door.transition import create
 from copilot.errors import CopilotError, InvalidInput
+from copilot.ids import new_id
 from copilot.telemetry import tracer
 from copilot.toolkit import ToolSpec
-
-
-def new_id(prefix: str) -> str:
-    return f"{prefix}_{secrets.token_hex(8)}"
 
 
 class Proposer:
