@@ -15,9 +15,17 @@ TEMPLATE_ALLOW: tuple[str, ...] = (
     r"^%(?:[\w.-]+%|\([\w.-]+\)[sdr])$",  # %VAR% or %(name)s, only as the WHOLE value
     r"xxxxx|XXXXX|\*\*\*|\.\.\.|####|•••|EXAMPLE",
 )
+# A reference to a secret in a secret store (``secret:orders-db-password``,
+# ``secret:PAYMENTS_PASSWORD``): what tools take instead of a secret. Its name is words in
+# one case joined by - _ . or /, so a value such as ``secret:hunter2hunter2`` is no reference.
+SECRET_REFERENCE = (
+    r"secret:(?-i:[a-z][a-z0-9]*(?:[-_./][a-z][a-z0-9]*)+|[A-Z][A-Z0-9]*(?:[-_./][A-Z][A-Z0-9]*)+)"
+    r"(?![\w./-])"
+)
 # Values that stand in for a secret: templates, masks, references, type names.
 VALUE_ALLOW: tuple[str, ...] = (
     *TEMPLATE_ALLOW,
+    "^" + SECRET_REFERENCE,
     r"(?i)^(?:change_?me|change_?it|passw(?:or)?d|secret|token|redacted|placeholder|example"
     r"|sample|dummy|fake|test(?:ing)?|null|nil|none|true|false|yes|no|undefined|empty"
     r"|required|optional|string|str|int|integer|bool|boolean|object|hidden|masked|todo|tbd"
@@ -35,7 +43,12 @@ _NOT_VALUE = (
     r"|header|field|mount|dir|version|algorithm|policy|usage|method|format|size|limit"
     r"|prompt|hint|reset|_id\b|id\b))"
 )
-_PASSWORD_KEY = r"(?i:pass(?:wd|word|phrase)?|pwd|secret|credentials?)"
+# (``secret`` starting a reference is not a key: ``secret:orders-db-password`` names one.)
+_PASSWORD_KEY = (
+    r"(?i:pass(?:wd|word|phrase)?|pwd|secret(?!"
+    + SECRET_REFERENCE.removeprefix("secret")
+    + r")|credentials?)"
+)
 # Matched at "token" / "auth" / "client secret" / "key", the word before a key checked
 # behind it: three times faster than an alternation of whole names (one literal to find).
 _TOKEN_KEY = (
