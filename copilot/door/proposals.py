@@ -17,7 +17,6 @@ from copilot.ids import new_id
 from copilot.telemetry import tracer
 from copilot.toolkit import ToolSpec
 
-
 # A name quoted back in a refusal: only when it looks like a name (nothing typed at length).
 _NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
@@ -147,16 +146,16 @@ class Proposer:
         kept. An argument a name calls a credential must be a reference (``secret:NAME``,
         :mod:`copilot.door.credentials`); the rest is scanned by the redactor as JSON (so
         ``{"password": "..."}`` is seen as the pair it is) and as ``name=value`` lines."""
-        for found in credential_arguments(clean):
-            named = found.named_by if _NAME.fullmatch(found.named_by) else found.word
+        for cred in credential_arguments(clean):
+            named = cred.named_by if _NAME.fullmatch(cred.named_by) else cred.word
             raise self.deps.refuse(
                 who.id,
                 spec.name,
                 InvalidInput(
-                    f"the argument {found.path!r} of {spec.name} would carry a credential "
-                    f"({named!r} names a {found.word}); the copilot never stores or shows "
+                    f"the argument {cred.path!r} of {spec.name} would carry a credential "
+                    f"({named!r} names a {cred.word}); the copilot never stores or shows "
                     "secrets",
-                    f"keep the value in your secret store and pass {found.path}=secret:NAME, "
+                    f"keep the value in your secret store and pass {cred.path}=secret:NAME, "
                     "NAME being its name there (e.g. secret:payments-db-password)",
                 ),
             )

@@ -100,9 +100,17 @@ def _assignment(
 GENERIC_RULES: tuple[Rule, ...] = (
     compile_rule(
         "private-key",
-        _PEM_BEGIN + r"(?:(?P<body>" + _PEM_BODY + r"{16,}?)" + _PEM_END
+        _PEM_BEGIN
+        + r"(?:(?P<body>"
+        + _PEM_BODY
+        + r"{16,}?)"
+        + _PEM_END
         # cut off before its END line (a truncated log line): to the end of its base64 run
-        + r"|" + _PEM_BREAK + r"*+(?P<body>" + _PEM_CUT + r"))",
+        + r"|"
+        + _PEM_BREAK
+        + r"*+(?P<body>"
+        + _PEM_CUT
+        + r"))",
         group="body",
         keywords=("private key",),
         description="PEM / OpenSSH / PGP private key block: line breaks real, JSON-escaped"

@@ -341,7 +341,8 @@ class Redactor:
         spans = [s for s in self.find(text) if s[2].kind != "pii"]
         if not spans:
             return text
-        out, last = [], 0
+        out: list[str] = []
+        last = 0
         for start, end, rule in spans:
             out += (text[last:start], self.placeholder(rule.id, text[start:end]))
             last = end

@@ -87,7 +87,8 @@ def set_config(world: World, args: Any) -> str:
     old = dep.config.get(args.key)
     if old == args.value:
         return f"{svc.name}: {args.key} is already {args.value}; no change"
-    ref = " (a reference: the value stays in the secret store)" if SECRET_REFERENCE.fullmatch(args.value) else ""
+    is_ref = SECRET_REFERENCE.fullmatch(args.value) is not None
+    ref = " (a reference: the value stays in the secret store)" if is_ref else ""
     return (
         f"{svc.name}: config {args.key}: {old if old is not None else '(unset)'} → {args.value}"
         f"{ref}; "
