@@ -68,7 +68,9 @@ _VALUE = (
 _PEM_BEGIN = r"-----BEGIN[ A-Z0-9]{0,30}PRIVATE KEY(?: BLOCK)?-----"
 _PEM_END = r"-----END[ A-Z0-9]{0,30}PRIVATE KEY(?: BLOCK)?-----"
 _PEM_BREAK = r"(?:\s|\\+[nrt])"
-_PEM_BODY = r"(?:[A-Za-z0-9+/=:,\s-]|\\+[nrt/])"
+# (never across five dashes: the body ends at the next BEGIN or END line, so a text full of
+# BEGIN lines without END is read once, not once per BEGIN)
+_PEM_BODY = r"(?:[A-Za-z0-9+/=:,\s]|-(?!----)|\\+[nrt/])"
 # Without its END: header lines (Proc-Type: ..., Version: ...), then base64 chunks of 16 or
 # more characters, and one shorter last chunk where the block was cut -- never a word of
 # the text after it (a short chunk must end its line, its string or the text).
