@@ -46,7 +46,7 @@ class Operator:
         if fmt not in EXPORT_FORMATS:
             raise InvalidInput(f"unknown format {fmt!r}", "use --format jsonl or --format ocsf")
         deps = self._parts.door.deps
-        return export_lines(deps.audit.events(), fmt, deps.redactor.value)
+        return export_lines(deps.audit.events(), fmt, deps.redactor.value, deps.redactor.identity)
 
     # -- runbooks -------------------------------------------------------------------------
     @outbound
