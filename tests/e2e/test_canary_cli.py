@@ -16,7 +16,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from fakes.canaries import (
     AWS_KEY_ID,
     GITHUB_TOKEN,
@@ -134,7 +133,6 @@ def test_secrets_in_chat_and_runbooks_reach_no_file_reply_export_or_log(tmp_path
     _assert_private(data)
 
 
-@pytest.mark.xfail(strict=True, reason="credential-named arguments: branch i11-redact")
 def test_a_credential_named_argument_is_refused_and_stored_nowhere(tmp_path: Path) -> None:
     data = tmp_path / "data"
     run = Run(data)
