@@ -23,8 +23,9 @@ class Operator:
 
     # -- audit ----------------------------------------------------------------------------
     def verify_audit(self, anchor: str | None = None) -> VerifyReport:
-        """Recompute the hash chain, optionally against a head (``SEQ:HASH``) kept elsewhere."""
-        from copilot.audit import verify_chain
+        """Recompute the hash chain, optionally against a head (``SEQ:HASH``) kept elsewhere,
+        and name the approval, vote and execution rows that no audit event backs."""
+        from copilot.audit import verify_log
 
         parsed = None
         if anchor:
@@ -34,7 +35,7 @@ class Operator:
                     f"anchor {anchor!r} is not SEQ:HASH", "copy it from a verify run"
                 )
             parsed = (int(seq), digest)
-        return verify_chain(self._parts.door.deps.store, parsed)
+        return verify_log(self._parts.door.deps.store, parsed)
 
     def export_audit(self, fmt: str = "jsonl") -> Iterator[str]:
         """The audit log as JSON lines or OCSF API Activity, redacted on the way out."""
