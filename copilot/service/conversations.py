@@ -79,7 +79,7 @@ class Conversations:
                 # The vote counts: once the freeze lifts, the call runs on the votes it has.
                 text = (
                     f"{principal.id}'s approval of {approval.id} is recorded; nothing can run "
-                    "while the change freeze holds (break-glass: an admin may approve with "
+                    "while the freeze holds (break-glass: an admin may approve with "
                     "--break-glass and a reason). When it lifts, the recorded votes still "
                     f"count: run `copilot execute {approval.id}`, or approve again."
                 )
