@@ -15,7 +15,8 @@ from copilot.store.schema import executions
 
 def _executions(svc) -> list[tuple[str, str]]:
     with svc.door.deps.store.read() as conn:
-        return [tuple(r) for r in conn.execute(select(executions.c.approval_id, executions.c.status))]
+        rows = conn.execute(select(executions.c.approval_id, executions.c.status)).all()
+    return [(r.approval_id, r.status) for r in rows]
 
 
 def _counter(svc, name: str) -> int:
