@@ -174,3 +174,32 @@ def test_the_cli_names_the_unbacked_row_and_exits_1(make_copilot, db_url):
     assert done.returncode == 1, done.stderr
     assert f"unbacked: vote by bob on {out.approval.id}: no audit event backs it" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_vote_written_before_the_migration_backs_nothing(make_copilot, db_url):
+    """A vote recorded by a copilot at revision 0001 (no event columns) is kept by the
+    upgrade, names no event, and counts for nothing: the call must be approved again."""
+    from alembic import command
+    from alembic.config import Config
+
+    from copilot.store.migrate import MIGRATIONS
+
+    svc = make_copilot(db_url)
+    out, _ = svc.call(svc.principal("alice"), "reset_counter", {"name": "a"})
+    aid = out.approval.id
+    svc.door.approvals.vote(aid, svc.principal("bob"), "approve")
+    svc.close()
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with svc.door.deps.store.engine.begin() as conn:  # back to 0001: the columns go
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0001")
+    upgraded = make_copilot(db_url)  # opening migrates to the newest revision
+    with upgraded.door.deps.store.read() as conn:
+        row = conn.execute(select(approval_votes)).one()
+    assert row.approver == "bob" and row.event_seq is None and row.event_hash is None
+    # carol's vote would complete the quorum with bob's; bob's no longer counts
+    assert approve(upgraded, aid, upgraded.principal("carol")) is None
+    assert upgraded.door.deps.load(aid, "test")[0].state is ApprovalState.PROPOSED
+    assert runs(upgraded) == [] and _executions(upgraded) == []
+    assert f"vote by bob on {aid}: no audit event backs it" in upgraded.verify_audit().unbacked
