@@ -51,8 +51,11 @@ def test_after_the_freeze_the_recorded_vote_runs_the_call(make_copilot, db_url):
     assert done.status is ApprovalState.SUCCEEDED
     assert runs(thawed) == [["bump_counter", aid]] and _counter(thawed, "a") == 4
     assert _executions(thawed) == [(aid, "succeeded")]
-    kinds = [e.kind for e in thawed.door.deps.audit.events() if e.subject == aid]
+    events = [e for e in thawed.door.deps.audit.events() if e.subject == aid]
+    kinds = [e.kind for e in events]
     assert kinds.index("approval.approved") < kinds.index("execution.started")
+    approved = events[kinds.index("approval.approved")]
+    assert approved.actor == "alice" and approved.data["approvers"] == ["bob"]
     assert thawed.verify_audit().ok
     with pytest.raises(ApprovalInvalid):  # single use, as ever
         thawed.execute(aid, thawed.principal("alice"))
