@@ -229,6 +229,8 @@ class VerifyReport:
     head_hash: str
     problem: str | None = None
     first_bad_seq: int | None = None
+    # Approval, vote and execution rows that no event backs (``copilot.audit.backing``).
+    unbacked: tuple[str, ...] = ()
 
 
 def _body_seq(body: str) -> int | None:

@@ -108,6 +108,9 @@ class Vote(BaseModel):
     verdict: str
     at: datetime
     roles: tuple[str, ...] = ()
+    # The audit event recording this vote (None: no event backs it; it never counts).
+    event_seq: int | None = None
+    event_hash: str | None = None
 
 
 class Approval(BaseModel):

@@ -10,16 +10,19 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from copilot.domain import Approval, ApprovalState, Decision, Principal, Proposal
+from copilot.audit import backed_votes
+from copilot.canonical import call_hash
+from copilot.domain import Approval, ApprovalState, Decision, Principal, Proposal, Vote
 from copilot.door.deps import DoorDeps
 from copilot.door.transition import OPEN, hold, transition
 from copilot.errors import ApprovalInvalid, InvalidInput, PolicyDenied
 from copilot.policy import RequestContext
 from copilot.store.records import get_approval
 from copilot.store.schema import approval_votes
+from copilot.toolkit import ToolSpec
 
 S = ApprovalState
 # A call that is approved but has not run yet (busy, rate limited) can still be stopped by
@@ -52,6 +55,36 @@ class Approvals:
             raise err
         raise d.refuse(actor, approval.id, err)
 
+    def bound_call(
+        self, approval: Approval, proposal: Proposal, actor: str
+    ) -> tuple[ToolSpec, Any]:
+        """The tool and validated arguments the proposal holds, if they still hash to what
+        the approval binds (tool name included); else raise, on the record."""
+        d = self.deps
+        try:
+            spec = d.registry.get(proposal.tool)
+            args = spec.validate(proposal.arguments)
+        except InvalidInput as err:
+            raise d.refuse(
+                actor,
+                approval.id,
+                ApprovalInvalid(
+                    f"the stored call of {approval.id} no longer validates: {err.message}",
+                    "propose the call again",
+                ),
+            ) from None
+        digest = call_hash(spec.name, args.model_dump(mode="json"))
+        if not (digest == proposal.args_hash == approval.args_hash):
+            raise d.refuse(
+                actor,
+                approval.id,
+                ApprovalInvalid(
+                    f"the call {approval.id} would make is not the one proposed (hash mismatch)",
+                    "someone changed the stored call; propose it again and investigate",
+                ),
+            )
+        return spec, args
+
     def vote(
         self,
         approval_id: str,
@@ -66,6 +99,7 @@ class Approvals:
         if verdict not in _VOTABLE:
             raise InvalidInput(f"unknown verdict {verdict!r}", "use approve or reject")
         approval, proposal = d.load(approval_id, who.id)
+        approval_id = approval.id  # it may have been found by its proposal's id
         if approval.state not in _VOTABLE[verdict]:
             raise d.refuse(
                 who.id,
@@ -76,6 +110,8 @@ class Approvals:
                 ),
             )
         self.expire_if_due(approval, who.id)
+        # Policy below decides on the stored tool name: it must still be the call proposed.
+        self.bound_call(approval, proposal, who.id)
         ctx = d.context(
             is_requester=who.id == proposal.requester,
             approval_count=sum(v.verdict == "approve" for v in approval.votes),
@@ -128,38 +164,15 @@ class Approvals:
                     f"approval {aid} changed or expired meanwhile",
                     "look at it again with `copilot proposals`",
                 )
-            roles = list(who.roles) + (["break-glass"] if break_glass else [])
+            d.audit.append_decision(conn, decision, aid, ts=now)
             mine = approval_votes.c.approval_id == aid, approval_votes.c.approver == who.id
             earlier = conn.execute(select(approval_votes.c.verdict).where(*mine)).scalar()
-            if earlier == "approve" and verdict == "reject":
-                # An approver may still stop the call before it runs: the vote is withdrawn.
-                conn.execute(update(approval_votes).where(*mine).values(verdict="reject", at=now))
-            else:
-                try:
-                    # The break-glass mark is re-checked by policy whenever votes are counted.
-                    conn.execute(
-                        insert(approval_votes).values(
-                            approval_id=aid, approver=who.id, verdict=verdict, at=now, roles=roles
-                        )
-                    )
-                except IntegrityError:
-                    raise ApprovalInvalid(
-                        f"{who.id} already voted on {aid}", "a second approver must be someone else"
-                    ) from None
-            d.audit.append_decision(conn, decision, aid, ts=now)
-            d.audit.append(
-                conn,
-                "approval.vote",
-                actor=who.id,
-                subject=aid,
-                ts=now,
-                data={
-                    "verdict": verdict,
-                    "break_glass": break_glass,
-                    "reason": reason,
-                    "args_hash": approval.args_hash,
-                },
-            )
+            if earlier is None or (earlier, verdict) == ("approve", "reject"):
+                self._put_vote(conn, approval, who, verdict, break_glass, reason, now, earlier)
+            elif (earlier, verdict) != ("approve", "approve"):
+                raise _voted_already(who.id, aid)
+            # else: the same approval again. It adds nothing, but the quorum it was part of
+            # may count now that it could not before (a change freeze lifted meanwhile).
             found = get_approval(conn, aid)
             assert found is not None
             approval = found[0]
@@ -168,31 +181,139 @@ class Approvals:
             if verdict == "reject":
                 final = ApprovalState.REJECTED
                 event, data = "approval.rejected", {"reason": reason}
-            elif self.quorum(approval, proposal).allowed:
+            elif self.quorum(approval, proposal, conn).allowed:
                 final = ApprovalState.APPROVED
-                approvers = [v.approver for v in approval.votes if v.verdict == "approve"]
+                counted = self.backed(approval, conn)
+                approvers = [v.approver for v in counted if v.verdict == "approve"]
                 event, data = "approval.approved", {"approvers": approvers}
+            elif earlier is not None:
+                raise _voted_already(who.id, aid)
             if final is not None:
                 # The row is held since the compare-and-set above: this cannot miss.
                 transition(conn, d.audit, aid, final, event, actor=who.id, now=now, data=data)
                 approval = approval.model_copy(update={"state": final})
         return approval
 
-    def quorum(self, approval: Approval, proposal: Proposal) -> Decision:
+    def _put_vote(
+        self,
+        conn: Connection,
+        approval: Approval,
+        who: Principal,
+        verdict: str,
+        break_glass: bool,
+        reason: str,
+        now: Any,
+        earlier: str | None,
+    ) -> None:
+        """The vote's audit event, then its row naming that event (a withdrawn approval is
+        replaced by the rejection, with the rejection's event)."""
+        aid = approval.id
+        recorded = self.deps.audit.append(
+            conn,
+            "approval.vote",
+            actor=who.id,
+            subject=aid,
+            ts=now,
+            data={
+                "verdict": verdict,
+                "break_glass": break_glass,
+                "reason": reason,
+                "args_hash": approval.args_hash,
+            },
+        )
+        backing = {"event_seq": recorded.seq, "event_hash": recorded.chain_hash}
+        mine = approval_votes.c.approval_id == aid, approval_votes.c.approver == who.id
+        if earlier is not None:
+            # An approver may still stop the call before it runs: the vote is withdrawn.
+            conn.execute(
+                update(approval_votes).where(*mine).values(verdict=verdict, at=now, **backing)
+            )
+            return
+        # The break-glass mark is re-checked by policy whenever votes are counted.
+        roles = list(who.roles) + (["break-glass"] if break_glass else [])
+        try:
+            conn.execute(
+                insert(approval_votes)
+                .values(**backing)
+                .values(approval_id=aid, approver=who.id, verdict=verdict, at=now, roles=roles)
+            )
+        except IntegrityError:  # the same person voting at the same moment elsewhere
+            raise _voted_already(who.id, aid) from None
+
+    def quorum(
+        self,
+        approval: Approval,
+        proposal: Proposal,
+        conn: Connection | None = None,
+        base: RequestContext | None = None,
+    ) -> Decision:
         """Policy's execute decision given the votes that still pass policy now."""
-        ctx = self.execution_context(approval, proposal)
+        ctx = self.execution_context(approval, proposal, conn, base)
         return self.deps.policy.decide("execute", proposal.requester, proposal.tool, ctx)
 
-    def execution_context(self, approval: Approval, proposal: Proposal) -> RequestContext:
-        """Context for ``execute``: only approvals whose approver policy still accepts count."""
+    def execution_context(
+        self,
+        approval: Approval,
+        proposal: Proposal,
+        conn: Connection | None = None,
+        base: RequestContext | None = None,
+    ) -> RequestContext:
+        """Context for ``execute``: only votes the audit log records, by approvers whom
+        policy still accepts, count."""
         return self.deps.policy.counted_context(
-            approval.votes, proposal.requester, proposal.tool, self.deps.context()
+            self.backed(approval, conn),
+            proposal.requester,
+            proposal.tool,
+            base or self.deps.context(),
         )
+
+    def backed(self, approval: Approval, conn: Connection | None = None) -> list[Vote]:
+        """The votes whose audit event is in the chain and records them (a vote row put in
+        the database by hand never counts)."""
+        if conn is not None:
+            return backed_votes(conn, approval.id, approval.votes)
+        with self.deps.store.read() as reading:
+            return backed_votes(reading, approval.id, approval.votes)
+
+    def held_by_freeze(self, approval_id: str) -> bool:
+        """Whether this waiting call has its quorum and only the change freeze stops it."""
+        approval, proposal = self.deps.load(approval_id, "copilot")
+        if not self.deps.settings.change_freeze or approval.state is not ApprovalState.PROPOSED:
+            return False
+        unfrozen = replace(self.deps.context(), change_freeze=False)
+        return self.quorum(approval, proposal, base=unfrozen).allowed
+
+    def complete(self, approval: Approval, proposal: Proposal, who: Principal) -> Approval:
+        """A waiting call whose recorded votes make a quorum now (a freeze held it back):
+        approved, on the record, as the vote completing it would have done."""
+        d = self.deps
+        approvers = [v.approver for v in self.backed(approval) if v.verdict == "approve"]
+        data = {"approvers": approvers, "completed_by": "execute"}
+        now = d.clock()
+        if not d.move(
+            approval.id,
+            ApprovalState.APPROVED,
+            "approval.approved",
+            actor=who.id,
+            now=now,
+            data=data,
+            unexpired=True,
+        ):
+            raise d.refuse(
+                who.id,
+                approval.id,
+                ApprovalInvalid(
+                    f"approval {approval.id} changed or expired meanwhile",
+                    "look at it again with `copilot proposals`",
+                ),
+            )
+        return approval.model_copy(update={"state": ApprovalState.APPROVED, "updated_at": now})
 
     def cancel(self, approval_id: str, who: Principal) -> Approval:
         """The requester withdraws a proposal that has not run."""
         d = self.deps
         approval, proposal = d.load(approval_id, who.id)
+        approval_id = approval.id  # it may have been found by its proposal's id
         if who.id != proposal.requester:
             raise d.refuse(
                 who.id,
@@ -213,3 +334,9 @@ class Approvals:
                 ),
             )
         return approval.model_copy(update={"state": ApprovalState.CANCELLED})
+
+
+def _voted_already(who: str, approval_id: str) -> ApprovalInvalid:
+    return ApprovalInvalid(
+        f"{who} already voted on {approval_id}", "a second approver must be someone else"
+    )

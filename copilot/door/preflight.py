@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from copilot.canonical import call_hash, canonical_hash
+from copilot.canonical import canonical_hash
 from copilot.domain import Approval, ApprovalState, Principal, Proposal
 from copilot.door.approvals import Approvals
 from copilot.door.deps import DoorDeps
@@ -16,7 +16,6 @@ from copilot.errors import (
     ApprovalInvalid,
     ApprovalRequired,
     CopilotError,
-    InvalidInput,
     PolicyDenied,
 )
 from copilot.toolkit import ToolSpec
@@ -33,8 +32,12 @@ class Preflight:
         return self.deps.refuse(who.id, approval.id, err)
 
     def check(self, approval: Approval, proposal: Proposal, who: Principal) -> tuple[ToolSpec, Any]:
-        """Return the tool and validated arguments, or raise (audited) why it may not run."""
-        if approval.state is ApprovalState.PROPOSED:
+        """Return the tool and validated arguments, or raise (audited) why it may not run.
+
+        A waiting call whose recorded votes make a quorum now (a change freeze held it back
+        when they were cast) passes every check below and is then approved, on the record."""
+        waiting = approval.state is ApprovalState.PROPOSED
+        if waiting and not self.approvals.quorum(approval, proposal).allowed:
             raise self.refuse(
                 who,
                 approval,
@@ -43,7 +46,7 @@ class Preflight:
                     f"ask an approver to run `copilot approve {approval.id}`",
                 ),
             )
-        if approval.state is not ApprovalState.APPROVED:
+        if not waiting and approval.state is not ApprovalState.APPROVED:
             raise self.refuse(
                 who,
                 approval,
@@ -55,27 +58,7 @@ class Preflight:
         self.approvals.expire_if_due(approval, who.id)
         spec = self.deps.registry.get(proposal.tool)
         self._trigger(who, approval, spec)
-        try:
-            args = spec.validate(proposal.arguments)
-        except InvalidInput as err:
-            raise self.refuse(
-                who,
-                approval,
-                ApprovalInvalid(
-                    f"stored arguments of {approval.id} no longer validate: {err.message}",
-                    "propose the call again",
-                ),
-            ) from None
-        digest = call_hash(spec.name, args.model_dump(mode="json"))
-        if not (digest == proposal.args_hash == approval.args_hash):
-            raise self.refuse(
-                who,
-                approval,
-                ApprovalInvalid(
-                    f"the call {approval.id} would make is not the one approved (hash mismatch)",
-                    "someone changed the stored call; propose it again and investigate",
-                ),
-            )
+        spec, args = self.approvals.bound_call(approval, proposal, who.id)
         decision = self.approvals.quorum(approval, proposal)
         self.deps.record_decision(decision, approval.id)
         if not decision.allowed:
@@ -84,6 +67,8 @@ class Preflight:
                 f"it needs {approval.required} still valid at execution time",
             )
         self.plan_matches(approval, proposal, spec, args, who)
+        if waiting:
+            self.approvals.complete(approval, proposal, who)
         return spec, args
 
     def _trigger(self, who: Principal, approval: Approval, spec: ToolSpec) -> None:

@@ -52,6 +52,7 @@ class Reconciler:
         if outcome not in _OUTCOMES:
             raise InvalidInput(f"unknown outcome {outcome!r}", "use succeeded or failed")
         approval, proposal = d.load(approval_id, who.id)
+        approval_id = approval.id  # it may have been found by its proposal's id
         if approval.state is not ApprovalState.UNKNOWN:
             raise d.refuse(
                 who.id,

@@ -82,6 +82,14 @@ class Conversations:
                 f"{principal.id} approved {approval.id} ({card.approvals} approval(s) so far); "
                 f"it still needs {approval.required}."
             )
+            if verdict == "approve" and door.approvals.held_by_freeze(approval.id):
+                # The vote counts: once the freeze lifts, the call runs on the votes it has.
+                text = (
+                    f"{principal.id}'s approval of {approval.id} is recorded; nothing can run "
+                    "while the freeze holds (break-glass: an admin may approve with "
+                    "--break-glass and a reason). When it lifts, the recorded votes still "
+                    f"count: run `copilot execute {approval.id}`, or approve again."
+                )
             pending = self._pending(config) if config is not None else []
             return Reply(conversation=conversation or "", text=text, cards=[card], pending=pending)
         if not waiting or config is None or conversation is None:

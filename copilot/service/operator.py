@@ -25,8 +25,9 @@ class Operator:
     # -- audit ----------------------------------------------------------------------------
     @errors_redacted
     def verify_audit(self, anchor: str | None = None) -> VerifyReport:
-        """Recompute the hash chain, optionally against a head (``SEQ:HASH``) kept elsewhere."""
-        from copilot.audit import verify_chain
+        """Recompute the hash chain, optionally against a head (``SEQ:HASH``) kept elsewhere,
+        and name the approval, vote and execution rows that no audit event backs."""
+        from copilot.audit import verify_log
 
         parsed = None
         if anchor:
@@ -36,7 +37,7 @@ class Operator:
                     f"anchor {anchor!r} is not SEQ:HASH", "copy it from a verify run"
                 )
             parsed = (int(seq), digest)
-        return verify_chain(self._parts.door.deps.store, parsed)
+        return verify_log(self._parts.door.deps.store, parsed)
 
     @errors_redacted
     def export_audit(self, fmt: str = "jsonl") -> Iterator[str]:

@@ -28,7 +28,14 @@ def proposal_from_row(r: Row[Any]) -> Proposal:
 
 
 def _vote(v: Row[Any]) -> Vote:
-    return Vote(approver=v.approver, verdict=v.verdict, at=v.at, roles=tuple(v.roles))
+    return Vote(
+        approver=v.approver,
+        verdict=v.verdict,
+        at=v.at,
+        roles=tuple(v.roles),
+        event_seq=v.event_seq,
+        event_hash=v.event_hash,
+    )
 
 
 def _votes(conn: Connection, approval_id: str) -> list[Vote]:

@@ -86,6 +86,11 @@ approval_votes = Table(
     Column("verdict", String(16), nullable=False),
     Column("roles", JSON, nullable=False),
     Column("at", UTCDateTime, nullable=False),
+    # The audit event that records this vote (its sequence number and chain hash): the
+    # executor counts a vote only while that event is in the chain and says the same. A row
+    # without them (inserted by hand, or older than this column) backs nothing.
+    Column("event_seq", Integer),
+    Column("event_hash", String(64)),
     # One vote per person per approval: a double click cannot count twice.
     UniqueConstraint("approval_id", "approver", name="uq_vote_once"),
 )

@@ -61,6 +61,24 @@ def test_edit_with_recomputed_leaf_is_still_caught(chain):
     assert not report.ok and report.first_bad_seq == 6 and "edited" in report.problem
 
 
+def test_last_event_rewritten_with_its_hashes_is_caught_by_the_head(chain):
+    """The last event edited and both its hashes recomputed chains fine from #9: only the
+    head recorded in audit_head (moved by every append) no longer matches."""
+    from copilot.audit.chain import chain_hash, leaf_hash
+
+    before, last = _body(chain, 9), _body(chain, 10)
+    body = last.body.replace('"alice"', '"mallory"')
+    leaf = leaf_hash(body.encode())
+    with chain.write() as conn:
+        conn.execute(
+            update(audit_events)
+            .where(audit_events.c.seq == 10)
+            .values(body=body, leaf_hash=leaf, chain_hash=chain_hash(before.chain_hash, leaf))
+        )
+    report = verify_chain(chain)
+    assert not report.ok and report.first_bad_seq == 10 and "head" in report.problem
+
+
 def test_deleted_row_is_named(chain):
     with chain.write() as conn:
         conn.execute(delete(audit_events).where(audit_events.c.seq == 5))

@@ -155,7 +155,11 @@ def test_tampered_arguments_are_refused(make_copilot, db_url):
     with pytest.raises(ApprovalInvalid, match="hash mismatch"):
         approve(svc, out.approval.id, svc.principal("bob"))
     assert runs(svc) == []
-    assert _state(svc, out.approval.id) == "approved"  # nothing consumed; still cannot run
+    # the vote is refused before it is recorded: nobody approves a call that is not the one
+    # proposed (the executor would refuse it too, see test_executor_edges)
+    approval = svc.door.deps.load(out.approval.id, "test")[0]
+    assert approval.state.value == "proposed" and approval.votes == []
+    assert _kinds(svc)[-1] == "request.refused"
 
 
 def test_plan_change_since_approval_is_refused(make_copilot, db_url):

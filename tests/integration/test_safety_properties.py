@@ -1,7 +1,8 @@
 """The safety contract under random sequences of operations (hypothesis).
 
 Random proposals, votes, rejections, cancellations, tampering with stored arguments, expiry,
-demoted approvers, executions, simulated crashes and reconciliation, on SQLite and
+demoted approvers (to viewer, or an on-call lead to SRE, who may still approve),
+executions, simulated crashes and reconciliation, on SQLite and
 PostgreSQL. A model kept by the test predicts, independently of the copilot's code (the
 default policy is restated below), what each operation must do. After every operation the
 test checks what actually ran (the test pack records each run in the store):
@@ -49,6 +50,7 @@ ROLES: Roles = {  # each user's roles with everything they inherit
     "carol": frozenset({"viewer", "responder", "sre", "oncall-lead"}),
     "root": frozenset({"viewer", "responder", "sre", "oncall-lead", "admin"}),
 }
+LADDER = ("viewer", "responder", "sre", "oncall-lead", "admin")  # each inherits the ones before
 RISK = {"bump_counter": 2, "low_note": 1, "reset_counter": 3, "drop_all": 4}
 APPROVER_ROLE = {1: "responder", 2: "sre", 3: "sre", 4: "oncall-lead"}
 NAMES = ("a", "b")
@@ -128,6 +130,7 @@ class Model:
         self.url, self.data_dir, self.stats = url, data_dir, stats
         self.clock = FakeClock()
         self.roles: dict[str, frozenset[str]] = dict(ROLES)
+        self.demoted: dict[str, str] = {}  # user -> the one role now configured
         self.svc = self.open_svc()
         self.ttl = timedelta(seconds=self.svc.settings.executor.approval_ttl_s)
         self.calls: dict[str, Call] = {}
@@ -140,7 +143,7 @@ class Model:
 
     def open_svc(self) -> CopilotService:
         users = {
-            u: cfg if self.roles[u] == ROLES[u] else cfg.model_copy(update={"roles": ["viewer"]})
+            u: cfg if u not in self.demoted else cfg.model_copy(update={"roles": [self.demoted[u]]})
             for u, cfg in DEFAULT_USERS.items()
         }
         cfg = Settings(
@@ -246,6 +249,7 @@ class Model:
             waiting
             and first_say
             and self.live(call)
+            and not call.tampered  # a vote is refused on a call that is not the one proposed
             and may_approve(self.roles, user, call.tool, call.requester)
         )
         try:
@@ -342,9 +346,13 @@ class Model:
         call.tampered = True
         self.stats["tampered"] += 1
 
-    def demote(self, user: str) -> None:
-        """An approver loses their roles; the service restarts with the new configuration."""
-        self.roles[user] = frozenset({"viewer"})
+    def demote(self, user: str, to: str = "viewer") -> None:
+        """An approver is demoted to ``to`` (an on-call lead to SRE still approves, but is no
+        longer the on-call lead a quorum may need); the service restarts with the new
+        configuration."""
+        kept = self.roles[user] & frozenset(LADDER[: LADDER.index(to) + 1])
+        self.roles[user] = kept  # demotion never raises anyone
+        self.demoted[user] = max(kept, key=LADDER.index)
         due = self.stale()  # a restart marks these unknown
         self.svc.close()
         self.svc = self.open_svc()
@@ -518,7 +526,11 @@ STEPS: dict[str, st.SearchStrategy[tuple[Any, ...]]] = {
         APPROVED,
         st.sampled_from(["args", "args+hash", "approval-hash", "tool"]),
     ),
-    "demote": st.tuples(st.just("demote"), st.sampled_from(["bob", "sam", "carol", "alice"])),
+    "demote": st.tuples(
+        st.just("demote"),
+        st.sampled_from(["bob", "sam", "carol", "alice"]),
+        st.sampled_from(["viewer", "sre"]),
+    ),
     "crash": st.tuples(st.just("crash"), INDEX),
     "wait": st.tuples(st.just("wait"), st.sampled_from([61, 5, 30]), st.booleans()),  # lease: 60 s
     "expire": st.tuples(st.just("expire")),
@@ -608,6 +620,17 @@ SCENARIOS: list[list[tuple[Any, ...]]] = [
         ("demote", "sam"),  # carol alone is one approval short
         ("execute", 0, "alice", "any"),
         ("execute", 0, "carol", "any"),
+    ],
+    [  # an on-call lead demoted to SRE still approves, but no longer completes a prod quorum
+        ("propose", "reset_counter", "alice", "a", 1),
+        ("approve", 0, "any", ["bob", "carol"], "hold"),
+        ("demote", "carol", "sre"),
+        ("execute", 0, "alice", "any"),
+        ("propose", "reset_counter", "alice", "b", 1),
+        ("approve", 0, "any", ["bob", "carol"], "run"),  # carol's SRE vote is not enough
+        ("approve", 0, "any", ["root"], "run"),  # the on-call lead it needs
+        ("propose", "bump_counter", "alice", "b", 1),
+        ("approve", 0, "any", ["carol"], "run"),  # as an SRE she approves a medium change
     ],
 ]
 

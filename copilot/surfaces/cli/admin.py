@@ -156,6 +156,8 @@ def audit_verify(
             "log from a backup, and compare `copilot audit export` against your last anchor",
             file=sys.stderr,
         )
+        for row in report.unbacked:
+            print(f"  unbacked: {row}", file=sys.stderr)
     if not report.ok:
         raise typer.Exit(1)
 
