@@ -162,6 +162,12 @@ class PolicyEngine:
     # -- principals and roles -------------------------------------------------------------
     def principal(self, user_id: str, authenticated_by: str = "cli") -> Principal:
         user = self.users.get(user_id)
+        if user is None and not self.users:
+            raise ConfigError(
+                "no users are configured",
+                'add [users.NAME] roles = [...] to copilot.toml, or set users = "demo" '
+                "(COPILOT_USERS=demo) for the demo's people",
+            )
         if user is None:
             raise InvalidInput(
                 f"unknown user {user_id!r}",
