@@ -105,5 +105,17 @@ def main() -> int:
     return 0 if report.ok and succeeded else 1
 
 
+def run() -> int:
+    """``main`` with a broken configuration told in one line (exit 78), as the CLI does."""
+    from copilot.redact.ruleset import default_redactor
+    from copilot.surfaces.cli.errors import exit_code
+
+    try:
+        return main()
+    except CopilotError as err:
+        print(f"error: {default_redactor().text(err.one_line())}", file=sys.stderr)
+        return exit_code(err)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

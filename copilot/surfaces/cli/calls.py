@@ -28,7 +28,10 @@ def call(
     conversation: str | None = typer.Option(None, help="conversation or incident id"),
     as_json: bool = JSON,
 ) -> None:
-    """Propose a tool call; prints its id, policy verdict and plan (reads run at once)."""
+    """Propose a tool call; prints its id, policy verdict and plan (reads run at once).
+    Exits 10 when a read fails, 8 or 9 when a change policy let run at once failed or
+    ended unknown."""
+    from copilot.surfaces.cli.outcomes import check_execution
     from copilot.surfaces.cli.render import (
         execution_json,
         outcome_json,
@@ -41,10 +44,12 @@ def call(
         outcome, ran = service.call(who, tool, parse_args(arg), conversation=conversation)
     if as_json:
         print_json({**outcome_json(outcome), "execution": execution_json(ran) if ran else None})
-        return
-    print_outcome(outcome)
+    else:
+        print_outcome(outcome)
+        if ran is not None:
+            print_execution(ran)
     if ran is not None:
-        print_execution(ran)
+        check_execution(ran, outcome.proposal.risk)
 
 
 def approve(
@@ -54,7 +59,8 @@ def approve(
     reason: str = typer.Option("", help="why (recorded in the audit log)"),
     as_json: bool = JSON,
 ) -> None:
-    """Approve a proposal; when the quorum is complete the call runs."""
+    """Approve a proposal; when the quorum is complete the call runs (exit 8 if it failed
+    or could not run, 9 if its outcome is unknown)."""
     _decide(approval_id, as_user, "approve", reason, break_glass, as_json)
 
 
@@ -71,6 +77,7 @@ def reject(
 def _decide(
     approval_id: str, as_user: str, verdict: str, reason: str, break_glass: bool, as_json: bool
 ) -> None:
+    from copilot.surfaces.cli.outcomes import check_reply
     from copilot.surfaces.cli.render import execution_json, print_execution, print_reply
 
     with open_service() as service:
@@ -90,6 +97,8 @@ def _decide(
         print_execution(reply.execution)
     else:
         print_reply(reply)
+    if verdict == "approve":
+        check_reply(reply, approval_id)
 
 
 def cancel(approval_id: str = typer.Argument(...), as_user: str = AS_USER) -> None:
@@ -102,15 +111,19 @@ def cancel(approval_id: str = typer.Argument(...), as_user: str = AS_USER) -> No
 def execute(
     approval_id: str = typer.Argument(...), as_user: str = AS_USER, as_json: bool = JSON
 ) -> None:
-    """Run an approved call that could not run yet (resource busy, rate limited)."""
+    """Run an approved call that could not run yet (resource busy, rate limited); exit 8
+    if it failed, 9 if its outcome is unknown."""
+    from copilot.surfaces.cli.outcomes import check_execution
     from copilot.surfaces.cli.render import execution_json, print_execution
 
     with open_service() as service:
         ran = service.execute(approval_id, service.principal(as_user))
+        risk = service.tool(ran.tool).risk
     if as_json:
         print_json(execution_json(ran))
     else:
         print_execution(ran)
+    check_execution(ran, risk)
 
 
 def reconcile(
