@@ -139,33 +139,19 @@ def reconcile(
 
 
 def proposals(
-    state: list[str] = typer.Option([], "--state", help="filter by state (repeat)"),
+    state: list[str] = typer.Option(
+        [], "--state", help="only cards in this state (repeat): pending, approved, failed, ..."
+    ),
+    show_all: bool = typer.Option(False, "--all", help="also read-only calls (the agent's)"),
     limit: int = typer.Option(50, min=1, max=1000),
     as_json: bool = JSON,
 ) -> None:
-    """List recent proposals with their approval state."""
-    from rich.console import Console
-    from rich.table import Table
-
-    from copilot.surfaces.cli.render import card_json
+    """List recent proposed changes with their approval state (--all: reads too)."""
+    from copilot.surfaces.cli.render import card_json, print_cards
 
     with open_service() as service:
-        cards = service.cards(state or None, limit)
+        cards = service.cards(state or None, limit, reads=show_all)
     if as_json:
         print_json([card_json(c) for c in cards])
-        return
-    table = Table()
-    table.add_column("id", no_wrap=True)
-    for col in ("tool", "risk", "state", "requester", "needs", "created"):
-        table.add_column(col)
-    for c in cards:
-        table.add_row(
-            c.approval_id,
-            c.tool,
-            c.risk.value,
-            c.state.value,
-            c.requester,
-            c.required,
-            f"{c.created_at:%m-%d %H:%M:%S}",
-        )
-    Console().print(table)
+    else:
+        print_cards(cards)
