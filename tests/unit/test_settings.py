@@ -89,7 +89,7 @@ def test_no_users_unless_configured_or_asked_for_the_demo(
     assert set(load_settings().users) == {"dana", "alice", "bob", "sam", "carol", "root"}
     assert load_policy_engine(load_settings(), []).principal("root").roles[0] == "admin"
     monkeypatch.setenv("COPILOT_USERS", "everyone")
-    with pytest.raises(ConfigError, match="users: \"demo\" or a table of users"):
+    with pytest.raises(ConfigError, match='users: "demo" or a table of users'):
         load_settings()
 
 
@@ -108,10 +108,10 @@ def test_a_named_config_must_exist(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 @pytest.mark.parametrize(
     ("toml", "named"),
     [
-        ("environmnt = \"staging\"\n", "'environmnt'"),
+        ('environmnt = "staging"\n', "'environmnt'"),
         ("[executor]\naproval_ttl_s = 60\n", "'executor.aproval_ttl_s'"),
-        ("[users.zoe]\nroles = [\"sre\"]\nrole = \"admin\"\n", "'users.zoe.role'"),
-        ("[sourcez]\nprometheus_url = \"http://p\"\n", "'sourcez'"),
+        ('[users.zoe]\nroles = ["sre"]\nrole = "admin"\n', "'users.zoe.role'"),
+        ('[sourcez]\nprometheus_url = "http://p"\n', "'sourcez'"),
     ],
 )
 def test_an_unknown_key_in_the_toml_stops_start_up(tmp_path: Path, toml: str, named: str):
@@ -171,5 +171,5 @@ def test_approval_ttl_is_bounded(monkeypatch: pytest.MonkeyPatch, ttl: int, ok: 
     if ok:
         assert load_settings().executor.approval_ttl_s == ttl
     else:
-        with pytest.raises(ConfigError, match="executor.approval_ttl_s"):
+        with pytest.raises(ConfigError, match=r"executor\.approval_ttl_s"):
             load_settings()
