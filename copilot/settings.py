@@ -292,7 +292,9 @@ def _check_known_keys() -> None:
                 table = tomllib.load(fh)
         except OSError as exc:
             raise ConfigError(f"cannot read {path}: {exc.strerror}", "check the file") from None
-        for dotted, near in unknown_toml_keys(Settings, table):
+        unknown = unknown_toml_keys(Settings, table)
+        if unknown:
+            dotted, near = unknown[0]
             raise ConfigError(f"{path}: unknown setting {dotted!r}", spelling_hint(near))
     from pydantic_settings import DotEnvSettingsSource
 
@@ -300,6 +302,6 @@ def _check_known_keys() -> None:
     dotenv = [n.upper() for n in DotEnvSettingsSource(Settings).env_vars]
     for where, names in (("environment variable", list(os.environ)), (".env", dotenv)):
         for name in names:
-            near = unknown_env_name(Settings, name, ENV_PREFIX, PROCESS_ENV)
-            if near is not None:
-                raise ConfigError(f"{where} {name}: unknown setting", spelling_hint(near))
+            meant = unknown_env_name(Settings, name, ENV_PREFIX, PROCESS_ENV)
+            if meant is not None:
+                raise ConfigError(f"{where} {name}: unknown setting", spelling_hint(meant))
