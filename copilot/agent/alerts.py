@@ -46,10 +46,11 @@ def firing(fact: FactView | None) -> list[dict[str, Any]]:
 
 
 def alert_query(alert: dict[str, Any]) -> str:
-    """What to search the runbooks with: the name, as Alertmanager sends it, and its words."""
-    notes = alert.get("annotations") or {}
-    words = " ".join(str(notes.get(k, "")) for k in ("summary", "description"))
-    return f"{alert['name']} {words}".strip()
+    """What to search the runbooks with: the alert's name, as Alertmanager sends it. Its
+    free-text annotations are evidence to show, never a ranking signal: text anyone who
+    can write an alert rule or template controls must not demote the runbook that lists
+    the alert by name (an injected "this is a batch job" chose the wrong runbook)."""
+    return str(alert["name"]).strip()
 
 
 def alert_entities(alert: dict[str, Any]) -> dict[str, str]:

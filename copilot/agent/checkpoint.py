@@ -35,7 +35,9 @@ def open_checkpointer(settings: Settings) -> tuple[Any, Callable[[], None]]:
     else:
         from langgraph.checkpoint.sqlite import SqliteSaver
 
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        from copilot.store.files import secure_data_dir
+
+        secure_data_dir(settings.data_dir)  # 0700, and the files SQLite makes 0600
         path = settings.data_dir / "checkpoints.db"
         # one connection shared by the saver's own lock; WAL lets a CLI read while a
         # server writes

@@ -3,6 +3,7 @@ gateway, the runbook index and the turn's limits."""
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +25,8 @@ class Planner(Protocol):
 
 class RunbookSearch(Protocol):
     def search(self, query: str, k: int = ...) -> Any: ...
+
+    def section(self, source: str, heading: re.Pattern[str]) -> Any: ...
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ first write step (the model proposes that, and people approve it).
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +27,8 @@ from copilot.knowledge.playbooks import (
 )
 
 MAX_CHUNK_CHARS = 1200  # what one runbook chunk may put in front of a model
+# the section of a runbook without a playbook that a person follows by hand
+DIAGNOSIS = re.compile(r"diagnos|investigat|triage|troubleshoot|check|steps", re.I)
 
 
 def budget_left(state: AgentState, deps: AgentDeps, calls: int | None = None) -> bool:
@@ -137,6 +140,11 @@ def gather(state: AgentState, deps: AgentDeps) -> dict[str, Any]:
             result = by_alert or result
         runbooks = _views(result.hits, k)
         no_runbook, reason = result.abstained, result.reason
+        if runbooks and not no_runbook and not runbooks[0].playbook:
+            # the best match has no playbook: it is still the answer; show how to diagnose
+            steps = index.section(runbooks[0].source, DIAGNOSIS)
+            if steps is not None and steps.chunk_id != runbooks[0].chunk_id:
+                runbooks.insert(1, _views([steps], 1)[0])
     now = deps.door.deps.clock()
     entities = {**from_alert, **_entities(request, runbooks, facts, now)}
     deadline = time.monotonic() + deps.limits.max_seconds

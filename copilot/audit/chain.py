@@ -32,6 +32,41 @@ _LEAF = b"\x00"
 _NODE = b"\x01"
 
 Redactor = Callable[[Any], Any]
+# Names of the data fields that say who did something (approvers, who triggered a run):
+# identities on the record, kept as they are unless a secret hides in them. Only top-level
+# fields, which the door itself names; what a person typed (arguments) is redacted whole.
+IDENTITY_FIELDS = frozenset(
+    {"actor", "principal", "requester", "approver", "approvers", "voter", "voters", "by"}
+)
+
+
+def is_identity_field(name: str) -> bool:
+    return name in IDENTITY_FIELDS or name.endswith("_by")  # triggered_by, reconciled_by
+
+
+def redact_event_fields(
+    redact: Redactor,
+    identity: Callable[[str], str],
+    actor: str | None,
+    subject: str | None,
+    data: dict[str, Any],
+) -> tuple[str | None, str | None, dict[str, Any]]:
+    """An event's actor, subject and data as they are stored: everything redacted, except
+    that who did something keeps their name (``identity`` removes only secrets from it).
+    The subject may be what a person typed (an unknown tool name, say)."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if is_identity_field(key) and isinstance(value, str):
+            out[redact(key)] = identity(value)
+        elif is_identity_field(key) and isinstance(value, list | tuple):
+            out[redact(key)] = [identity(v) if isinstance(v, str) else redact(v) for v in value]
+        else:
+            out[redact(key)] = redact(value)
+    return (
+        None if actor is None else identity(actor),
+        None if subject is None else redact(subject),
+        out,
+    )
 
 
 def leaf_hash(body: bytes) -> str:
@@ -43,11 +78,18 @@ def chain_hash(prev: str, leaf: str) -> str:
 
 
 class AuditLog:
-    """Appends events to the chain; ``redact`` is applied to every event before hashing."""
+    """Appends events to the chain; ``redact`` is applied to every event before hashing,
+    ``identity`` (by default ``redact`` too) to who did it (:func:`redact_event_fields`)."""
 
-    def __init__(self, store: Store, redact: Redactor | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        redact: Redactor | None = None,
+        identity: Callable[[str], str] | None = None,
+    ) -> None:
         self.store = store
         self._redact = redact
+        self._identity = identity or redact
         # Appends are the hottest write: they go straight to the DB-API cursor of the
         # caller's transaction, since SQLAlchemy's per-statement machinery costs several
         # times the SQLite work itself (measured: 6k vs 15k appends/s).
@@ -82,11 +124,10 @@ class AuditLog:
         seq, prev = int(head[0]) + 1, str(head[1])
         when = (ts or datetime.now(UTC)).astimezone(UTC)
         payload = data or {}
-        if self._redact is not None:
-            # The subject may be what a person typed (an unknown tool name, say).
-            payload = self._redact(payload)
-            actor = None if actor is None else self._redact(actor)
-            subject = None if subject is None else self._redact(subject)
+        if self._redact is not None and self._identity is not None:
+            actor, subject, payload = redact_event_fields(
+                self._redact, self._identity, actor, subject, payload
+            )
         event = {
             "seq": seq,
             "ts": when.isoformat(timespec="microseconds"),

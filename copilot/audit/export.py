@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from copilot import __version__
+from copilot.audit.chain import redact_event_fields
 from copilot.domain import AuditEvent
 
 OCSF_VERSION = "1.3.0"
@@ -106,14 +107,21 @@ def to_ocsf(ev: AuditEvent) -> dict[str, Any]:
 
 
 def export_lines(
-    events: Iterable[AuditEvent], fmt: str, redact: Callable[[Any], Any] | None = None
+    events: Iterable[AuditEvent],
+    fmt: str,
+    redact: Callable[[Any], Any] | None = None,
+    identity: Callable[[str], str] | None = None,
 ) -> Iterator[str]:
     """One JSON line per event. Events were redacted before hashing; ``redact`` runs again
     on the way out, so rules added since (or a log written before redaction existed)
-    still keep secrets out of the export. The hashes stay those of the stored events."""
+    still keep secrets out of the export. Who did something passes ``identity`` instead
+    (by default ``redact``), as when it was stored (:func:`redact_event_fields`). The
+    hashes stay those of the stored events, and are not redacted."""
     convert = to_ocsf if fmt == "ocsf" else to_jsonl_record
     for ev in events:
-        record = convert(ev)
         if redact is not None:
-            record = redact(record)
-        yield json.dumps(record, sort_keys=True, separators=(",", ":"))
+            actor, subject, data = redact_event_fields(
+                redact, identity or redact, ev.actor, ev.subject, ev.data
+            )
+            ev = ev.model_copy(update={"actor": actor, "subject": subject, "data": data})
+        yield json.dumps(convert(ev), sort_keys=True, separators=(",", ":"))

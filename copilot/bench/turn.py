@@ -113,6 +113,7 @@ class _Timer:
 class _TimedIndex:
     def __init__(self, index: Any, timer: _Timer) -> None:
         self.search = timer.wrap("retrieval", index.search)
+        self.section = index.section
 
 
 def open_bench_service(data_dir: Path, timer: _Timer, model: InstantModel) -> Any:

@@ -59,7 +59,7 @@ class Door:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         redactor = redactor or redactor_for(settings)
         store = open_store(settings.db_url)
-        audit = AuditLog(store, redact=redactor.value)
+        audit = AuditLog(store, redact=redactor.value, identity=redactor.identity)
         door = cls(DoorDeps(settings, store, registry, policy, audit, redactor, clock, limits))
         if reconcile:
             door.reconciler.reconcile_stale()

@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import json
-import secrets
+import re
 from datetime import timedelta
 from typing import Any
 
 from copilot.canonical import call_hash, canonical_hash
 from copilot.domain import Approval, ApprovalState, Principal, Proposal, ProposalOutcome
+from copilot.door.credentials import assignments, credential_arguments
 from copilot.door.deps import DoorDeps
 from copilot.door.transition import create
 from copilot.errors import CopilotError, InvalidInput
+from copilot.ids import new_id
 from copilot.telemetry import tracer
 from copilot.toolkit import ToolSpec
 
-
-def new_id(prefix: str) -> str:
-    return f"{prefix}_{secrets.token_hex(8)}"
+# A name quoted back in a refusal: only when it looks like a name (nothing typed at length).
+_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
 class Proposer:
@@ -142,8 +143,24 @@ class Proposer:
 
     def _refuse_secrets(self, who: Principal, spec: ToolSpec, clean: dict[str, Any]) -> None:
         """Arguments are stored and shown to approvers: a secret in them is refused, never
-        kept. Scanned as JSON text so ``{"password": "..."}`` is seen as the pair it is."""
-        found = self.deps.redactor.find(json.dumps(clean, ensure_ascii=False))
+        kept. An argument a name calls a credential must be a reference (``secret:NAME``,
+        :mod:`copilot.door.credentials`); the rest is scanned by the redactor as JSON (so
+        ``{"password": "..."}`` is seen as the pair it is) and as ``name=value`` lines."""
+        for cred in credential_arguments(clean):
+            named = cred.named_by if _NAME.fullmatch(cred.named_by) else cred.word
+            raise self.deps.refuse(
+                who.id,
+                spec.name,
+                InvalidInput(
+                    f"the argument {cred.path!r} of {spec.name} would carry a credential "
+                    f"({named!r} names a {cred.word}); the copilot never stores or shows "
+                    "secrets",
+                    f"keep the value in your secret store and pass {cred.path}=secret:NAME, "
+                    "NAME being its name there (e.g. secret:payments-db-password)",
+                ),
+            )
+        text = "\n".join((json.dumps(clean, ensure_ascii=False), *assignments(clean)))
+        found = self.deps.redactor.find(text)
         rules = sorted({rule.id for _, _, rule in found if rule.kind == "secret"})
         if rules:
             raise self.deps.refuse(
@@ -152,7 +169,8 @@ class Proposer:
                 InvalidInput(
                     f"the arguments for {spec.name} hold what looks like a secret "
                     f"({', '.join(rules)}); the copilot never stores or shows secrets",
-                    "keep the value in your secret store and pass its name instead",
+                    "keep the value in your secret store and pass a reference to it instead"
+                    " (secret:NAME, NAME being its name there)",
                 ),
             )
 

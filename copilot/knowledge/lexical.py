@@ -48,10 +48,15 @@ _STOP = frozenset(
 )
 
 
+# A redaction placeholder (``[REDACTED:github-token:1]``) is no word of the text: a query
+# and a runbook that both held a token must not match each other on "redacted github token".
+PLACEHOLDER = re.compile(r"\[REDACTED:[^\]\s]{1,80}\]")
+
+
 def tokens(text: str) -> list[str]:
     """Lower-case word tokens; an identifier with case changes also yields its parts."""
     out: list[str] = []
-    for word in _WORD.findall(text):
+    for word in _WORD.findall(PLACEHOLDER.sub(" ", text)):
         low = word.lower()
         if low in _STOP:
             continue

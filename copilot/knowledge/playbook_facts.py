@@ -231,8 +231,13 @@ def _revisions(rec: dict[str, Any], now: datetime) -> dict[str, Any]:
     out: dict[str, Any] = {"current_revision": current["revision"]}
     older = [d for d in history if isinstance(d.get("revision"), int) and not d.get("current")]
     older = [d for d in older if d["revision"] < current["revision"]] or older
-    if older:
-        prev = max(older, key=lambda d: d["revision"])
+    marked = [
+        d for d in history if d.get("previous") is True and isinstance(d.get("revision"), int)
+    ]
+    if marked or older:
+        # the history's own word for what ran before (a rollback's target), else the
+        # highest earlier revision
+        prev = marked[0] if marked else max(older, key=lambda d: d["revision"])
         out["previous_revision"] = prev["revision"]
         if isinstance(prev.get("image"), str):
             out["previous_image"] = prev["image"]

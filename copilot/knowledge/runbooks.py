@@ -20,6 +20,10 @@ long section into paragraph-aligned pieces, each carrying the heading path, the
 runbook's title, alert names and services, and hashes so re-ingestion touches only what
 changed. Broken front matter makes the file an error naming it (the caller skips it with
 a warning); a huge file is read in full only up to ``MAX_FILE_BYTES``.
+
+Secrets are replaced by placeholders as a file is parsed (:class:`IngestRedaction`), before
+anything is cut, hashed, embedded or stored: a key pasted into a runbook never reaches the
+index, a search result or an agent's checkpoint.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from copilot.errors import InvalidInput, describe_validation_error
+from copilot.redact.engine import Redactor
+from copilot.redact.rules import Rule
 
 MAX_CHUNK_CHARS = 1500  # ~300 tokens: a section an embedding model reads whole
 MAX_FILE_BYTES = 2_000_000  # a runbook larger than this is truncated (and says so)
@@ -104,13 +110,48 @@ class Runbook(BaseModel):
     content_hash: str
     chunks: list[Chunk]
     truncated: bool = False
+    secrets: int = 0  # distinct secrets replaced by placeholders at ingest
+
+
+class IngestRedaction:
+    """Replaces the secrets of one runbook file, counting the distinct ones.
+
+    Only secret rules run: a runbook's PII (the on-call's address) is written by the team
+    for the team, and is redacted where it leaves (model context, replies). Each file gets
+    a fresh placeholder memory, so the same file always redacts to the same text and its
+    chunk hashes stay stable across ingests (nothing is re-embedded for nothing)."""
+
+    def __init__(self, rules: tuple[Rule, ...]) -> None:
+        self._redactor = Redactor([r for r in rules if r.kind == "secret"])
+        self._found: set[str] = set()
+
+    @property
+    def count(self) -> int:
+        return len(self._found)
+
+    def text(self, text: str) -> str:
+        done = self._redactor.redact(text)
+        self._found.update(f.placeholder for f in done.findings)
+        return done.text
+
+    def value(self, value: Any) -> Any:
+        """Every string inside parsed front matter (keys too), keeping its shape."""
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, dict):
+            return {self.value(k): self.value(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.value(v) for v in value]
+        return value
 
 
 def _sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _front_matter(text: str, source: str) -> tuple[FrontMatter, str]:
+def _front_matter(
+    text: str, source: str, redaction: IngestRedaction | None
+) -> tuple[FrontMatter, str]:
     m = _FRONT.match(text)
     if not m:
         return FrontMatter(), text
@@ -124,6 +165,8 @@ def _front_matter(text: str, source: str) -> tuple[FrontMatter, str]:
         ) from None
     if not isinstance(raw, dict):
         raise RunbookError(f"{source}: front matter is not a mapping", "use key: value lines")
+    if redaction is not None:  # parsed first: a placeholder in YAML would change its shape
+        raw = redaction.value(raw)
     for key in ("alerts", "services", "tags"):
         if isinstance(raw.get(key), str):
             raw[key] = [raw[key]]
@@ -190,12 +233,24 @@ def _hard_split(text: str, limit: int) -> list[str]:
     return out
 
 
-def parse_runbook(text: str, source: str, *, max_chunk_chars: int = MAX_CHUNK_CHARS) -> Runbook:
-    """Parse one runbook's text; ``source`` names it (a path relative to its root)."""
-    meta, body = _front_matter(text, source)
+def parse_runbook(
+    text: str,
+    source: str,
+    *,
+    max_chunk_chars: int = MAX_CHUNK_CHARS,
+    redaction: IngestRedaction | None = None,
+) -> Runbook:
+    """Parse one runbook's text; ``source`` names it (a path relative to its root). With
+    ``redaction``, secrets in front matter, body and title become placeholders."""
+    meta, body = _front_matter(text, source, redaction)
+    if redaction is not None:
+        # The whole body at once, before it is cut: a PEM block never straddles two chunks.
+        body = redaction.text(body)
     sections = _sections(body)
     h1 = next((heads[0] for heads, _ in sections if heads), None)
     title = meta.title or h1 or Path(source).stem
+    if redaction is not None:
+        title = redaction.text(title)  # a file named after a key
     alerts = list(meta.alerts)
     # prometheus-operator style: the H1 is the alert's name, or the file is named after
     # it and the H1 or title spells it with spaces ("CPU Throttling High")
@@ -241,11 +296,15 @@ def parse_runbook(text: str, source: str, *, max_chunk_chars: int = MAX_CHUNK_CH
         playbook=meta.playbook,
         content_hash=_sha(text),
         chunks=chunks,
+        secrets=0 if redaction is None else redaction.count,
     )
 
 
-def read_runbook(path: Path, source: str | None = None) -> Runbook:
-    """Read and parse one file; undecodable bytes are replaced, a huge file truncated."""
+def read_runbook(
+    path: Path, source: str | None = None, rules: tuple[Rule, ...] | None = None
+) -> Runbook:
+    """Read and parse one file; undecodable bytes are replaced, a huge file truncated.
+    With ``rules``, its secrets become placeholders (:class:`IngestRedaction`)."""
     source = source or str(path)
     try:
         with path.open("rb") as f:
@@ -253,13 +312,18 @@ def read_runbook(path: Path, source: str | None = None) -> Runbook:
     except OSError as exc:
         raise RunbookError(f"{source}: cannot read ({exc.strerror})", "check the path") from None
     truncated = len(raw) > MAX_FILE_BYTES
-    book = parse_runbook(raw[:MAX_FILE_BYTES].decode("utf-8", errors="replace"), source)
+    redaction = None if rules is None else IngestRedaction(rules)
+    text = raw[:MAX_FILE_BYTES].decode("utf-8", errors="replace")
+    book = parse_runbook(text, source, redaction=redaction)
     return book.model_copy(update={"truncated": truncated}) if truncated else book
 
 
-def discover_runbooks(paths: list[Path]) -> tuple[list[Runbook], list[str]]:
-    """Every ``*.md`` under ``paths`` (files or folders), parsed; a file that cannot be
-    used is skipped with a warning naming it, never fatal for the others."""
+def discover_runbooks(
+    paths: list[Path], rules: tuple[Rule, ...] | None = None
+) -> tuple[list[Runbook], list[str]]:
+    """Every ``*.md`` under ``paths`` (files or folders), parsed (redacted with ``rules``);
+    a file that cannot be used is skipped with a warning naming it, never fatal for the
+    others."""
     runbooks: list[Runbook] = []
     warnings: list[str] = []
     for root in paths:
@@ -272,7 +336,8 @@ def discover_runbooks(paths: list[Path]) -> tuple[list[Runbook], list[str]]:
             continue
         for path, rel in files:
             try:
-                runbooks.append(read_runbook(path, f"{root.name}/{rel}" if root.is_dir() else rel))
+                source = f"{root.name}/{rel}" if root.is_dir() else rel
+                runbooks.append(read_runbook(path, source, rules))
             except RunbookError as err:
                 warnings.append(f"skipped {err.one_line()}")
     return runbooks, warnings

@@ -76,31 +76,16 @@ def _same_tool(cited: str, name: str) -> bool:
 
 
 def redact_messages(messages: list[dict[str, Any]], redactor: Redactor) -> list[dict[str, Any]]:
-    """Copies of OpenAI-format messages with every text redacted: string contents, text
-    parts of multi-part contents, names, and the JSON arguments of earlier tool calls."""
-    out = []
-    for message in messages:
-        m = dict(message)
-        content = m.get("content")
-        if isinstance(content, str):
-            m["content"] = redactor.text(content)
-        elif isinstance(content, list):
-            m["content"] = [redactor.value(part) for part in content]
-        if isinstance(m.get("name"), str):
-            m["name"] = redactor.text(m["name"])
-        if m.get("tool_calls"):
-            m["tool_calls"] = [_redact_call(c, redactor) for c in m["tool_calls"]]
-        out.append(m)
-    return out
-
-
-def _redact_call(call: dict[str, Any], redactor: Redactor) -> dict[str, Any]:
-    call = dict(call)
-    function = dict(call.get("function") or {})
-    if isinstance(function.get("arguments"), str):
-        function["arguments"] = redactor.text(function["arguments"])
-    call["function"] = function
-    return call
+    """Copies of OpenAI-format messages with every string in them redacted: contents (text
+    and multi-part), names, tool calls and their JSON arguments, dict keys, and any field a
+    caller added -- all but ``role``, which is one of a few fixed words."""
+    return [
+        {
+            k if k == "role" else redactor.text(k): v if k == "role" else redactor.value(v)
+            for k, v in message.items()
+        }
+        for message in messages
+    ]
 
 
 def load_litellm(offline: bool) -> Any:

@@ -15,9 +15,17 @@ TEMPLATE_ALLOW: tuple[str, ...] = (
     r"^%(?:[\w.-]+%|\([\w.-]+\)[sdr])$",  # %VAR% or %(name)s, only as the WHOLE value
     r"xxxxx|XXXXX|\*\*\*|\.\.\.|####|•••|EXAMPLE",
 )
+# A reference to a secret in a secret store (``secret:orders-db-password``,
+# ``secret:PAYMENTS_PASSWORD``): what tools take instead of a secret. Its name is words in
+# one case joined by - _ . or /, so a value such as ``secret:hunter2hunter2`` is no reference.
+SECRET_REFERENCE = (
+    r"secret:(?-i:[a-z][a-z0-9]*(?:[-_./][a-z][a-z0-9]*)+|[A-Z][A-Z0-9]*(?:[-_./][A-Z][A-Z0-9]*)+)"
+    r"(?![\w./-])"
+)
 # Values that stand in for a secret: templates, masks, references, type names.
 VALUE_ALLOW: tuple[str, ...] = (
     *TEMPLATE_ALLOW,
+    "^" + SECRET_REFERENCE,
     r"(?i)^(?:change_?me|change_?it|passw(?:or)?d|secret|token|redacted|placeholder|example"
     r"|sample|dummy|fake|test(?:ing)?|null|nil|none|true|false|yes|no|undefined|empty"
     r"|required|optional|string|str|int|integer|bool|boolean|object|hidden|masked|todo|tbd"
@@ -35,7 +43,12 @@ _NOT_VALUE = (
     r"|header|field|mount|dir|version|algorithm|policy|usage|method|format|size|limit"
     r"|prompt|hint|reset|_id\b|id\b))"
 )
-_PASSWORD_KEY = r"(?i:pass(?:wd|word|phrase)?|pwd|secret|credentials?)"
+# (``secret`` starting a reference is not a key: ``secret:orders-db-password`` names one.)
+_PASSWORD_KEY = (
+    r"(?i:pass(?:wd|word|phrase)?|pwd|secret(?!"
+    + SECRET_REFERENCE.removeprefix("secret")
+    + r")|credentials?)"
+)
 # Matched at "token" / "auth" / "client secret" / "key", the word before a key checked
 # behind it: three times faster than an alternation of whole names (one literal to find).
 _TOKEN_KEY = (
@@ -48,6 +61,24 @@ _SEP = r"[\w.-]{0,25}?\\?[\"']?\s*(?:[:?]{0,3}=>?|:)\s*"
 _VALUE = (
     r"(?:\\?\"(?P<s>[^\"\\\n]{{{n},300}})\\?\"|'(?P<s>[^'\n]{{{n},300}})'"
     r"|(?P<s>[^\s\"'`,;<>(){{}}\[\]]{{{n},300}})(?![(\w]))"
+)
+
+# A private key block. Its line breaks may be real (LF, CRLF), spaces, none at all, or
+# escaped once or more by JSON inside JSON (``\\n``, ``\\\\n``); JSON may escape ``/`` too.
+_PEM_BEGIN = r"-----BEGIN[ A-Z0-9]{0,30}PRIVATE KEY(?: BLOCK)?-----"
+_PEM_END = r"-----END[ A-Z0-9]{0,30}PRIVATE KEY(?: BLOCK)?-----"
+_PEM_BREAK = r"(?:\s|\\+[nrt])"
+# (never across five dashes: the body ends at the next BEGIN or END line, so a text full of
+# BEGIN lines without END is read once, not once per BEGIN)
+_PEM_BODY = r"(?:[A-Za-z0-9+/=:,\s]|-(?!----)|\\+[nrt/])"
+# Without its END: header lines (Proc-Type: ..., Version: ...), then base64 chunks of 16 or
+# more characters, and one shorter last chunk where the block was cut -- never a word of
+# the text after it (a short chunk must end its line, its string or the text).
+_PEM_B64 = r"(?:[A-Za-z0-9+/=]|\\+/)"
+_PEM_CUT = (
+    r"(?:[A-Za-z][\w-]{1,30}:[^\r\n\\\"']*+" + _PEM_BREAK + r"++)*+"
+    r"(?:" + _PEM_B64 + r"{16,}+(?:" + _PEM_BREAK + r"*+" + _PEM_B64 + r"{16,}+)*+)?+"
+    r"(?:" + _PEM_BREAK + r"*+" + _PEM_B64 + r"{1,15}+(?=[\r\n\"']|\\+[nr]|$))?+"
 )
 
 # The kind line of a Kubernetes Secret, in YAML (list items too) or JSON.
@@ -71,12 +102,21 @@ def _assignment(
 GENERIC_RULES: tuple[Rule, ...] = (
     compile_rule(
         "private-key",
-        r"-----BEGIN[ A-Z0-9]{0,30}PRIVATE KEY(?: BLOCK)?-----"
-        r"(?P<body>(?:[A-Za-z0-9+/=:,\s-]|\\[nr]){16,}?)"
-        r"-----END[ A-Z0-9]{0,30}PRIVATE KEY(?: BLOCK)?-----",
+        _PEM_BEGIN
+        + r"(?:(?P<body>"
+        + _PEM_BODY
+        + r"{16,}?)"
+        + _PEM_END
+        # cut off before its END line (a truncated log line): to the end of its base64 run
+        + r"|"
+        + _PEM_BREAK
+        + r"*+(?P<body>"
+        + _PEM_CUT
+        + r"))",
         group="body",
         keywords=("private key",),
-        description="PEM / OpenSSH / PGP private key block (spans lines; JSON-escaped too)",
+        description="PEM / OpenSSH / PGP private key block: line breaks real, JSON-escaped"
+        " once or twice, CRLF, spaces or none; a block cut off before END to its base64's end",
     ),
     compile_rule(
         "url-credentials",

@@ -24,6 +24,7 @@ from typing import Any
 
 import regex
 
+from copilot.ids import inside_digest, inside_system_id
 from copilot.redact.patterns import CHEAP, SPAN, anchored_cost, literal_prefixes, single_line
 from copilot.redact.rules import Rule, TextScan, keyword_automaton, shannon_entropy
 
@@ -131,7 +132,9 @@ class Redactor:
         a keyword-less one everywhere; a digit rule with ``shapes`` only on the runs of
         digits that have one. Inside those regions a rule whose matches all start with a
         known literal (:func:`literal_prefixes`) is tried only where one starts, which
-        finds exactly what a scan of the region finds.
+        finds exactly what a scan of the region finds. A span inside a proposal or approval
+        id (:func:`copilot.ids.inside_system_id`) is no finding, nor is personal data inside
+        a hex digest (:func:`copilot.ids.inside_digest`).
         """
         spans: list[tuple[int, int, Rule]] = []
         scan = TextScan(text, self._automaton)
@@ -142,6 +145,15 @@ class Redactor:
             if plan.rule.keywords and hits.isdisjoint(plan.rule.keywords):
                 continue
             self._run(plan, scan, spans)
+        if spans:
+            # An id the copilot minted is never a secret, whatever a rule thinks of its
+            # digits; nor is a run of digits in one of its hashes a card or phone number.
+            spans = [
+                s
+                for s in spans
+                if not inside_system_id(text, s[0], s[1])
+                and not (s[2].kind == "pii" and inside_digest(text, s[0], s[1]))
+            ]
         return _resolve(spans)
 
     def _run(self, plan: _Plan, scan: TextScan, spans: list[Any]) -> None:
@@ -321,6 +333,20 @@ class Redactor:
                 self._clean.add(text)
             return done.text
         return self.redact(text).text
+
+    def identity(self, text: str) -> str:
+        """Redact secrets but keep personal data: for who did something. An actor's or an
+        approver's e-mail address is their identity on the record, not a leak; a secret
+        pasted where a name should be still goes."""
+        spans = [s for s in self.find(text) if s[2].kind != "pii"]
+        if not spans:
+            return text
+        out: list[str] = []
+        last = 0
+        for start, end, rule in spans:
+            out += (text[last:start], self.placeholder(rule.id, text[start:end]))
+            last = end
+        return "".join((*out, text[last:]))
 
     def value(self, value: Any) -> Any:
         """Redact every string inside a JSON-like value (keys included), keeping its shape."""

@@ -14,17 +14,20 @@ from copilot.domain import (
     Risk,
 )
 from copilot.errors import InvalidInput
+from copilot.service.outbound import check_conversation_id, errors_redacted, inbound, outbound
 from copilot.service.wiring import Parts
 
 
 class Calls:
     _parts: Parts
 
+    @errors_redacted
     def principal(self, user_id: str) -> Principal:
         """The configured user ``user_id`` with their roles (each surface authenticates
         them its own way first)."""
         return self._parts.policy.principal(user_id)
 
+    @outbound
     def call(
         self,
         principal: Principal,
@@ -33,27 +36,36 @@ class Calls:
         *,
         conversation: str | None = None,
     ) -> tuple[ProposalOutcome, ExecutionOutcome | None]:
-        """Propose a tool call; it runs at once when policy lets it run without a card."""
+        """Propose a tool call; it runs at once when policy lets it run without a card.
+        (Arguments are not rewritten: the door refuses those holding a secret.)"""
+        if conversation is not None:
+            check_conversation_id(self._parts, conversation)
         return self._parts.door.call(principal, tool, arguments, conversation=conversation)
 
+    @outbound
     def execute(self, approval_id: str, principal: Principal) -> ExecutionOutcome:
         """Run an approved call that could not run yet (resource busy, rate limited)."""
         return self._parts.door.executor.execute(approval_id, principal)
 
+    @outbound
     def cancel(self, approval_id: str, principal: Principal) -> Card:
         """The requester withdraws their proposal before it runs."""
         approval = self._parts.door.approvals.cancel(approval_id, principal)
         return self.card(approval.id)
 
+    @outbound
     def reconcile(self, approval_id: str, principal: Principal, outcome: str, note: str) -> Card:
         """Record what really happened to a call whose run ended *unknown*."""
+        note = inbound(self._parts, note)
         self._parts.door.reconciler.reconcile(approval_id, principal, outcome, note)
         return self.card(approval_id)
 
+    @outbound
     def card(self, approval_id: str) -> Card:
         """One card (by approval or proposal id) as the store has it now."""
         return self._parts.door.card(approval_id, "copilot")
 
+    @outbound
     def cards(
         self, states: list[str] | None = None, limit: int = 50, *, reads: bool = True
     ) -> list[Card]:

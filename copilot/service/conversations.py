@@ -14,6 +14,7 @@ from copilot.agent.events import DecisionEvent, MessageEvent
 from copilot.agent.state import AgentState, TurnInput
 from copilot.domain import Approval, ApprovalState, Principal, Reply
 from copilot.errors import InvalidInput, RateLimited, ResourceBusy
+from copilot.service.outbound import check_conversation_id, errors_redacted, inbound, outbound
 from copilot.service.wiring import Parts
 
 MAX_MESSAGE_CHARS = 4000
@@ -26,8 +27,10 @@ DURABILITY = "exit"
 class Conversations:
     _parts: Parts
 
+    @outbound
     def handle_message(self, principal: Principal, conversation: str, text: str) -> Reply:
-        """What the copilot says (and proposes) to ``text`` in ``conversation``."""
+        """What the copilot says (and proposes) to ``text`` in ``conversation``. The text
+        is redacted first: the agent, the model and the checkpoint see only placeholders."""
         text = text.strip()
         if not text:
             raise InvalidInput("the message is empty", "say what is going on, or ask a question")
@@ -37,6 +40,8 @@ class Conversations:
                 "summarise it; paste long logs as a file or point at them",
             )
         _check_conversation(conversation)
+        check_conversation_id(self._parts, conversation)
+        text = inbound(self._parts, text)
         config = _config(conversation)
         from langgraph.types import Command
 
@@ -48,6 +53,7 @@ class Conversations:
             values = self._invoke(start.model_dump(mode="json"), config)
         return self._reply(conversation, values)
 
+    @outbound
     def decide(
         self,
         approval_id: str,
@@ -59,9 +65,10 @@ class Conversations:
     ) -> Reply:
         """Approve or reject a card as ``principal``. A completed quorum runs the call: in
         its conversation (which then verifies it) or, for a card no conversation waits on,
-        here."""
+        here. The reason is redacted before it is recorded."""
         if break_glass and not reason.strip():
             raise InvalidInput("break-glass needs a reason", "say why this is an emergency")
+        reason = inbound(self._parts, reason) if reason else reason
         door = self._parts.door
         approval = door.approvals.vote(
             approval_id, principal, verdict, reason=reason, break_glass=break_glass
@@ -90,6 +97,7 @@ class Conversations:
         values = self._invoke(Command(resume=event.model_dump(mode="json")), config)
         return self._reply(conversation, values, focus=approval.id)
 
+    @errors_redacted
     def waiting_on(self, approval_id: str) -> bool:
         """Whether a conversation waits on this card (then ``decide`` resumes it)."""
         card = self._parts.door.card(approval_id, "service")

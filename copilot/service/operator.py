@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from copilot.domain import PolicySummary, ToolInfo
 from copilot.errors import InvalidInput
+from copilot.service.outbound import errors_redacted, inbound, outbound
 from copilot.service.wiring import Parts
 from copilot.toolkit import ToolSpec
 
@@ -22,6 +23,7 @@ class Operator:
     _parts: Parts
 
     # -- audit ----------------------------------------------------------------------------
+    @errors_redacted
     def verify_audit(self, anchor: str | None = None) -> VerifyReport:
         """Recompute the hash chain, optionally against a head (``SEQ:HASH``) kept elsewhere."""
         from copilot.audit import verify_chain
@@ -36,6 +38,7 @@ class Operator:
             parsed = (int(seq), digest)
         return verify_chain(self._parts.door.deps.store, parsed)
 
+    @errors_redacted
     def export_audit(self, fmt: str = "jsonl") -> Iterator[str]:
         """The audit log as JSON lines or OCSF API Activity, redacted on the way out."""
         from copilot.audit.export import export_lines
@@ -43,16 +46,18 @@ class Operator:
         if fmt not in EXPORT_FORMATS:
             raise InvalidInput(f"unknown format {fmt!r}", "use --format jsonl or --format ocsf")
         deps = self._parts.door.deps
-        return export_lines(deps.audit.events(), fmt, deps.redactor.value)
+        return export_lines(deps.audit.events(), fmt, deps.redactor.value, deps.redactor.identity)
 
     # -- runbooks -------------------------------------------------------------------------
+    @outbound
     def ingest_runbooks(self, paths: list[Path]) -> Any:
         """Add new and changed runbooks, drop those removed from these folders (a report)."""
         return self._index().ingest(paths)
 
+    @outbound
     def search_runbooks(self, text: str, k: int = 3) -> Any:
-        """Ranked runbook chunks for ``text``, or an explicit abstention."""
-        return self._index().search(text, k=k)
+        """Ranked runbook chunks for ``text`` (redacted first), or an explicit abstention."""
+        return self._index().search(inbound(self._parts, text), k=k)
 
     def _index(self) -> Any:
         index = self._parts.index
@@ -61,14 +66,17 @@ class Operator:
         return index
 
     # -- catalogue, policy, telemetry -----------------------------------------------------
+    @errors_redacted
     def tools(self) -> list[ToolInfo]:
         """Every tool with its risk, side effects and idempotency."""
         return [_info(spec) for spec in self._parts.registry]
 
+    @errors_redacted
     def tool(self, name: str) -> ToolInfo:
         """One tool, with its argument schema."""
         return _info(self._parts.registry.get(name), schema=True)
 
+    @errors_redacted
     def check_policy(self) -> PolicySummary:
         """Load and validate the policies against the schema and the tools (or raise), and
         find the changes they let run with no approval."""
@@ -86,10 +94,12 @@ class Operator:
         setup_process_telemetry(self._parts.settings.telemetry, self._parts.redactor)
 
     # -- the sandbox ----------------------------------------------------------------------
+    @outbound
     def sandbox_faults(self) -> dict[str, str]:
         """The faults that can be injected, with what each does."""
         return dict(self._sandbox().FAULTS)
 
+    @outbound
     def sandbox_status(self) -> dict[str, Any]:
         """Services, faults, database, certificates and jobs of the sandbox."""
         deps = self._parts.door.deps
@@ -98,6 +108,7 @@ class Operator:
         )
         return status
 
+    @outbound
     def inject_fault(self, fault: str, target: str | None = None) -> str:
         """Break the sandbox on purpose (an operator action, not a tool: not audited)."""
         deps = self._parts.door.deps
@@ -106,12 +117,14 @@ class Operator:
         )
         return done
 
+    @outbound
     def reset_sandbox(self) -> str:
         """Put the sandbox back to its healthy initial state (same seed); says what it did."""
         deps = self._parts.door.deps
         done: str = self._sandbox().reset_world(deps.store, deps.settings, deps.clock())
         return done
 
+    @errors_redacted
     def serve_sandbox_metrics(self, host: str, port: int) -> tuple[Any, int]:
         """A server with the sandbox's metrics at /metrics, and the port it is bound to."""
         self._sandbox()

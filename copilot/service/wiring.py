@@ -73,7 +73,7 @@ def open_runbook_index(settings: Settings, redactor: Redactor) -> RunbookSearch:
     if settings.embedding_model:
         gateway = ModelGateway(settings, redactor)
         embedding = ProviderEmbedding(gateway.embed, settings.embedding_model)
-    index = RunbookIndex(settings, embedding)
+    index = RunbookIndex(settings, embedding, redactor)
     index.ensure_bundled()
     return index
 
@@ -141,8 +141,10 @@ class Parts:
 
     def _open_door(self) -> Door:
         from copilot.door import Door
+        from copilot.store.files import secure_data_dir
 
         s = self.settings
+        secure_data_dir(s.data_dir)  # before the door makes it: 0700, its files 0600
         return Door.open(s, clock=self.clock, registry=self.registry, redactor=self.redactor)
 
     def _open_policy(self) -> PolicyEngine:

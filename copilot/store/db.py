@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 
 from copilot.errors import ConfigError, CopilotError
+from copilot.store.files import private_umask, tighten
 from copilot.store.schema import tool_state
 
 
@@ -125,16 +126,21 @@ def open_store(url: str, *, migrate: bool = True) -> Store:
             "set COPILOT_DATABASE_URL like postgresql://user@host/db, or unset it for SQLite",
         ) from None
     try:
+        path = url.split("///", 1)[-1] if url.startswith("sqlite") else ""
         if url.startswith("sqlite"):
-            path = url.split("///", 1)[-1]
             if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                # SQLite makes the db, -wal and -shm files itself: born private (files.py)
+                private_umask()
+                Path(path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             engine = _sqlite_engine(url)
         else:
             engine = create_engine(url, pool_pre_ping=True)
         store = Store(engine)
         if migrate:
             store.migrate()
+        if path and path != ":memory:":
+            for suffix in ("", "-wal", "-shm"):  # made by an earlier release, perhaps 0644
+                tighten(Path(path + suffix))
     except (SQLAlchemyError, OSError) as exc:
         raise ConfigError(
             f"cannot open the database at {safe} ({type(exc).__name__})",

@@ -199,7 +199,7 @@ def test_viewer_unrelated_request_and_rejection(tmp_path: Path) -> None:
     coffee, rollback, _ = talk.split("[conversation chat-1]")
     assert "No runbook covers this request" in coffee and "not proposing any action" in coffee
     assert "card apr_" not in coffee and "Proposed" not in coffee
-    found = re.search(r"card (apr_[0-9a-f]+)", rollback)
+    found = re.search(r"card (apr_[a-z0-9]+)", rollback)
     assert found and "tool:       sandbox.rollback_deployment" in rollback, rollback
     approval = found.group(1)
     facts = re.search(r"because: +runbook bundled/sandbox/bad-deploy\.md#\d+; facts (.*)", rollback)

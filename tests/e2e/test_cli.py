@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -162,13 +163,23 @@ def test_sandbox_incident_from_the_cli():
 def test_demo_runs_offline_and_again():
     # `make demo` is demo mode by itself: it needs no COPILOT_USERS (and nothing else does)
     env = {k: v for k, v in os.environ.items() if k != "COPILOT_USERS"}
-    demo = [sys.executable, "-m", "copilot.demo"]
-    out = subprocess.run(demo, capture_output=True, text=True, timeout=120, env=env)
-    assert out.returncode == 0, out.stderr
-    # a second `make demo` on the same data dir is a new incident, not "already proposed"
-    again = subprocess.run(demo, capture_output=True, text=True, timeout=120, env=env)
-    assert again.returncode == 0, again.stdout[-2000:] + again.stderr
-    assert "verify sandbox.rollback_deployment: recovered" in again.stdout
+    runs = [
+        subprocess.run(
+            [sys.executable, "-m", "copilot.demo"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+        )
+        for _ in range(3)
+    ]
+    # `make demo` any number of times on one data dir: each run a new incident, a new card
+    for again in runs:
+        assert again.returncode == 0, again.stdout[-2000:] + again.stderr
+        assert "verify sandbox.rollback_deployment: recovered" in again.stdout
+    cards = {re.search(r"card (apr_\w+)", r.stdout).group(1) for r in runs}  # type: ignore[union-attr]
+    assert len(cards) == 3
+    out = runs[0]
     assert "two-person rule" in out.stdout and "audit: ok" in out.stdout
     # the agent proposed the rollback from the runbook, it ran once and was verified
     assert "card apr_" in out.stdout and "bad-deploy.md" in out.stdout

@@ -40,3 +40,11 @@ def test_fusion_rewards_agreement():
     assert dict(fused)["c"] == dict(fused)["d"] < dict(fused)["b"]
     weighted = reciprocal_rank_fusion([["a", "b"], ["b", "a"]], weights=[1.0, 2.0])
     assert weighted[0][0] == "b"
+
+
+def test_redaction_placeholders_are_not_words() -> None:
+    from copilot.knowledge.lexical import tokens
+
+    # a query and a runbook that both held a token must not match on "redacted github token"
+    assert tokens("deploy token [REDACTED:github-token:1] failed") == ["deploy", "token", "failed"]
+    assert tokens("[REDACTED:aws-access-key-id:2]") == []

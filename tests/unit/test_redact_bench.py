@@ -16,6 +16,7 @@ import regex
 
 from copilot.bench.genlog import TOKENS, generate_log
 from copilot.bench.redact import default_corpus, removed, run_redact_bench
+from copilot.ids import inside_digest, inside_system_id
 from copilot.redact.builtin import DEFAULT_RULES, IP_RULES
 from copilot.redact.engine import Redactor, _resolve
 from copilot.redact.rules import Rule
@@ -102,6 +103,12 @@ def plain_find(rules: tuple[Rule, ...], text: str) -> list[tuple[int, int, str]]
                 span = Redactor._accept(rule, m)
                 if span is not None:
                     spans.append((*span, rule))
+    # ... less what lies inside the copilot's own ids and digests, as the engine leaves out.
+    spans = [
+        (s, e, r)
+        for s, e, r in spans
+        if not inside_system_id(text, s, e) and not (r.kind == "pii" and inside_digest(text, s, e))
+    ]
     return [(s, e, r.id) for s, e, r in _resolve(spans)]
 
 

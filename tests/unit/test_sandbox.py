@@ -184,6 +184,23 @@ def test_bad_deploy_gives_500s_and_rollback_clears_them(box: Sandbox) -> None:
     assert "NullPointerException" not in box.log_text("checkout", limit=20)
 
 
+def test_a_second_bad_deploy_rolls_back_to_what_ran_before_not_to_the_first_bad_one(
+    box: Sandbox,
+) -> None:
+    good = box.run(sb.service_status, service="checkout").services[0].revision
+    box.inject("bad_deploy")
+    box.run(sb.rollback_deployment, service="checkout")
+    box.now += timedelta(minutes=10)
+    box.inject("bad_deploy")  # another bad build, numbered after the first bad one
+    history = box.run(sb.list_deployments, service="checkout")
+    marked = [d.revision for d in history.deployments if d.previous]
+    assert marked == [good]  # the history says where "the previous version" is
+    change = box.run(sb.rollback_deployment, service="checkout")
+    assert change.after_revision == good
+    box.now += timedelta(minutes=2)
+    assert box.metrics("checkout").error_rate < 0.01
+
+
 @pytest.mark.parametrize("remedy", ["rollback", "set_config", "restart"])
 def test_crash_loop_is_fixed_by_config_or_rollback_not_restart(box: Sandbox, remedy: str) -> None:
     good = box.run(sb.service_status, service="checkout").services[0].config["PAYMENTS_API_URL"]

@@ -21,6 +21,7 @@ from .world import (
     add_revision,
     fingerprint,
     next_revision,
+    ran_before,
     record,
     replica_lag_s,
     roll,
@@ -58,15 +59,16 @@ def get_secret(world: World, name: str) -> Secret:
 
 
 def rollback_target(svc: Service, to_revision: int | None) -> Deployment:
-    """The deployment a rollback would go to: the given one, or the one before current."""
+    """The deployment a rollback would go to: the given one, or the one that ran before
+    the current one."""
     known = ", ".join(str(d.revision) for d in svc.deployments)
     if to_revision is None:
-        earlier = [d for d in svc.deployments if d.revision < svc.revision]
-        if not earlier:
+        previous = ran_before(svc)
+        if previous is None:
             raise InvalidInput(
                 f"{svc.name} has no revision before {svc.revision}", f"known revisions: {known}"
             )
-        return max(earlier, key=lambda d: d.revision)
+        to_revision = previous
     dep = svc.deployment(to_revision)
     if dep is None:
         raise InvalidInput(f"{svc.name} has no revision {to_revision}", f"known revisions: {known}")

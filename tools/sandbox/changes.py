@@ -60,7 +60,7 @@ def rollback_deployment(
     ctx: ToolContext,
     service: ServiceName,
     to_revision: Annotated[
-        int | None, Field(ge=1, description="default: the revision before the current one")
+        int | None, Field(ge=1, description="default: the revision that ran before the current one")
     ] = None,
 ) -> DeploymentChange:
     """Roll a service back to an earlier revision (default: the one before the current)."""

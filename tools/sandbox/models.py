@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from .._common.logtemplates import TemplatedWindow
 from .telemetry import LogLine
@@ -22,9 +23,21 @@ SecretName = Annotated[str, Field(min_length=1, max_length=64, description="secr
 ConfigKey = Annotated[
     str, Field(pattern=r"^[A-Z][A-Z0-9_]{0,63}$", description="config key, e.g. PAYMENTS_API_URL")
 ]
+
+SECRET_REFERENCE = re.compile(r"secret:[A-Za-z0-9][A-Za-z0-9_./-]{0,127}")
+
+
+def _secret_reference(value: str) -> str:
+    """A value that starts ``secret:`` is a reference and must name a secret."""
+    if value.startswith("secret:") and not SECRET_REFERENCE.fullmatch(value):
+        raise ValueError("a secret reference is secret:NAME (letters, digits, _ . / -)")
+    return value
+
+
 ConfigValue = Annotated[
     str,
     Field(min_length=1, max_length=500, description="plain value; refer to secrets as secret:NAME"),
+    AfterValidator(_secret_reference),
 ]
 
 
@@ -60,6 +73,8 @@ class DeploymentInfo(BaseModel):
     author: str
     change: str
     current: bool
+    # the revision that ran before the current one: where a rollback without a revision goes
+    previous: bool = False
     config_changes: list[str]
 
 

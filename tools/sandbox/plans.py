@@ -11,6 +11,7 @@ from typing import Any
 
 from . import actions as act
 from .catalogue import CERT_VALIDITY_DAYS, FAILOVER_MAX_LAG_S, JOBS, SERVICES
+from .models import SECRET_REFERENCE
 from .reports import config_diff
 from .telemetry import job_cost
 from .world import World, fingerprint, missing_config, next_revision
@@ -86,8 +87,11 @@ def set_config(world: World, args: Any) -> str:
     old = dep.config.get(args.key)
     if old == args.value:
         return f"{svc.name}: {args.key} is already {args.value}; no change"
+    is_ref = SECRET_REFERENCE.fullmatch(args.value) is not None
+    ref = " (a reference: the value stays in the secret store)" if is_ref else ""
     return (
-        f"{svc.name}: config {args.key}: {old if old is not None else '(unset)'} → {args.value}; "
+        f"{svc.name}: config {args.key}: {old if old is not None else '(unset)'} → {args.value}"
+        f"{ref}; "
         f"creates revision {next_revision(svc)} with the same image ({dep.image}); "
         + _pods_note(world, svc.name)
     )

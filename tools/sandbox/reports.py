@@ -25,7 +25,7 @@ from .models import (
     ServiceStatus,
 )
 from .telemetry import health, job_cost, metrics
-from .world import World, replica_lag_s, rng
+from .world import World, ran_before, replica_lag_s, rng
 
 
 def config_diff(before: dict[str, str], after: dict[str, str]) -> list[str]:
@@ -68,6 +68,7 @@ def service_info(world: World, service: str, now: datetime) -> ServiceStatus:
 def deployment_history(world: World, service: str, limit: int) -> DeploymentHistory:
     svc = world.services[service]
     ordered = sorted(svc.deployments, key=lambda d: d.revision)
+    previous = ran_before(svc)
     infos = [
         DeploymentInfo(
             revision=d.revision,
@@ -76,6 +77,7 @@ def deployment_history(world: World, service: str, limit: int) -> DeploymentHist
             author=d.author,
             change=d.change,
             current=d.revision == svc.revision,
+            previous=d.revision == previous,
             config_changes=config_diff(ordered[i - 1].config, d.config) if i else [],
         )
         for i, d in enumerate(ordered)

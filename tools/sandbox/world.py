@@ -363,6 +363,18 @@ def roll(svc: Service, now: datetime, revision: int, reason: str) -> None:
     del svc.rollouts[:-MAX_ROLLOUTS]
 
 
+def ran_before(svc: Service) -> int | None:
+    """The revision that ran before the current one, still in the history: what "roll back
+    to the previous version" means. Not simply the next lower number: after 44 was rolled
+    back to 43 and 45 went out, the previous version is 43, not the bad 44."""
+    known = {d.revision for d in svc.deployments}
+    for rollout in reversed(svc.rollouts):
+        if rollout.revision != svc.revision and rollout.revision in known:
+            return rollout.revision
+    earlier = [r for r in known if r < svc.revision]
+    return max(earlier) if earlier else None
+
+
 def add_revision(svc: Service, dep: Deployment, reason: str) -> None:
     """Deploy ``dep`` as the new current revision (mutates ``svc``), pruning old history."""
     svc.deployments.append(dep)

@@ -145,7 +145,25 @@ def notable(ctx: PlannerContext) -> list[str]:
     for fact in ctx.facts:
         if not fact.ok:
             out.append(f"{fact.tool} could not be read: {fact.error or 'no result'} [{fact.id}]")
+        out.extend(_firing(fact))
     return list(dict.fromkeys(out))
+
+
+def _firing(fact: FactView) -> list[str]:
+    """A firing alert is itself a signal: never say "nothing looks abnormal" over one. Only
+    its name and labels are shown; its free-text annotations stay in the fact."""
+    data = fact.data if fact.ok and isinstance(fact.data, dict) else {}
+    out = []
+    for alert in data.get("alerts") or []:
+        if isinstance(alert, dict) and str(alert.get("state")) in ("firing", "active"):
+            raw = alert.get("labels")
+            labels: dict[str, Any] = raw if isinstance(raw, dict) else {}
+            about = ", ".join(
+                f"{k}={labels[k]}" for k in ("service", "job", "namespace") if labels.get(k)
+            )
+            where = f" ({about})" if about else ""
+            out.append(f"alert {alert.get('name', '?')} firing{where} [{fact.id}]")
+    return out
 
 
 def _num(value: Any, default: float = 0.0) -> float:

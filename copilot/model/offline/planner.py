@@ -18,6 +18,7 @@ from copilot.model.offline.answers import (
 from copilot.model.offline.playbook import (
     Tools,
     best_runbook,
+    by_hand,
     follow_playbook,
     incident_entities,
     repair,
@@ -79,13 +80,13 @@ def plan(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> 
         return answer_runbooks(ctx)
     if kind == "status":
         return _status(ctx, offered)
-    book = best_runbook(ctx)
-    if ctx.no_runbook or book is None:
+    if ctx.no_runbook or not ctx.runbooks:
         why = "No runbook covers this request"
         why += f" ({ctx.no_runbook_reason})." if ctx.no_runbook_reason else "."
-        if not ctx.no_runbook and ctx.runbooks:
-            why = "The runbooks retrieved for this request have no executable playbook."
         return abstain(ctx, why)
+    book = best_runbook(ctx)
+    if book is None:  # the best match is the answer even without a playbook to follow
+        return by_hand(ctx, ctx.runbooks[0])
     result = follow_playbook(ctx, book, offered)
     if ctx.repair:
         result = repair(result, ctx.repair, offered)

@@ -54,8 +54,39 @@ class Tools:
 
 
 def best_runbook(ctx: PlannerContext) -> RunbookView | None:
-    """The first retrieved chunk (best first) whose runbook has a playbook."""
-    return next((r for r in ctx.runbooks if r.playbook), None)
+    """The best-ranked runbook's chunk when that runbook has a playbook. A lower-ranked
+    runbook is never followed because it has one: the best match is the answer."""
+    best = ctx.runbooks[0] if ctx.runbooks else None
+    if best is None:
+        return None
+    return next((r for r in ctx.runbooks if r.source == best.source and r.playbook), None)
+
+
+_DIAGNOSIS = re.compile(r"diagnos|investigat|triage|troubleshoot|check|steps", re.I)
+_STEP_LINE = re.compile(r"^\s*(?:[-*+]|\d+[.)]|\$)\s+\S")
+
+
+def by_hand(ctx: PlannerContext, best: RunbookView) -> Plan:
+    """The best match has no executable playbook: say so, and show its steps to a person
+    (from its diagnosis section when the agent fetched it, else from the matching chunk)."""
+    steps_of = next(
+        (r for r in ctx.runbooks[1:] if r.source == best.source and _DIAGNOSIS.search(r.heading)),
+        best,
+    )
+    text = [
+        f"The best match is “{best.title}” [{best.chunk_id}]. It has no executable playbook, "
+        "so I am not proposing any action: follow it by hand."
+    ]
+    lines = steps_of.text.splitlines()
+    steps = [ln.strip() for ln in lines if _STEP_LINE.match(ln)]
+    body = steps or [ln.strip() for ln in lines if ln.strip()][:6]
+    if body:
+        label = f"Its steps ({steps_of.heading})" if steps else f"From “{steps_of.heading}”"
+        text.append(f"{label} [{steps_of.chunk_id}]:\n" + "\n".join(body[:12]))
+    signals = notable(ctx)
+    if signals:
+        text.append("Worth a look:\n- " + "\n- ".join(signals))
+    return Plan("\n".join(text))
 
 
 def incident_entities(ctx: PlannerContext, services: list[str]) -> dict[str, str]:
@@ -98,16 +129,28 @@ class _Round:
         return any(_same(tool, args, f.tool, f.arguments) for f in self.ctx.facts)
 
     def action(self, tool: str, args: dict[str, Any]) -> ActionView | None:
-        """The same call proposed earlier in the conversation, unless its card lapsed
-        unused (expired or withdrawn): then it may be proposed afresh."""
+        """The same call proposed earlier in the conversation that still stands in the way:
+        waiting for approval, running, or of unknown outcome. One that ended (succeeded,
+        failed, rejected, expired, withdrawn) never blocks a new card: when this turn's
+        fresh facts meet the step's condition again, the fault came back."""
         return next(
             (
                 a
                 for a in self.ctx.actions
-                if a.state not in _LAPSED and _same(tool, args, a.tool, a.arguments)
+                if a.state in _OPEN and _same(tool, args, a.tool, a.arguments)
             ),
             None,
         )
+
+    def ended(self, tool: str, args: dict[str, Any]) -> ActionView | None:
+        """The latest card for the same call that ran or was turned down (said, not
+        blocking). One that lapsed unused (expired, withdrawn) counts as never proposed."""
+        same = [
+            a
+            for a in self.ctx.actions
+            if a.state not in _LAPSED and _same(tool, args, a.tool, a.arguments)
+        ]
+        return same[-1] if same else None
 
     def cite(self, tool: str, step: int | None, names: set[str], why: str) -> Citation:
         facts = self.variables.facts_for(names)
@@ -167,12 +210,21 @@ def _subject(values: dict[str, Any]) -> str:
     return ""
 
 
+# States of an earlier card for the same call that make the planner wait instead of
+# proposing it again: one change at a time, and never on top of a run whose outcome is
+# unknown (reconcile it first).
+_OPEN = frozenset({"proposed", "approved", "executing", "unknown"})
 _LAPSED = frozenset({"expired", "cancelled"})
 
 
 def _writes(
     r: _Round, writes: list[tuple[int, StepView, dict[str, Any] | None]], head: str
 ) -> Plan:
+    """The first write step to propose. Steps whose card ended earlier in the conversation
+    (succeeded, failed, rejected) give way to the playbook's next remedy ("restart first;
+    if it comes back, roll back"); when no other step is left, they are offered again, so
+    a fault that comes back after a fix always gets a card when the facts call for one."""
+    again: list[tuple[int, StepView, dict[str, Any]]] = []
     for i, step, args in writes:
         label = call_text(step.tool, args) if args is not None else step.tool
         if args is None:
@@ -182,34 +234,65 @@ def _writes(
         earlier = r.action(step.tool, args)
         if earlier is not None:
             r.notes.append(f"{label} was already proposed ({earlier.approval_id}, {earlier.state})")
-            if earlier.state in ("proposed", "approved"):
-                break  # one change at a time: wait for it
+            return _done(r, writes, head)  # one change at a time: wait for it (or reconcile)
+        ended = r.ended(step.tool, args)
+        if ended is not None:
+            r.notes.append(f"{label} was already proposed ({ended.approval_id}, {ended.state})")
+            again.append((i, step, args))
             continue
-        cond = check_when(step.when, r.values)
-        if cond.holds is None:
-            reads = _reads_for(r, cond.missing, i)
-            if reads:
-                names = ", ".join(call_text(c.tool, c.arguments) for c in reads)
-                text = f"{head}: {cond.reason}; reading {names} first."
-                return Plan(_text(text, r.notes), reads)
-            r.notes.append(f"cannot decide on {label}: {cond.reason}, which no fact gives")
-            continue
-        if not cond.holds:
+        plan = _propose_step(r, i, step, args, head)
+        if plan is not None:
+            return plan
+    for i, step, args in again:
+        plan = _propose_step(r, i, step, args, head, repeat=True)
+        if plan is not None:
+            return plan
+    return _done(r, writes, head)
+
+
+def _propose_step(
+    r: _Round,
+    i: int,
+    step: StepView,
+    args: dict[str, Any],
+    head: str,
+    *,
+    repeat: bool = False,
+) -> Plan | None:
+    """The plan for write step ``i`` when its condition holds on the facts, else None
+    (with a note saying why), or the reads its condition still needs."""
+    label = call_text(step.tool, args)
+    cond = check_when(step.when, r.values)
+    if cond.holds is None:
+        reads = _reads_for(r, cond.missing, i)
+        if reads:
+            names = ", ".join(call_text(c.tool, c.arguments) for c in reads)
+            text = f"{head}: {cond.reason}; reading {names} first."
+            return Plan(_text(text, r.notes), reads)
+        r.notes.append(f"cannot decide on {label}: {cond.reason}, which no fact gives")
+        return None
+    if not cond.holds:
+        if not repeat:
             r.notes.append(f"{cond.reason}: no {step.tool} proposed")
-            continue
-        if not r.tools.has(step.tool):
-            because = f"{cond.reason}: " if step.when else ""
-            r.notes.append(
-                f"{because}step {i} is {label}, but that tool is not among the ones you may "
-                "propose; ask someone whose role allows it"
-            )
-            continue
-        why = f"{step.description}; {cond.reason}" if step.description else cond.reason
-        citation = r.cite(step.tool, i, set(cond.used) | template_names(step), why)
-        citation.facts = sorted({*citation.facts, *r.read_facts}, key=lambda f: (len(f), f))
-        extra = _revision_note(step.tool, r.values)
-        text = f"{head}: {cond.reason}. Proposing {label}{extra}."
-        return Plan(_text(text, r.notes), [PlannedCall(step.tool, args, citation)])
+        return None
+    if not r.tools.has(step.tool):
+        because = f"{cond.reason}: " if step.when else ""
+        r.notes.append(
+            f"{because}step {i} is {label}, but that tool is not among the ones you may "
+            "propose; ask someone whose role allows it"
+        )
+        return None
+    why = f"{step.description}; {cond.reason}" if step.description else cond.reason
+    citation = r.cite(step.tool, i, set(cond.used) | template_names(step), why)
+    citation.facts = sorted({*citation.facts, *r.read_facts}, key=lambda f: (len(f), f))
+    extra = _revision_note(step.tool, r.values)
+    back = " again: the condition holds once more" if repeat else ""
+    text = f"{head}: {cond.reason}. Proposing {label}{back}{extra}."
+    return Plan(_text(text, r.notes), [PlannedCall(step.tool, args, citation)])
+
+
+def _done(r: _Round, writes: list[tuple[int, StepView, dict[str, Any] | None]], head: str) -> Plan:
+    """Nothing (more) to propose: what the reads showed, and why."""
     failures = failed_facts(r.ctx.facts)
     summary = "nothing more to propose from its playbook"
     if not writes:

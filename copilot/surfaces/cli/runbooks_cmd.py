@@ -23,6 +23,14 @@ def ingest(
         report = service.ingest_runbooks(paths)
     for warning in report.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    for source, count in sorted(report.secrets.items()):
+        # Stored redacted already; the author should still take them out of the file.
+        secrets = "secret" if count == 1 else "secrets"
+        print(
+            f"warning: {source}: {count} {secrets} replaced by placeholders "
+            "(keep secrets in your secret store, not in runbooks)",
+            file=sys.stderr,
+        )
     if as_json:
         print_json(report.model_dump())
         return
