@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 
 from copilot.errors import CopilotError
-from copilot.settings import load_settings
+from copilot.settings import DEMO, load_settings
 
 if TYPE_CHECKING:
     from copilot.service import CopilotService
@@ -36,7 +36,9 @@ def main() -> int:
     # The demo's clock runs ahead when the story says "minutes later", so the sandbox has
     # logs and metrics for that time; everything else uses it like the real one.
     ahead = [timedelta(0)]
-    service = CopilotService.open(load_settings(), clock=lambda: datetime.now(UTC) + ahead[0])
+    # Demo mode: the demo's people (dana, alice, bob, carol, root), whatever copilot.toml says.
+    settings = load_settings(users=DEMO)
+    service = CopilotService.open(settings, clock=lambda: datetime.now(UTC) + ahead[0])
     alice, bob = service.principal("alice"), service.principal("bob")
     c.rule("1. production is healthy")
     c.print(service.reset_sandbox())
@@ -59,8 +61,8 @@ def main() -> int:
 
     c.rule('4. alice (responder) asks the copilot: "checkout is returning 500s"')
     c.print("(offline planner, no network, no key: it follows the bad-deploy runbook)")
-    # a conversation of its own per run: the data dir keeps earlier runs' conversations,
-    # whose rollback (succeeded) would otherwise count as already proposed
+    # each run is an incident of its own, so each gets its own conversation (one that
+    # comes back in the same conversation after a fix gets a new card too)
     conversation = f"demo-{uuid.uuid4().hex[:8]}"
     reply = service.handle_message(alice, conversation, "checkout is returning 500s")
     print_reply(reply)
@@ -92,7 +94,9 @@ def main() -> int:
         f"head {report.head_seq}:{report.head_hash[:16]}…"
     )
     c.print(
-        '\nNext: `.venv/bin/copilot ask "what is the status of checkout" --as dana`, '
+        "\nNext, as the demo's people (`export COPILOT_USERS=demo`; your own go in "
+        "copilot.toml as [users.NAME]): "
+        '`.venv/bin/copilot ask "what is the status of checkout" --as dana`, '
         "`.venv/bin/copilot chat --as alice`, `.venv/bin/copilot audit export --format ocsf`, "
         "`.venv/bin/copilot sandbox faults`"
     )
@@ -101,5 +105,17 @@ def main() -> int:
     return 0 if report.ok and succeeded else 1
 
 
+def run() -> int:
+    """``main`` with a broken configuration told in one line (exit 78), as the CLI does."""
+    from copilot.redact.ruleset import default_redactor
+    from copilot.surfaces.cli.errors import exit_code
+
+    try:
+        return main()
+    except CopilotError as err:
+        print(f"error: {default_redactor().text(err.one_line())}", file=sys.stderr)
+        return exit_code(err)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

@@ -6,7 +6,7 @@ pass, so a run is deterministic with the offline planner. What the scenarios sha
 what they cannot change: the tool registry and one runbook index of the bundled runbooks
 (opening an index costs seconds; the agent only searches it).
 
-Settings are the packaged defaults (users, roles, policies, the sandbox) whatever the
+Settings are the packaged defaults (roles, policies, the sandbox; the demo's users) whatever the
 operator's configuration says — the scenarios are written against them — except the model:
 ``model`` when given, else ``COPILOT_MODEL`` and its endpoint settings, else the offline
 planner.
@@ -32,7 +32,7 @@ from copilot.model.gateway import ModelGateway, load_litellm
 from copilot.model.offline import OFFLINE_MODEL
 from copilot.model.prompts import decode_tool_name
 from copilot.service import CopilotService
-from copilot.settings import Settings, load_settings
+from copilot.settings import DEMO, Settings, load_settings
 from copilot_evals.scenario import Ask, Decide, Scenario, ScenarioError, Step, Wait, load_all
 from copilot_evals.scoring import (
     Scorecard,
@@ -135,6 +135,8 @@ class Shared:
             for name, f in Settings.model_fields.items()
             if name not in MODEL_FIELDS
         }
+        # the scenarios' people are the demo's (dana, alice, bob, sam, carol, root)
+        values["users"] = DEMO
         return Settings(**{**values, **self.model_settings, **overrides, "data_dir": data_dir})
 
     def open(self) -> None:

@@ -26,7 +26,7 @@ from pydantic import (
 )
 
 from copilot.errors import describe_validation_error
-from copilot.settings import DEFAULT_USERS
+from copilot.settings import DEMO_USERS
 
 # A fixed start keeps the sandbox's telemetry, and so every score, deterministic.
 DEFAULT_START = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -47,8 +47,8 @@ class _Strict(BaseModel):
 
 
 def _known_user(user: str) -> str:
-    if user not in DEFAULT_USERS:
-        raise ValueError(f"unknown user {user!r} (known: {', '.join(DEFAULT_USERS)})")
+    if user not in DEMO_USERS:
+        raise ValueError(f"unknown user {user!r} (known: {', '.join(DEMO_USERS)})")
     return user
 
 

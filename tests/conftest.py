@@ -103,12 +103,17 @@ _TEST_INFRA = {"COPILOT_TEST_POSTGRES_URL", "COPILOT_CORPORA_DIR"}
 
 @pytest.fixture(autouse=True)
 def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every test gets its own data dir and no stray config from the developer's shell."""
+    """Every test gets its own data dir and no stray config from the developer's shell.
+
+    Tests act as the demo's people (dana, alice, bob, sam, carol, root), so they ask for
+    them explicitly: without ``users = "demo"`` there are no users. Subprocesses inherit
+    it; a test of the unconfigured case removes it. The config file is ./copilot.toml in
+    the test's own folder (COPILOT_CONFIG unset: a named file must exist)."""
     for key in list(os.environ):
-        if key.startswith("COPILOT_") and key not in _TEST_INFRA:
+        if key.upper().startswith("COPILOT_") and key not in _TEST_INFRA:
             monkeypatch.delenv(key)
     monkeypatch.setenv("COPILOT_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("COPILOT_CONFIG", str(tmp_path / "copilot.toml"))
+    monkeypatch.setenv("COPILOT_USERS", "demo")
     monkeypatch.chdir(tmp_path)
 
 

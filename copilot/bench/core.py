@@ -108,13 +108,14 @@ def run_core_bench(
     from copilot.audit import verify_chain
     from copilot.policy import RequestContext
     from copilot.service import CopilotService
-    from copilot.settings import ExecutorSettings, Settings
+    from copilot.settings import DEMO, ExecutorSettings, Settings
     from copilot.toolkit.registry import Registry, discover
 
     with tempfile.TemporaryDirectory(prefix="copilot-bench-") as tmp:
         settings = Settings(
             data_dir=Path(tmp),
             database_url=None,
+            users=DEMO,
             executor=ExecutorSettings(user_rate="1000000/minute", tool_rate="1000000/minute"),
         )
         registry = Registry([*discover(), noop_read, noop_write])

@@ -120,11 +120,12 @@ def open_bench_service(data_dir: Path, timer: _Timer, model: InstantModel) -> An
     """A ``CopilotService`` as ``CopilotService.open`` builds it, with the instant model and
     timers around retrieval, reads, proposals, the checkpointer and the tools' own work."""
     from copilot.service import CopilotService, open_runbook_index
-    from copilot.settings import ExecutorSettings, Settings
+    from copilot.settings import DEMO, ExecutorSettings, Settings
 
     settings = Settings(
         data_dir=data_dir,
         database_url=None,
+        users=DEMO,
         executor=ExecutorSettings(user_rate="1000000/minute", tool_rate="1000000/minute"),
     )
     model.complete = timer.wrap("model", model.complete)  # type: ignore[method-assign]

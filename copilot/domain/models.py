@@ -190,8 +190,19 @@ class ToolInfo(BaseModel):
     arguments: dict[str, Any] = Field(default_factory=dict)  # JSON schema of its input
 
 
+class UnapprovedWrite(BaseModel):
+    """A change policy lets run with no approval at all: ``policy check`` warns of it."""
+
+    tool: str
+    risk: Risk
+    who: list[str]  # the roles that may run it so, or ["anyone"] (even with no role)
+    policy_ids: tuple[str, ...] = ()  # the policies that allowed it
+
+
 class PolicySummary(BaseModel):
-    """What ``copilot policy check`` found: the policies load and match the schema."""
+    """What ``copilot policy check`` found: the policies load and match the schema; the
+    changes they let run with no approval."""
 
     tools: int
     users: int
+    unapproved: list[UnapprovedWrite] = Field(default_factory=list)

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import cedarpy
 
-from copilot.domain import Decision, Principal, Vote
+from copilot.domain import Decision, Principal, Risk, Vote
+from copilot.domain.models import UnapprovedWrite
 from copilot.errors import ConfigError, InvalidInput
 from copilot.policy.sources import DEFAULT_DIR, Statement, read_policies, read_schema
 from copilot.settings import Settings, UserConfig
@@ -24,6 +25,8 @@ NS = "Copilot"
 # Stand-in users, one per role, for asking "could a member of this role approve?".
 # Config users cannot use this prefix, so nobody can authenticate as one.
 PROBE_PREFIX = "~role:"
+# How warnings name the stand-in with no role at all, whose id is the bare prefix.
+ANYONE = "anyone"
 
 
 @dataclass(frozen=True)
@@ -162,6 +165,12 @@ class PolicyEngine:
     # -- principals and roles -------------------------------------------------------------
     def principal(self, user_id: str, authenticated_by: str = "cli") -> Principal:
         user = self.users.get(user_id)
+        if user is None and not self.users:
+            raise ConfigError(
+                "no users are configured",
+                'add [users.NAME] roles = [...] to copilot.toml, or set users = "demo" '
+                "(COPILOT_USERS=demo) for the demo's people",
+            )
         if user is None:
             raise InvalidInput(
                 f"unknown user {user_id!r}",
@@ -323,6 +332,32 @@ class PolicyEngine:
                 if dec.allowed:
                     return f"{k} approval{'s' if k > 1 else ''}: {' + '.join(combo)}"
         return "no quorum of up to 3 approvers satisfies policy (break-glass only)"
+
+    def unapproved_writes(self, environment: str) -> list[UnapprovedWrite]:
+        """The changes policy lets run with no approval at all, and for whom. Asked of a
+        stand-in per role and of one with no role (nobody can log in as either), with no
+        freeze and no break-glass: a ``permit (principal, action, resource);`` shows here."""
+        writes = [t for t in self.tools.values() if t.risk is not Risk.READ]
+        probes = [(PROBE_PREFIX, ANYONE)] + [(PROBE_PREFIX + r, r) for r in self.role_parents]
+        ctx = RequestContext(environment=environment, is_requester=True)
+        decisions = self.decide_many(
+            [("execute", probe, t.name, ctx) for t in writes for probe, _ in probes]
+        )
+        found = []
+        for i, spec in enumerate(writes):
+            row = decisions[i * len(probes) : (i + 1) * len(probes)]
+            allowed = [who for (_, who), d in zip(probes, row, strict=True) if d.allowed]
+            if allowed:
+                ids = sorted({pid for d in row if d.allowed for pid in d.policy_ids})
+                found.append(
+                    UnapprovedWrite(
+                        tool=spec.name,
+                        risk=spec.risk,
+                        who=[ANYONE] if ANYONE in allowed else allowed,
+                        policy_ids=tuple(ids),
+                    )
+                )
+        return found
 
 
 def load_policy_engine(settings: Settings, tools: Iterable[ToolSpec]) -> PolicyEngine:

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from copilot.domain import ApprovalState, Card, ExecutionOutcome, Principal, ProposalOutcome
+from copilot.domain import (
+    ApprovalState,
+    Card,
+    ExecutionOutcome,
+    Principal,
+    ProposalOutcome,
+    Risk,
+)
 from copilot.errors import InvalidInput
 from copilot.service.outbound import check_conversation_id, errors_redacted, inbound, outbound
 from copilot.service.wiring import Parts
@@ -59,10 +66,37 @@ class Calls:
         return self._parts.door.card(approval_id, "copilot")
 
     @outbound
-    def cards(self, states: list[str] | None = None, limit: int = 50) -> list[Card]:
-        """The newest cards, optionally only those in ``states``."""
-        known = [s.value for s in ApprovalState]
-        for s in states or []:
-            if s not in known:
-                raise InvalidInput(f"unknown state {s!r}", f"use one of {', '.join(known)}")
-        return self._parts.door.cards(states or None, limit)
+    def cards(
+        self, states: list[str] | None = None, limit: int = 50, *, reads: bool = True
+    ) -> list[Card]:
+        """The newest cards, optionally only those in ``states`` (as cards show them: a
+        waiting card past its expiry is expired; "pending" is proposed), and without the
+        read-only calls unless ``reads``."""
+        wanted = {_state(s) for s in states or []}
+        # a card shows as expired before anyone has touched its record (still proposed)
+        stored = wanted | ({"proposed", "approved"} if "expired" in wanted else set())
+        fetch = limit
+        while True:  # reads are most rows (the agent's own): page until enough changes
+            found = self._parts.door.cards(sorted(stored) or None, fetch)
+            shown = [
+                c
+                for c in found
+                if (reads or c.risk is not Risk.READ) and (not wanted or c.state in wanted)
+            ]
+            if len(shown) >= limit or len(found) < fetch:
+                return shown[:limit]
+            fetch *= 4
+
+
+# Words people use for the states a card shows.
+STATE_SYNONYMS = {"pending": "proposed", "waiting": "proposed", "running": "executing"}
+
+
+def _state(name: str) -> str:
+    known = [s.value for s in ApprovalState]
+    state = STATE_SYNONYMS.get(name.strip().lower(), name.strip().lower())
+    if state not in known:
+        raise InvalidInput(
+            f"unknown state {name!r}", f"use one of {', '.join(known)} (or pending for proposed)"
+        )
+    return state

@@ -79,9 +79,14 @@ class Operator:
 
     @errors_redacted
     def check_policy(self) -> PolicySummary:
-        """Load and validate the policies against the schema and the tools (or raise)."""
+        """Load and validate the policies against the schema and the tools (or raise), and
+        find the changes they let run with no approval."""
         engine = self._parts.policy
-        return PolicySummary(tools=len(engine.tools), users=len(engine.users))
+        return PolicySummary(
+            tools=len(engine.tools),
+            users=len(engine.users),
+            unapproved=engine.unapproved_writes(self._parts.settings.environment),
+        )
 
     def setup_telemetry(self) -> None:
         """Redacted logs and spans for this process, as configured (a surface calls it once)."""

@@ -8,7 +8,6 @@ import re
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -71,8 +70,13 @@ def test_call_approve_and_audit_from_the_command_line():
     read = json.loads(cli("call", "read_counter", "-a", "name=a", "--as", "dana", "--json").stdout)
     assert read["execution"]["result"] == {"value": 2}
 
-    rows = json.loads(cli("proposals", "--json").stdout)
-    assert [r["state"] for r in rows] == ["succeeded", "succeeded"]
+    rows = json.loads(cli("proposals", "--all", "--json").stdout)
+    assert [(r["tool"], r["state"]) for r in rows] == [
+        ("testpack.read_counter", "succeeded"),
+        ("testpack.bump_counter", "succeeded"),
+    ]
+    changes = json.loads(cli("proposals", "--json").stdout)  # reads only with --all
+    assert [(r["tool"], r["state"]) for r in changes] == [("testpack.bump_counter", "succeeded")]
 
     assert "ok: " in cli("audit", "verify").stdout
     lines = cli("audit", "export", "--format", "ocsf").stdout.splitlines()
@@ -157,9 +161,15 @@ def test_sandbox_incident_from_the_cli():
 
 
 def test_demo_runs_offline_and_again():
+    # `make demo` is demo mode by itself: it needs no COPILOT_USERS (and nothing else does)
+    env = {k: v for k, v in os.environ.items() if k != "COPILOT_USERS"}
     runs = [
         subprocess.run(
-            [sys.executable, "-m", "copilot.demo"], capture_output=True, text=True, timeout=120
+            [sys.executable, "-m", "copilot.demo"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
         )
         for _ in range(3)
     ]
@@ -195,17 +205,28 @@ def test_rate_limits_hold_across_processes():
 
 
 def test_expired_approval_from_the_cli():
-    env = {"COPILOT_EXECUTOR__APPROVAL_TTL_S": "1"}
+    env = {"COPILOT_EXECUTOR__APPROVAL_TTL_S": "60"}  # the shortest allowed
     card = json.loads(
         cli("call", "bump_counter", "-a", "name=a", "--as", "alice", "--json", env=env).stdout
     )
-    time.sleep(1.2)  # let the approval expire (not a timing assertion)
+    # the card was proposed an hour ago (its record moved back, as if time had passed)
+    db = Path(os.environ["COPILOT_DATA_DIR"]) / "copilot.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "UPDATE approvals SET created_at = datetime(created_at, '-1 hour'), "
+            "expires_at = datetime(expires_at, '-1 hour')"
+        )
+    pending = cli("proposals", "--state", "pending").stdout
+    assert "no proposals" in pending  # it shows as expired, no longer waiting
     out = cli("approve", card["id"], "--as", "bob", env=env, ok=False)
     assert (
         out.returncode == 5 and "expired" in out.stderr and "propose the call again" in out.stderr
     )
     rows = json.loads(cli("proposals", "--json").stdout)
     assert rows[0]["state"] == "expired"
+    assert json.loads(cli("call", "read_counter", "-a", "name=a", "--as", "dana", "--json").stdout)[
+        "execution"
+    ]["result"] == {"value": 0}  # the change never ran
 
 
 @pytest.mark.parametrize(

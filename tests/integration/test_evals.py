@@ -69,7 +69,9 @@ def report(extra_files: dict[str, Path]) -> Iterator[EvalReport]:
         for key in list(os.environ):
             if key.startswith("COPILOT_") and key not in ("COPILOT_TEST_POSTGRES_URL",):
                 mp.delenv(key)
-        mp.setenv("COPILOT_CONFIG", str(extra_files["wrong-remedy"].parent / "none.toml"))
+        empty = extra_files["wrong-remedy"].parent / "empty.toml"  # a named file must exist
+        empty.write_text("", encoding="utf-8")
+        mp.setenv("COPILOT_CONFIG", str(empty))
         paths = [BUNDLED, extra_files["broken-yaml"], extra_files["broken-field"]]
         yield run_scenarios([*paths, extra_files["wrong-remedy"]])
 

@@ -37,7 +37,7 @@ from copilot.audit import verify_chain
 from copilot.canonical import call_hash
 from copilot.errors import CopilotError
 from copilot.service import CopilotService
-from copilot.settings import DEFAULT_USERS, ExecutorSettings, Settings
+from copilot.settings import DEMO_USERS, ExecutorSettings, Settings
 from copilot.store.schema import approvals, executions, proposals, resource_locks
 
 # -- the default policy, restated independently of the Cedar files -----------------------
@@ -144,7 +144,7 @@ class Model:
     def open_svc(self) -> CopilotService:
         users = {
             u: cfg if u not in self.demoted else cfg.model_copy(update={"roles": [self.demoted[u]]})
-            for u, cfg in DEFAULT_USERS.items()
+            for u, cfg in DEMO_USERS.items()
         }
         cfg = Settings(
             data_dir=self.data_dir,

@@ -10,7 +10,7 @@ import pytest
 from copilot.errors import ConfigError
 from copilot.policy import RequestContext, load_policy_engine
 from copilot.policy.sources import DEFAULT_DIR
-from copilot.settings import Settings
+from copilot.settings import DEMO, Settings
 from copilot.toolkit.registry import discover
 
 PACKS = Path(__file__).parent.parent / "packs"
@@ -23,7 +23,7 @@ def registry():
 
 @pytest.fixture(scope="module")
 def engine(registry):
-    return load_policy_engine(Settings(), registry)
+    return load_policy_engine(Settings(users=DEMO), registry)
 
 
 def ctx(**kw):

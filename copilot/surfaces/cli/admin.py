@@ -188,10 +188,29 @@ def audit_export(
 
 @policy_app.command("check")
 def policy_check() -> None:
-    """Load and validate the policies and schema (exit non-zero with file:line on error)."""
+    """Load and validate the policies and schema (exit 78 with file:line on error); warn
+    of changes they let run with no approval (exit 11)."""
+    from copilot.surfaces.cli.errors import UnapprovedWrites
+
     with open_service(telemetry=False) as service:
         summary = service.check_policy()
-    print(f"ok: policies load and match the schema ({summary.tools} tools, {summary.users} users)")
+    loaded = f"policies load and match the schema ({summary.tools} tools, {summary.users} users)"
+    print(f"{'' if summary.unapproved else 'ok: '}{loaded}")
+    if not summary.users:
+        print('note: no users are configured ([users.NAME] in copilot.toml, or users = "demo")')
+    for w in summary.unapproved:
+        who = "anyone (even a user with no role)" if w.who == ["anyone"] else ", ".join(w.who)
+        print(
+            f"warning: {w.tool} ({w.risk.value} risk) runs with no approval for {who}; "
+            f"allowed by {', '.join(w.policy_ids) or 'policy'}",
+            file=sys.stderr,
+        )
+    if summary.unapproved:
+        raise UnapprovedWrites(
+            f"policy lets {len(summary.unapproved)} change(s) run with no approval",
+            "require approvals in the permit that allows them (context.approval_count >= 1); "
+            "exit 11 means only this, for a policy that allows it on purpose",
+        )
 
 
 @bench_app.command("core")

@@ -28,7 +28,10 @@ def call(
     conversation: str | None = typer.Option(None, help="conversation or incident id"),
     as_json: bool = JSON,
 ) -> None:
-    """Propose a tool call; prints its id, policy verdict and plan (reads run at once)."""
+    """Propose a tool call; prints its id, policy verdict and plan (reads run at once).
+    Exits 10 when a read fails, 8 or 9 when a change policy let run at once failed or
+    ended unknown."""
+    from copilot.surfaces.cli.outcomes import check_execution
     from copilot.surfaces.cli.render import (
         execution_json,
         outcome_json,
@@ -41,10 +44,12 @@ def call(
         outcome, ran = service.call(who, tool, parse_args(arg), conversation=conversation)
     if as_json:
         print_json({**outcome_json(outcome), "execution": execution_json(ran) if ran else None})
-        return
-    print_outcome(outcome)
+    else:
+        print_outcome(outcome)
+        if ran is not None:
+            print_execution(ran)
     if ran is not None:
-        print_execution(ran)
+        check_execution(ran, outcome.proposal.risk)
 
 
 def approve(
@@ -54,7 +59,8 @@ def approve(
     reason: str = typer.Option("", help="why (recorded in the audit log)"),
     as_json: bool = JSON,
 ) -> None:
-    """Approve a proposal; when the quorum is complete the call runs."""
+    """Approve a proposal; when the quorum is complete the call runs (exit 8 if it failed
+    or could not run, 9 if its outcome is unknown)."""
     _decide(approval_id, as_user, "approve", reason, break_glass, as_json)
 
 
@@ -71,6 +77,7 @@ def reject(
 def _decide(
     approval_id: str, as_user: str, verdict: str, reason: str, break_glass: bool, as_json: bool
 ) -> None:
+    from copilot.surfaces.cli.outcomes import check_reply
     from copilot.surfaces.cli.render import execution_json, print_execution, print_reply
 
     with open_service() as service:
@@ -90,6 +97,8 @@ def _decide(
         print_execution(reply.execution)
     else:
         print_reply(reply)
+    if verdict == "approve":
+        check_reply(reply, approval_id)
 
 
 def cancel(approval_id: str = typer.Argument(...), as_user: str = AS_USER) -> None:
@@ -102,15 +111,19 @@ def cancel(approval_id: str = typer.Argument(...), as_user: str = AS_USER) -> No
 def execute(
     approval_id: str = typer.Argument(...), as_user: str = AS_USER, as_json: bool = JSON
 ) -> None:
-    """Run an approved call that could not run yet (resource busy, rate limited)."""
+    """Run an approved call that could not run yet (resource busy, rate limited); exit 8
+    if it failed, 9 if its outcome is unknown."""
+    from copilot.surfaces.cli.outcomes import check_execution
     from copilot.surfaces.cli.render import execution_json, print_execution
 
     with open_service() as service:
         ran = service.execute(approval_id, service.principal(as_user))
+        risk = service.tool(ran.tool).risk
     if as_json:
         print_json(execution_json(ran))
     else:
         print_execution(ran)
+    check_execution(ran, risk)
 
 
 def reconcile(
@@ -126,33 +139,19 @@ def reconcile(
 
 
 def proposals(
-    state: list[str] = typer.Option([], "--state", help="filter by state (repeat)"),
+    state: list[str] = typer.Option(
+        [], "--state", help="only cards in this state (repeat): pending, approved, failed, ..."
+    ),
+    show_all: bool = typer.Option(False, "--all", help="also read-only calls (the agent's)"),
     limit: int = typer.Option(50, min=1, max=1000),
     as_json: bool = JSON,
 ) -> None:
-    """List recent proposals with their approval state."""
-    from rich.console import Console
-    from rich.table import Table
-
-    from copilot.surfaces.cli.render import card_json
+    """List recent proposed changes with their approval state (--all: reads too)."""
+    from copilot.surfaces.cli.render import card_json, print_cards
 
     with open_service() as service:
-        cards = service.cards(state or None, limit)
+        cards = service.cards(state or None, limit, reads=show_all)
     if as_json:
         print_json([card_json(c) for c in cards])
-        return
-    table = Table()
-    table.add_column("id", no_wrap=True)
-    for col in ("tool", "risk", "state", "requester", "needs", "created"):
-        table.add_column(col)
-    for c in cards:
-        table.add_row(
-            c.approval_id,
-            c.tool,
-            c.risk.value,
-            c.state.value,
-            c.requester,
-            c.required,
-            f"{c.created_at:%m-%d %H:%M:%S}",
-        )
-    Console().print(table)
+    else:
+        print_cards(cards)

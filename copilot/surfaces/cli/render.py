@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from copilot.domain import Card, ExecutionOutcome, ProposalOutcome, Reply
+
+
+def utc(moment: datetime) -> str:
+    """A full date and time in UTC, ISO 8601 (``2026-11-27T12:15:00Z``): an expiry may be
+    days away, and people read it in many time zones."""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def card_json(card: Card, extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -67,7 +75,7 @@ def print_outcome(out: ProposalOutcome) -> None:
     if out.runs_without_approval:
         c.print("  runs without approval (policy allows it)")
     else:
-        c.print(f"  needs:  {a.required}; expires {a.expires_at:%H:%M:%S} UTC")
+        c.print(f"  needs:  {a.required}; expires {utc(a.expires_at)}")
         c.print(f"  approve with: copilot approve {a.id} --as <user>")
 
 
@@ -116,6 +124,7 @@ def print_reply(reply: Reply, as_json: bool = False) -> None:
             c.print("plan:", markup=False)
             c.print(card.plan, markup=False)
         if card.state.value == "proposed":
+            c.print(f"expires:    {utc(card.expires_at)}", markup=False)
             c.print(
                 f"approve:    copilot approve {card.approval_id} --as <approver>   "
                 f"(or: copilot reject {card.approval_id} --as <approver>)",
@@ -123,3 +132,28 @@ def print_reply(reply: Reply, as_json: bool = False) -> None:
             )
     if reply.conversation:
         c.print(f"[conversation {reply.conversation}]", markup=False, style="dim")
+
+
+def print_cards(cards: list[Card]) -> None:
+    """One line per card in aligned columns, nothing cut: ids and tool names are what
+    people copy into the next command (a line wider than the terminal wraps)."""
+    head = ("ID", "TOOL", "RISK", "STATE", "REQUESTER", "NEEDS", "CREATED", "EXPIRES")
+    rows = [
+        (
+            c.approval_id,
+            c.tool,
+            c.risk.value,
+            c.state.value,
+            c.requester,
+            c.required,
+            utc(c.created_at),
+            utc(c.expires_at) if c.state.value in ("proposed", "approved") else "-",
+        )
+        for c in cards
+    ]
+    if not rows:
+        print("no proposals (--all also lists read-only calls)")
+        return
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    for row in [head, *rows]:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
