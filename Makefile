@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | $(PYTHON) -c "import hashlib,sys;print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest()[:12])")
-PYTEST_ARGS ?=
+# two workers: the suite is mostly CLI processes and embedded databases, and both cores help
+PYTEST_ARGS ?= -n 2
 
 .PHONY: demo test lint types unit bench clean venv mutation
 
