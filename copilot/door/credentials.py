@@ -34,7 +34,7 @@ REFERENCE = regex.compile(SECRET_REFERENCE)
 # Words that are a credential on their own, and pairs of words that are.
 _WORDS = frozenset(
     {
-        "password", "passwd", "pwd", "passphrase", "secret", "secrets", "token",
+        "password", "passwd", "pwd", "pass", "pw", "passphrase", "secret", "secrets", "token",
         "credential", "credentials", "creds", "cred", "auth", "authorization", "bearer",
         "jwt", "apikey",
         "privatekey", "accesskey", "secretkey", "clientsecret", "authtoken", "accesstoken",
@@ -57,7 +57,7 @@ _ABOUT = frozenset(
         "method", "format", "hint", "prompt", "reset", "id", "ids", "rotation", "rotated",
         "provider", "scope", "scopes", "issuer", "audience", "store", "vault", "required",
         "enabled", "disabled", "timeout", "strength", "changed", "valid", "present", "set",
-        "mode", "budget", "status", "source", "sources",
+        "mode", "budget", "status", "source", "sources", "rate", "through", "thru",
     }
 )  # fmt: skip
 # Arguments that name a setting (their value is the setting's name) ...

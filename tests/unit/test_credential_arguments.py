@@ -21,7 +21,7 @@ from copilot.door.credentials import (
         "apiKey", "APIKEY", "x-api-key", "private_key", "privateKey", "access_key",
         "AWS_SECRET_ACCESS_KEY", "secret_key", "credential", "credentials", "auth", "bearer",
         "session_token", "signing_key", "encryption_key", "PAYMENTS_PASSWORD", "jwt",
-        "Authorization", "proxy_authorization",
+        "Authorization", "proxy_authorization", "DB_PASS", "SMTP_PASS", "redis_pw",
     ],
 )  # fmt: skip
 def test_credential_names(name):
@@ -36,7 +36,7 @@ def test_credential_names(name):
         "private_key_path", "auth_url", "AUTH_URL", "author", "authority", "api_key_header",
         "password_policy", "secret_ref", "credentials_path", "access_key_id", "token_count",
         "PAYMENTS_API_URL", "keyboard", "monkey", "bypass", "compass", "passenger",
-        "auth_mode", "token_expiry", "secrets_store",
+        "auth_mode", "token_expiry", "secrets_store", "pass_rate", "pass_through",
     ],
 )  # fmt: skip
 def test_names_about_a_credential_or_unrelated_are_not_credentials(name):
