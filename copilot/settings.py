@@ -29,6 +29,7 @@ from pydantic_settings import (
 
 from copilot.errors import ConfigError, describe_validation_error
 from copilot.settings_keys import spelling_hint, unknown_env_name, unknown_toml_keys
+from copilot.settings_web import WebSettings
 
 # Every sub-table refuses keys it does not know (``load_settings`` checks the top level and
 # the variables itself: pydantic-settings' own ``extra="forbid"`` misses env variables).
@@ -42,6 +43,15 @@ class UserConfig(BaseModel):
 
     roles: list[str]
     display_name: str = ""
+    # argon2 hash for the web sign-in (``copilot users add NAME``); none: no password sign-in
+    password_hash: str | None = Field(None, repr=False)
+
+    @field_validator("password_hash")
+    @classmethod
+    def _a_hash(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith("$argon2"):
+            raise ValueError("must be an argon2 hash (write it with `copilot users add`)")
+        return v
 
 
 # The demo's people, one per default role: only with ``users = "demo"`` (the sandbox demo
@@ -184,6 +194,7 @@ class Settings(BaseSettings):
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
     sources: SourcesSettings = Field(default_factory=SourcesSettings)
     agent: AgentSettings = Field(default_factory=AgentSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
     # A Chroma server for runbooks (``COPILOT_CHROMA_URL``); unset: embedded in data_dir.
     chroma_url: str | None = None
     # Any litellm model string (``COPILOT_MODEL``); unset means the embedded offline planner.
