@@ -83,6 +83,17 @@ class Door:
         execution = self.deps.execution(approval.id)
         return Card.from_records(approval, proposal, execution, verified=verified)
 
+    def may_approve(self, approval_id: str, who: Principal) -> bool:
+        """Whether policy lets ``who`` approve calls of this card's tool and risk at all,
+        as someone other than its requester (what a surface offers a button for). Not a
+        decision: nothing is recorded, and the vote itself is decided again when cast."""
+        approval, proposal = self.deps.load(approval_id, who.id)
+        ctx = self.deps.context(
+            is_requester=False,
+            approval_count=sum(v.verdict == "approve" for v in approval.votes),
+        )
+        return self.deps.policy.decide("approve", who.id, proposal.tool, ctx).allowed
+
     def cards_of(
         self, approval_ids: list[str], verified: Mapping[str, bool | None] | None = None
     ) -> list[Card]:
@@ -91,8 +102,9 @@ class Door:
         with self.deps.store.read() as conn:
             found = get_records(conn, approval_ids)
         seen = verified or {}
+        now = self.deps.clock()
         return [
-            Card.from_records(*found[aid], verified=seen.get(aid))
+            Card.from_records(*found[aid], now=now, verified=seen.get(aid))
             for aid in approval_ids
             if aid in found
         ]

@@ -203,6 +203,15 @@ class RunbookIndex:
                     return _hit(chunk_id, meta, 0.0, None, None)
         return None
 
+    def chunk(self, chunk_id: str) -> Hit | None:
+        """One chunk by its id (what a card's provenance names), from either shelf."""
+        for shelf in (self._team, self._bundled):
+            shelf.load()
+            meta = shelf.chunks.get(chunk_id)
+            if meta is not None:
+                return _hit(chunk_id, meta, 0.0, None, None)
+        return None
+
     def _unknown_alert(self, query: str) -> str | None:
         """An alert name in the query (as Alertmanager puts it) that no runbook lists: a
         similar runbook for a different alert is the wrong answer, so abstain."""

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from copilot.agent.deps import Limits
 from copilot.service.calls import Calls
 from copilot.service.conversations import Conversations
+from copilot.service.history import TurnLocks
 from copilot.service.operator import Operator
 from copilot.service.wiring import (
     GatewayFactory,
@@ -36,6 +37,7 @@ __all__ = ["CopilotService", "open_runbook_index"]
 class CopilotService(Conversations, Calls, Operator):
     def __init__(self, parts: Parts) -> None:
         self._parts = parts
+        self._turns = TurnLocks()
 
     @classmethod
     def open(

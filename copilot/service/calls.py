@@ -22,10 +22,10 @@ class Calls:
     _parts: Parts
 
     @errors_redacted
-    def principal(self, user_id: str) -> Principal:
+    def principal(self, user_id: str, via: str = "cli") -> Principal:
         """The configured user ``user_id`` with their roles (each surface authenticates
-        them its own way first)."""
-        return self._parts.policy.principal(user_id)
+        them its own way first, and names it in ``via``: it goes on the record)."""
+        return self._parts.policy.principal(user_id, authenticated_by=via)
 
     @outbound
     def call(

@@ -14,6 +14,7 @@ from copilot.agent.events import DecisionEvent, MessageEvent
 from copilot.agent.state import AgentState, TurnInput
 from copilot.domain import Approval, ApprovalState, Principal, Reply
 from copilot.errors import InvalidInput, RateLimited, ResourceBusy
+from copilot.service.history import History, TurnLocks
 from copilot.service.outbound import check_conversation_id, errors_redacted, inbound, outbound
 from copilot.service.wiring import Parts
 
@@ -24,8 +25,9 @@ MAX_MESSAGE_CHARS = 4000
 DURABILITY = "exit"
 
 
-class Conversations:
+class Conversations(History):
     _parts: Parts
+    _turns: TurnLocks
 
     @outbound
     def handle_message(self, principal: Principal, conversation: str, text: str) -> Reply:
@@ -45,13 +47,17 @@ class Conversations:
         config = _config(conversation)
         from langgraph.types import Command
 
-        if self._waiting(config):
-            event = MessageEvent(text=text, principal=principal)
-            values = self._invoke(Command(resume=event.model_dump(mode="json")), config)
-        else:
-            start = TurnInput(conversation=conversation, principal=principal, request=text)
-            values = self._invoke(start.model_dump(mode="json"), config)
-        return self._reply(conversation, values)
+        with self._turns.hold(conversation):
+            self._record(conversation, principal.id, "user", text)
+            if self._waiting(config):
+                event = MessageEvent(text=text, principal=principal)
+                values = self._invoke(Command(resume=event.model_dump(mode="json")), config)
+            else:
+                start = TurnInput(conversation=conversation, principal=principal, request=text)
+                values = self._invoke(start.model_dump(mode="json"), config)
+            reply = self._reply(conversation, values)
+            self._record_reply(reply, values)
+        return reply
 
     @outbound
     def decide(
@@ -70,8 +76,30 @@ class Conversations:
             raise InvalidInput("break-glass needs a reason", "say why this is an emergency")
         reason = inbound(self._parts, reason) if reason else reason
         door = self._parts.door
+        conversation = door.card(approval_id, principal.id).conversation
+        if not conversation:
+            return self._decide(approval_id, principal, verdict, reason, break_glass)[0]
+        with self._turns.hold(conversation):
+            reply, values = self._decide(approval_id, principal, verdict, reason, break_glass)
+            said = f"{principal.id} {'approved' if verdict == 'approve' else 'rejected'}"
+            card = reply.cards[0] if reply.cards else None
+            if card is not None:
+                said += f" {card.tool} ({card.approval_id})"
+            if reason:
+                said += f": {reason}"
+            ids = [c.approval_id for c in reply.cards]
+            self._record(conversation, principal.id, "event", said, cards=ids[:1])
+            if reply.text and reply.conversation:
+                self._record_reply(reply, values)
+        return reply
+
+    def _decide(
+        self, approval_id: str, principal: Principal, verdict: str, reason: str, brk: bool
+    ) -> tuple[Reply, dict[str, Any]]:
+        """The vote, and the reply with the values of the run it resumed (if any)."""
+        door = self._parts.door
         approval = door.approvals.vote(
-            approval_id, principal, verdict, reason=reason, break_glass=break_glass
+            approval_id, principal, verdict, reason=reason, break_glass=brk
         )
         card = door.card(approval.id, principal.id)
         conversation = card.conversation
@@ -91,9 +119,10 @@ class Conversations:
                     f"count: run `copilot execute {approval.id}`, or approve again."
                 )
             pending = self._pending(config) if config is not None else []
-            return Reply(conversation=conversation or "", text=text, cards=[card], pending=pending)
+            reply = Reply(conversation=conversation or "", text=text, cards=[card], pending=pending)
+            return reply, {}
         if not waiting or config is None or conversation is None:
-            return self._outside_conversation(approval, principal)
+            return self._outside_conversation(approval, principal), {}
         event = DecisionEvent(
             approval_id=approval.id,
             verdict="approve" if approval.state is ApprovalState.APPROVED else "reject",
@@ -103,7 +132,7 @@ class Conversations:
         from langgraph.types import Command
 
         values = self._invoke(Command(resume=event.model_dump(mode="json")), config)
-        return self._reply(conversation, values, focus=approval.id)
+        return self._reply(conversation, values, focus=approval.id), values
 
     @errors_redacted
     def waiting_on(self, approval_id: str) -> bool:
@@ -128,6 +157,17 @@ class Conversations:
         if not self._waiting(config):
             return []
         return list(self._parts.graph.get_state(config).values.get("pending", []))
+
+    def _record_reply(self, reply: Reply, values: dict[str, Any]) -> None:
+        ids = [c.approval_id for c in reply.cards]
+        self._record(
+            reply.conversation,
+            "copilot",
+            "copilot",
+            reply.text,
+            cards=ids,
+            facts=list(values.get("facts") or []),
+        )
 
     def _outside_conversation(self, approval: Approval, principal: Principal) -> Reply:
         """A decided card no conversation waits on (``copilot call``): run it here."""

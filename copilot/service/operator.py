@@ -49,6 +49,29 @@ class Operator:
         deps = self._parts.door.deps
         return export_lines(deps.audit.events(), fmt, deps.redactor.value, deps.redactor.identity)
 
+    # -- readiness ------------------------------------------------------------------------
+    def readiness(self) -> dict[str, str]:
+        """Whether what a turn needs answers now: the store, the runbook index, and the
+        model when one is configured (its API base answering at all; a hosted provider
+        with no base URL is not probed). Each value is "ok..." or why not, by type only."""
+        checks: dict[str, str] = {}
+        try:
+            from sqlalchemy import text
+
+            with self._parts.door.deps.store.read() as conn:
+                conn.execute(text("SELECT 1"))
+            checks["store"] = "ok"
+        except Exception as exc:  # a readiness probe reports, it does not raise
+            checks["store"] = f"unavailable ({type(exc).__name__})"
+        try:
+            index = self._parts.index
+            count = getattr(index, "count", None)
+            checks["runbooks"] = f"ok ({count()} chunks)" if callable(count) else "ok"
+        except Exception as exc:
+            checks["runbooks"] = f"unavailable ({type(exc).__name__})"
+        checks["model"] = _model_check(self._parts.settings)
+        return checks
+
     # -- runbooks -------------------------------------------------------------------------
     @outbound
     def ingest_runbooks(self, paths: list[Path]) -> Any:
@@ -59,6 +82,15 @@ class Operator:
     def search_runbooks(self, text: str, k: int = 3) -> Any:
         """Ranked runbook chunks for ``text`` (redacted first), or an explicit abstention."""
         return self._index().search(inbound(self._parts, text), k=k)
+
+    @outbound
+    def runbook_chunk(self, chunk_id: str) -> Any:
+        """The runbook chunk a card cites (title, heading, text), or ``InvalidInput``."""
+        finder = getattr(self._index(), "chunk", None)
+        hit = finder(chunk_id) if finder is not None and len(chunk_id) <= 300 else None
+        if hit is None:
+            raise InvalidInput(f"no runbook chunk {chunk_id!r}", "it may have been re-ingested")
+        return hit
 
     def _index(self) -> Any:
         index = self._parts.index
@@ -142,6 +174,21 @@ class Operator:
         from copilot_tools import sandbox
 
         return sandbox
+
+
+def _model_check(settings: Any) -> str:
+    if not settings.model:
+        return "ok (offline planner)"
+    base = settings.model_api_base
+    if not base:
+        return "ok (configured; hosted provider not probed)"
+    import httpx
+
+    try:
+        httpx.get(base.rstrip("/") + "/models", timeout=2.0)
+    except httpx.HTTPError as exc:
+        return f"unavailable ({type(exc).__name__})"
+    return "ok"
 
 
 def _info(spec: ToolSpec, schema: bool = False) -> ToolInfo:

@@ -146,3 +146,17 @@ audit_head = Table(
     Column("seq", Integer, nullable=False),
     Column("chain_hash", String(64), nullable=False),
 )
+
+messages = Table(
+    "messages",
+    metadata,
+    # The id orders a conversation and lets a live page ask for what came after it.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("conversation", String(200), nullable=False, index=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("author", String(200), nullable=False),
+    Column("role", String(16), nullable=False),  # user | copilot | event
+    Column("text", Text, nullable=False),  # redacted before it is stored
+    Column("cards", JSON, nullable=False),  # approval ids this message is about
+    Column("facts", JSON, nullable=False),  # the reads of the turn it answers (redacted)
+)

@@ -1,0 +1,200 @@
+"""``create_app(settings)``: the FastAPI app of ``copilot serve``: pages, JSON API, live
+updates and sign-in. The lifespan opens the service (or uses the one given, for tests)
+and every part of it before the first request, and closes what it opened."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from copilot.settings import Settings
+from copilot.surfaces.web import api, errors, pages, signin
+from copilot.surfaces.web.context import WebContext
+from copilot.surfaces.web.live import Hub
+
+if TYPE_CHECKING:
+    from copilot.service import CopilotService
+
+HERE = Path(__file__).parent
+SESSION_COOKIE = "copilot_session"
+log = logging.getLogger("copilot.web")
+
+# No inline script or style anywhere: text from runbooks, logs or chat can never run here.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+
+
+def create_app(settings: Settings, service: CopilotService | None = None) -> FastAPI:
+    """The web app for ``settings``. ``service``: an open service to use (tests, the demo);
+    by default the lifespan opens one and closes it at shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from starlette.concurrency import run_in_threadpool
+
+        from copilot.service import CopilotService
+
+        own = service is None
+        svc = (
+            service
+            if service is not None
+            else await run_in_threadpool(CopilotService.open, settings)
+        )
+        try:
+            await run_in_threadpool(_warm, svc)
+            app.state.web = WebContext(
+                settings=settings,
+                service=svc,
+                templates=_templates(),
+                hub=Hub(),
+                limiter=signin.SignInLimiter(settings),
+            )
+            yield
+        finally:
+            if own:
+                await run_in_threadpool(svc.close)
+
+    app = FastAPI(
+        title="Incident copilot",
+        summary="Propose typed operational actions; run them only after approval.",
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    errors.install(app)
+    app.include_router(api.health_router())
+    app.include_router(signin.router())
+    app.include_router(api.router())
+    app.include_router(pages.router())
+    if settings.web.oidc.issuer:
+        from copilot.surfaces.web import oidc
+
+        app.include_router(oidc.router(settings))
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=session_key(settings),
+        session_cookie=SESSION_COOKIE,
+        max_age=settings.web.session_ttl_s,
+        same_site="lax",
+        https_only=_secure(settings),
+    )
+    app.add_middleware(BodyLimit, max_bytes=settings.web.max_body_bytes)
+    app.middleware("http")(_security_headers)
+    return app
+
+
+def _warm(svc: CopilotService) -> None:
+    """Open every part now: the first person should not wait for it, and a broken policy
+    or rule file stops the server at start rather than at someone's first request."""
+    svc.check()
+    _ = svc.parts.door, svc.parts.graph, svc.parts.agent, svc.parts.index
+
+
+def _templates() -> Jinja2Templates:
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    env = templates.env
+    env.autoescape = True  # every template, whatever its name
+    from copilot.surfaces.web import views
+
+    env.globals["v"] = views
+    return templates
+
+
+def _secure(settings: Settings) -> bool:
+    mode = settings.web.secure_cookies
+    if mode == "auto":
+        return (settings.web.public_url or "").startswith("https://")
+    return mode == "always"
+
+
+def session_key(settings: Settings) -> str:
+    """The key that signs session cookies: configured, or made once and kept in the data
+    dir (0600) so sessions outlive a restart."""
+    if settings.web.secret_key:
+        return settings.web.secret_key
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = settings.data_dir / "web-session.key"
+    try:  # O_EXCL: two processes starting at once keep one key
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+async def _security_headers(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    response = await call_next(request)
+    h = response.headers
+    h.setdefault("Content-Security-Policy", CSP)
+    h.setdefault("X-Content-Type-Options", "nosniff")
+    h.setdefault("X-Frame-Options", "DENY")
+    h.setdefault("Referrer-Policy", "same-origin")
+    if not request.url.path.startswith("/static/"):
+        h.setdefault("Cache-Control", "no-store")
+    return response
+
+
+class BodyLimit:
+    """Refuse a request body over ``max_bytes`` with 413 before anything reads it, by its
+    Content-Length or, without one, as it streams in."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers: dict[bytes, bytes] = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await _too_large(scope, receive, send, self.max_bytes)
+            return
+        seen = 0
+
+        async def counted() -> Any:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except _TooLarge:
+            await _too_large(scope, receive, send, self.max_bytes)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+    body = {
+        "error": f"the request body is larger than {limit // 1024} KB",
+        "hint": "a message is at most 4,000 characters; attach long logs elsewhere",
+    }
+    await JSONResponse(body, status_code=413)(scope, receive, send)
