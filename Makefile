@@ -19,7 +19,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m copilot.demo
+	$(BIN)/copilot demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check copilot tools tests evals

@@ -95,7 +95,7 @@ def main() -> int:
     )
     c.print(
         "\nNext, as the demo's people (`export COPILOT_USERS=demo`; your own go in "
-        "copilot.toml as [users.NAME]): "
+        "copilot.toml as \\[users.NAME]): "
         '`.venv/bin/copilot ask "what is the status of checkout" --as dana`, '
         "`.venv/bin/copilot chat --as alice`, `.venv/bin/copilot audit export --format ocsf`, "
         "`.venv/bin/copilot sandbox faults`"

@@ -8,7 +8,15 @@ import sys
 import typer
 
 from copilot.errors import CopilotError
-from copilot.surfaces.cli import admin, agent_cmd, calls, eval_cmd, redact_cmd, runbooks_cmd
+from copilot.surfaces.cli import (
+    admin,
+    agent_cmd,
+    calls,
+    eval_cmd,
+    redact_cmd,
+    runbooks_cmd,
+    serve_cmd,
+)
 from copilot.surfaces.cli.errors import exit_code
 
 app = typer.Typer(
@@ -23,6 +31,8 @@ app.command("ask")(agent_cmd.ask)
 app.command("chat")(agent_cmd.chat)
 app.command("redact")(redact_cmd.redact)
 app.command("eval")(eval_cmd.eval_)
+app.command("serve")(serve_cmd.serve)
+app.command("demo")(serve_cmd.demo)
 app.add_typer(admin.tools_app, name="tools")
 app.add_typer(admin.sandbox_app, name="sandbox")
 app.add_typer(admin.audit_app, name="audit")

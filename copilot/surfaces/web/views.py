@@ -81,7 +81,7 @@ def steps(card: Card) -> list[Step]:
 def headline(card: Card) -> str:
     """What and why in one line."""
     why = str(card.provenance.get("why") or "").strip()
-    args = ", ".join(f"{k}={v}" for k, v in card.arguments.items())
+    args = ", ".join(f"{k}={v}" for k, v in card.arguments.items() if v is not None)
     what = f"{card.tool}({args})"
     if why:
         return f"{what}: {why}"
