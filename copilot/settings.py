@@ -161,6 +161,11 @@ class SandboxSettings(BaseModel):
 
     seed: int = 7
     world: str = "prod"
+    # A real rollout takes minutes; the sandbox's are instant unless this says otherwise
+    # (the demo sets a few seconds, so people watch a card run).
+    action_delay_s: float = Field(
+        0.0, ge=0, le=20, description="how long each sandbox change takes to apply"
+    )
 
 
 class Settings(BaseSettings):

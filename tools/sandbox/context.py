@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +28,9 @@ def commit(ctx: ToolContext, before: World, after: World, version: int) -> str:
     """
     if after == before:
         return "no change"
+    delay = float(getattr(getattr(ctx.settings, "sandbox", None), "action_delay_s", 0.0) or 0.0)
+    if delay > 0:
+        time.sleep(delay)  # the change "rolls out" (settings.sandbox.action_delay_s)
     try:
         save_world(ctx.state, ctx.settings, after, version)
     except CopilotError as exc:

@@ -13,6 +13,7 @@ import typer
 if TYPE_CHECKING:
     from copilot.settings import Settings
 
+DEMO_ROLLOUT_S = 3.0
 HOST = typer.Option(None, "--host", help="address to listen on (default: [web] host, 127.0.0.1)")
 PORT = typer.Option(None, "--port", help="port (default: [web] port, 8080; 0 picks a free one)")
 
@@ -41,6 +42,8 @@ def demo(
     from copilot.settings import DEMO, load_settings
 
     settings = load_settings(users=DEMO)
+    if settings.sandbox.action_delay_s == 0:  # long enough to watch the card run
+        settings.sandbox.action_delay_s = DEMO_ROLLOUT_S
     passwords = _demo_passwords(settings)
     from copilot.service import CopilotService
 
@@ -53,7 +56,7 @@ def demo(
     lines = ["Sign in as any of the demo's people (passwords are new each run):"]
     for name, password in passwords.items():
         user = settings.users[name]
-        lines.append(f"  {name:<6} {password}   {user.display_name}")
+        lines.append(f"  {name:<6} {password:<16} {user.display_name}")
     lines.append(
         'Try: sign in as alice, say "checkout is returning 500s"; then, in a second browser '
         "(or a private window), sign in as bob and approve the card."
