@@ -260,7 +260,13 @@ class Settings(BaseSettings):
 # Variables with the prefix that are not settings: how the process finds its config, shows
 # tracebacks, and where the test machine keeps things.
 PROCESS_ENV = frozenset(
-    {"COPILOT_CONFIG", "COPILOT_DEBUG", "COPILOT_TEST_POSTGRES_URL", "COPILOT_CORPORA_DIR"}
+    {
+        "COPILOT_CONFIG",
+        "COPILOT_DEBUG",
+        "COPILOT_TEST_POSTGRES_URL",
+        "COPILOT_CORPORA_DIR",
+        "COPILOT_ARTIFACTS_DIR",
+    }
 )
 ENV_PREFIX = "COPILOT_"
 

@@ -98,7 +98,7 @@ def _no_network_attempts(request: pytest.FixtureRequest) -> Iterator[None]:
 
 # -- isolation ------------------------------------------------------------------------------
 # Where the test machine keeps things, not configuration of the copilot under test.
-_TEST_INFRA = {"COPILOT_TEST_POSTGRES_URL", "COPILOT_CORPORA_DIR"}
+_TEST_INFRA = {"COPILOT_TEST_POSTGRES_URL", "COPILOT_CORPORA_DIR", "COPILOT_ARTIFACTS_DIR"}
 
 
 @pytest.fixture(autouse=True)

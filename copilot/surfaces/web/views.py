@@ -112,3 +112,11 @@ def argument_rows(card: Card) -> list[tuple[str, str]]:
         text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
         rows.append((name, text))
     return rows
+
+
+def pretty(value: Any) -> str:
+    """JSON for people to read (the template escapes it as text; Jinja's ``tojson`` would
+    show ``<`` as ``\\u003c``, which is for scripts, not eyes)."""
+    import json
+
+    return json.dumps(value, indent=1, ensure_ascii=False, sort_keys=True, default=str)

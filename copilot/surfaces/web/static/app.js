@@ -10,6 +10,11 @@
       if (box) { box.focus(); }
     }
   });
+  // A new request clears the last answer: a refusal must not linger beside a later success.
+  document.addEventListener("htmx:beforeRequest", function () {
+    var flash = document.getElementById("flash");
+    if (flash) { flash.textContent = ""; }
+  });
   document.addEventListener("htmx:sseMessage", function (e) {
     if (e.detail && e.detail.type === "message") {
       var list = document.getElementById("messages");

@@ -1,0 +1,101 @@
+"""The web chat's story in a real browser: alice asks, sees the card; her own approval is
+refused with the reason; bob approves in a second browser; both pages watch the card run,
+succeed and verify, live, without a reload. A viewer sees the card but no button."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fakes.live_web import LiveServer, Person
+
+
+def start_conversation(person: Person, text: str) -> str:
+    page = person.page
+    page.fill("#first", text)
+    page.click("text=Start a conversation")
+    page.wait_for_selector("article.card")
+    return str(page.url)
+
+
+def executions(live: LiveServer, approval_id: str) -> list[dict[str, Any]]:
+    lines = [json.loads(x) for x in live.service.export_audit("jsonl")]
+    return [e for e in lines if e["kind"] == "execution.started" and e["subject"] == approval_id]
+
+
+def test_two_people_approve_and_both_pages_watch_it_run(
+    live: LiveServer, people: dict[str, Person]
+) -> None:
+    live.service.inject_fault("bad_deploy", "checkout")
+    alice = people["alice"]
+    url = start_conversation(alice, "checkout is returning 500s")
+    card = alice.page.locator("article.card")
+    aid = str(card.get_attribute("id")).removeprefix("card-")
+    assert card.get_attribute("data-state") == "proposed"
+    assert "waiting for approval" in card.inner_text()
+    assert "revision 44 → 43" in card.locator("details.plan pre").inner_text()
+    runbook = card.locator(".prov a").first
+    assert runbook.inner_text() == "HTTP 500s right after a deploy"
+    assert (runbook.get_attribute("href") or "").startswith("/runbooks/chunk?id=")
+    assert "0 of 1" in card.locator(".needs").inner_text()
+    # no reload happens from here on: the marker would be gone
+    alice.page.evaluate("window.__stillHere = true")
+    alice.shot("01-alice-sees-the-card")
+
+    # her own approval: refused with policy's reason, nothing changes
+    card.locator("button.approve").click()
+    flash = alice.page.locator("#flash .flash.bad")
+    flash.wait_for()
+    assert "two-person rule" in flash.inner_text()
+    assert card.get_attribute("data-state") == "proposed"
+    assert executions(live, aid) == []
+    alice.shot("02-alice-own-approval-refused")
+
+    dana = people["dana"]
+    dana.page.goto(url)
+    dana.page.wait_for_selector(f"#card-{aid}")
+    assert dana.page.locator(f"#card-{aid} button").count() == 0  # a viewer: no buttons
+    dana.shot("03-dana-viewer-sees-no-button")
+
+    bob = people["bob"]
+    bob.page.goto(url)
+    bob_card = bob.page.locator(f"#card-{aid}")
+    assert bob_card.locator("button.reject").count() == 1
+    bob_card.locator("button.approve").click()
+
+    # both pages (and the viewer's) watch it run, then succeed and verify
+    for person in (alice, dana):
+        person.page.wait_for_selector(f"#card-{aid}[data-state=executing]")
+    alice.shot("04-alice-watches-it-run")
+    for person in (alice, bob, dana):
+        person.page.wait_for_selector(f"#card-{aid}[data-state=succeeded][data-verified=yes]")
+    text = alice.page.locator(f"#card-{aid}").inner_text()
+    assert "approved by bob (1 of 1)" in text
+    assert "verified: recovered" in text
+    assert alice.page.evaluate("window.__stillHere") is True
+    alice.shot("05-alice-sees-it-recovered")
+    bob.shot("05-bob-sees-it-recovered")
+
+    assert len(executions(live, aid)) == 1
+    assert live.service.card(aid).state.value == "succeeded"
+    dana_principal = live.service.principal("dana")
+    _, ran = live.service.call(dana_principal, "sandbox.get_metrics", {"service": "checkout"})
+    assert ran is not None and ran.result is not None
+    assert ran.result["error_rate"] < 0.05
+    assert alice.dialogs == bob.dialogs == dana.dialogs == []
+
+
+def test_a_message_from_another_browser_appears_live(
+    live: LiveServer, people: dict[str, Person]
+) -> None:
+    live.service.inject_fault("bad_deploy", "checkout")
+    url = start_conversation(people["alice"], "checkout is returning 500s")
+    bob = people["bob"]
+    bob.page.goto(url)
+    bob.page.evaluate("window.__stillHere = true")
+    alice = people["alice"].page
+    alice.fill("#text", "bob, can you look at the card?")
+    alice.keyboard.press("Enter")  # Enter sends
+    bob.page.wait_for_selector("li.msg:has-text('bob, can you look at the card?')")
+    assert bob.page.evaluate("window.__stillHere") is True
+    assert alice.input_value("#text") == ""  # the box is cleared after sending

@@ -1,0 +1,120 @@
+"""A real copilot server on loopback for browser tests, and one person's browser.
+
+The server is ``create_app(settings)`` under uvicorn in a thread (the same app ``copilot
+serve`` runs), on a free port, with its own data dir and users with real argon2 hashes.
+The browser is the system's ``chromium`` (Playwright's own download cannot work offline);
+without it these tests skip on a laptop and fail under CI, where ``.ci/run`` installs it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PASSWORD = "correct horse battery staple"
+PEOPLE = {
+    "alice": "responder",
+    "bob": "sre",
+    "carol": "oncall-lead",
+    "dana": "viewer",
+}
+ARTIFACTS = (
+    Path(os.environ.get("COPILOT_ARTIFACTS_DIR", Path(__file__).parents[2] / ".artifacts"))
+    / "browser"
+)
+
+
+@dataclass
+class LiveServer:
+    url: str
+    service: Any
+    settings: Any
+    thread: threading.Thread
+    server: Any
+    pages: list[Any] = field(default_factory=list)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(data_dir: Path, **web: Any) -> LiveServer:
+    import uvicorn
+
+    from copilot.auth.passwords import hash_password
+    from copilot.service import CopilotService
+    from copilot.settings import SandboxSettings, Settings, UserConfig
+    from copilot.settings_web import WebSettings
+    from copilot.surfaces.web import create_app
+
+    digest = hash_password(PASSWORD)
+    users = {n: UserConfig(roles=[r], password_hash=digest) for n, r in PEOPLE.items()}
+    settings = Settings(
+        data_dir=data_dir,
+        users=users,
+        # long enough that both pages see the card run; verify waits for it to settle
+        sandbox=SandboxSettings(action_delay_s=1.5),
+        web=WebSettings(live_poll_s=0.5, **web),
+    )
+    service = CopilotService.open(settings)
+    service.reset_sandbox()
+    port = _free_port()
+    config = uvicorn.Config(
+        create_app(settings, service), host="127.0.0.1", port=port, log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    import time
+
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the copilot server did not start")
+        time.sleep(0.05)
+    return LiveServer(f"http://127.0.0.1:{port}", service, settings, thread, server)
+
+
+class Person:
+    """One person's browser context (its own cookies: a second browser)."""
+
+    def __init__(self, browser: Any, live: LiveServer, name: str) -> None:
+        self.name = name
+        self.live = live
+        self.context = browser.new_context(viewport={"width": 1100, "height": 900})
+        self.page = self.context.new_page()
+        self.dialogs: list[str] = []
+        self.page.on("dialog", self._dialog)
+        self.page.set_default_timeout(20_000)
+
+    def _dialog(self, dialog: Any) -> None:
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    def sign_in(self) -> Person:
+        page = self.page
+        page.goto(self.live.url + "/")
+        page.fill("#username", self.name)
+        page.fill("#password", PASSWORD)
+        page.click("form.stack button[type=submit]")
+        page.wait_for_url(self.live.url + "/")
+        return self
+
+    def shot(self, name: str) -> Path:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        path = ARTIFACTS / f"{name}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        return path
+
+    def close(self) -> None:
+        self.context.close()
