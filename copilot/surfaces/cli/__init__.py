@@ -8,7 +8,15 @@ import sys
 import typer
 
 from copilot.errors import CopilotError
-from copilot.surfaces.cli import admin, agent_cmd, calls, eval_cmd, redact_cmd, runbooks_cmd
+from copilot.surfaces.cli import (
+    admin,
+    agent_cmd,
+    calls,
+    eval_cmd,
+    redact_cmd,
+    runbooks_cmd,
+    users_cmd,
+)
 from copilot.surfaces.cli.errors import exit_code
 
 app = typer.Typer(
@@ -29,6 +37,7 @@ app.add_typer(admin.audit_app, name="audit")
 app.add_typer(admin.policy_app, name="policy")
 app.add_typer(admin.bench_app, name="bench")
 app.add_typer(runbooks_cmd.runbooks_app, name="runbooks")
+app.add_typer(users_cmd.users_app, name="users")
 
 
 def main() -> None:
