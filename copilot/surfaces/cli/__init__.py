@@ -16,6 +16,7 @@ from copilot.surfaces.cli import (
     redact_cmd,
     runbooks_cmd,
     serve_cmd,
+    users_cmd,
 )
 from copilot.surfaces.cli.errors import exit_code
 
@@ -39,6 +40,7 @@ app.add_typer(admin.audit_app, name="audit")
 app.add_typer(admin.policy_app, name="policy")
 app.add_typer(admin.bench_app, name="bench")
 app.add_typer(runbooks_cmd.runbooks_app, name="runbooks")
+app.add_typer(users_cmd.users_app, name="users")
 
 
 def main() -> None:
