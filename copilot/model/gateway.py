@@ -114,6 +114,10 @@ class ModelGateway:
     def model(self) -> str:
         return self.settings.model or OFFLINE_MODEL
 
+    def warm(self) -> None:
+        """Import litellm now (seconds), so a server's first turn does not wait for it."""
+        self._litellm()
+
     def _litellm(self) -> Any:
         litellm = load_litellm(self.settings.litellm_offline)
         if self.model.startswith(f"{PROVIDER}/") or any(

@@ -71,6 +71,19 @@ class CopilotService(Conversations, Calls, Operator):
         before it has done anything.)"""
         _ = self._parts.policy, self._parts.redactor
 
+    def warm(self) -> None:
+        """Open every part and load what a first turn would wait for (the model library,
+        the embedding model): a server calls it at start."""
+        self.check()
+        parts = self._parts
+        _ = parts.door, parts.graph, parts.agent
+        warm = getattr(parts.agent.gateway, "warm", None)
+        if callable(warm):
+            warm()
+        index = parts.index
+        if index is not None:
+            index.search("warm up", k=1)
+
     @property
     def parts(self) -> Parts:
         """Every part of the service (opened on first use), for tests and benches."""

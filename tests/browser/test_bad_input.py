@@ -168,7 +168,7 @@ def test_an_expired_session_goes_back_to_sign_in(
     from copilot.surfaces.web import auth
 
     later = time.time() + live.settings.web.session_ttl_s + 60
-    monkeypatch.setattr(auth.time, "time", lambda: later)
+    monkeypatch.setattr(auth, "now", lambda: later)
     alice.page.fill("#text", "anything new?")
     alice.page.click("#say button[type=submit]")
     alice.page.wait_for_url("**/sign-in**")

@@ -102,8 +102,7 @@ def create_app(settings: Settings, service: CopilotService | None = None) -> Fas
 def _warm(svc: CopilotService) -> None:
     """Open every part now: the first person should not wait for it, and a broken policy
     or rule file stops the server at start rather than at someone's first request."""
-    svc.check()
-    _ = svc.parts.door, svc.parts.graph, svc.parts.agent, svc.parts.index
+    svc.warm()
 
 
 def _templates() -> Jinja2Templates:

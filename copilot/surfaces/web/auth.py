@@ -33,6 +33,11 @@ class SignInRequired(Exception):
         self.reason = reason
 
 
+def now() -> float:
+    """Seconds since the epoch (one seam, so tests can age a session)."""
+    return time.time()
+
+
 def csrf_token(request: Request) -> str:
     """This session's CSRF token (made on first use, also before signing in: the sign-in
     form carries one too)."""
@@ -58,7 +63,7 @@ def sign_in(request: Request, user_id: str, via: str) -> None:
         {
             "user": user_id,
             "via": via,
-            "at": int(time.time()),
+            "at": int(now()),
             "pw": password_fingerprint(user.password_hash if user else None),
             "csrf": secrets.token_urlsafe(32),
         }
@@ -76,7 +81,7 @@ def session_user(request: Request) -> tuple[str, str]:
     user_id, via, at = s.get("user"), s.get("via"), s.get("at")
     if not isinstance(user_id, str) or not isinstance(via, str) or not isinstance(at, int):
         raise SignInRequired("sign in first")
-    if time.time() - at > ctx.settings.web.session_ttl_s:
+    if now() - at > ctx.settings.web.session_ttl_s:
         sign_out(request)
         raise SignInRequired("your session expired; sign in again")
     user = ctx.settings.users.get(user_id)
