@@ -118,4 +118,8 @@ def _run(settings: Settings, host: str | None, port: int | None, banner: str | N
         forwarded_allow_ips=",".join(settings.web.trusted_proxies) or None,
     )
     server = uvicorn.Server(config)
-    server.run(sockets=[sock])
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C once it has shut down cleanly
+        pass
+    print("copilot stopped", flush=True)
