@@ -4,6 +4,7 @@ story)."""
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import sys
 from typing import TYPE_CHECKING
@@ -118,8 +119,7 @@ def _run(settings: Settings, host: str | None, port: int | None, banner: str | N
         forwarded_allow_ips=",".join(settings.web.trusted_proxies) or None,
     )
     server = uvicorn.Server(config)
-    try:
+    # uvicorn re-raises Ctrl-C once it has shut down cleanly: that is a normal stop
+    with contextlib.suppress(KeyboardInterrupt):
         server.run(sockets=[sock])
-    except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C once it has shut down cleanly
-        pass
     print("copilot stopped", flush=True)
