@@ -9,9 +9,7 @@ without it these tests skip on a laptop and fail under CI, where ``.ci/run`` ins
 from __future__ import annotations
 
 import os
-import socket
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,29 +31,19 @@ class LiveServer:
     url: str
     service: Any
     settings: Any
-    thread: threading.Thread
-    server: Any
-    pages: list[Any] = field(default_factory=list)
+    running: Any
 
     def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+        self.running.stop()
 
 
 def start_server(data_dir: Path, **web: Any) -> LiveServer:
-    import uvicorn
-
     from copilot.auth.passwords import hash_password
     from copilot.service import CopilotService
     from copilot.settings import SandboxSettings, Settings, UserConfig
     from copilot.settings_web import WebSettings
     from copilot.surfaces.web import create_app
+    from copilot.surfaces.web.threaded import serve_in_thread
 
     digest = hash_password(PASSWORD)
     users = {n: UserConfig(roles=[r], password_hash=digest) for n, r in PEOPLE.items()}
@@ -68,21 +56,8 @@ def start_server(data_dir: Path, **web: Any) -> LiveServer:
     )
     service = CopilotService.open(settings)
     service.reset_sandbox()
-    port = _free_port()
-    config = uvicorn.Config(
-        create_app(settings, service), host="127.0.0.1", port=port, log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    import time
-
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the copilot server did not start")
-        time.sleep(0.05)
-    return LiveServer(f"http://127.0.0.1:{port}", service, settings, thread, server)
+    running = serve_in_thread(create_app(settings, service))
+    return LiveServer(running.url, service, settings, running)
 
 
 class Person:

@@ -246,6 +246,24 @@ def bench_turn(
         print_turn(figures)
 
 
+@bench_app.command("web")
+def bench_web(
+    as_json: bool = JSON,
+    clients: int = typer.Option(4, min=1, max=32, help="signed-in people asking at once"),
+    turns: int = typer.Option(5, min=1, help="turns per person, each a new conversation"),
+) -> None:
+    """The web surface on loopback: turn latency over HTTP, /healthz while turns run, and
+    how soon a second person's live page shows a reply."""
+    from copilot.bench.web import print_table as print_web
+    from copilot.bench.web import run_web_bench
+
+    figures = run_web_bench(clients=clients, turns=turns)
+    if as_json:
+        print_json(figures)
+    else:
+        print_web(figures)
+
+
 @bench_app.command("retrieval")
 def bench_retrieval(
     corpora: Path | None = typer.Option(None, "--corpora", help="the corpora folder"),
