@@ -25,12 +25,24 @@ CSRF_FIELD = "csrf_token"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
+# Why someone is sent to the sign-in page, by code: the page shows only these texts, so a
+# link cannot make it say anything else.
+REASONS = {
+    "sign-in": "sign in first",
+    "expired": "your session expired; sign in again",
+    "removed": "that user is no longer configured",
+    "password": "your password changed; sign in again",
+    "signed-out": "signed out",
+}
+
+
 class SignInRequired(Exception):
     """No valid session: pages redirect to the sign-in page, the API answers 401."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+        self.reason = REASONS[code]
 
 
 def now() -> float:
@@ -80,17 +92,17 @@ def session_user(request: Request) -> tuple[str, str]:
     s = request.session
     user_id, via, at = s.get("user"), s.get("via"), s.get("at")
     if not isinstance(user_id, str) or not isinstance(via, str) or not isinstance(at, int):
-        raise SignInRequired("sign in first")
+        raise SignInRequired("sign-in")
     if now() - at > ctx.settings.web.session_ttl_s:
         sign_out(request)
-        raise SignInRequired("your session expired; sign in again")
+        raise SignInRequired("expired")
     user = ctx.settings.users.get(user_id)
     if user is None:
         sign_out(request)
-        raise SignInRequired("that user is no longer configured")
+        raise SignInRequired("removed")
     if via == "password" and s.get("pw") != password_fingerprint(user.password_hash):
         sign_out(request)
-        raise SignInRequired("your password changed; sign in again")
+        raise SignInRequired("password")
     return user_id, via
 
 
@@ -102,7 +114,7 @@ async def current_principal(request: Request) -> Principal:
         return await ctx.call(ctx.service.principal, user_id, f"web:{via}")
     except CopilotError:
         sign_out(request)
-        raise SignInRequired("that user is no longer configured") from None
+        raise SignInRequired("removed") from None
 
 
 async def check_csrf(request: Request) -> None:

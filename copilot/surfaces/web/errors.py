@@ -85,7 +85,7 @@ def install(app: FastAPI) -> None:
     async def _sign_in(request: Request, err: SignInRequired) -> Response:
         if wants_json(request):
             return JSONResponse({"error": err.reason, "hint": "POST /api/session"}, 401)
-        target = "/sign-in?reason=" + quote(err.reason) + "&next=" + quote(request.url.path)
+        target = f"/sign-in?reason={err.code}&next=" + quote(request.url.path)
         if request.headers.get("hx-request"):  # htmx follows this header, not a 303
             return Response(status_code=401, headers={"HX-Redirect": target})
         return RedirectResponse(target, status_code=303)

@@ -9,7 +9,6 @@ names exist.
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -17,8 +16,8 @@ from pydantic import BaseModel, Field
 
 from copilot.auth.passwords import dummy_hash, verify_password
 from copilot.settings import Settings
+from copilot.surfaces.web.auth import REASONS, csrf_token, sign_in, sign_out
 from copilot.surfaces.web.auth import check_csrf as _check_csrf
-from copilot.surfaces.web.auth import csrf_token, sign_in, sign_out
 from copilot.surfaces.web.context import WebContext, web
 
 BAD_CREDENTIALS = "wrong user name or password"
@@ -90,7 +89,7 @@ def router() -> APIRouter:
             "sign_in.html",
             {
                 "next": _safe_next(next),
-                "reason": reason[:200],
+                "reason": REASONS.get(reason, ""),
                 "csrf": csrf_token(request),
                 "oidc": bool(ctx.settings.web.oidc.issuer),
                 "oidc_label": ctx.settings.web.oidc.label,
@@ -133,7 +132,7 @@ def router() -> APIRouter:
     @r.post("/sign-out", include_in_schema=False, dependencies=[Depends(_check_csrf)])
     async def sign_out_form(request: Request) -> Response:
         sign_out(request)
-        return RedirectResponse("/sign-in?reason=" + quote("signed out"), status_code=303)
+        return RedirectResponse("/sign-in?reason=signed-out", status_code=303)
 
     @r.get("/api/session", response_model=SessionInfo, tags=["session"])
     async def session_get(request: Request) -> SessionInfo:
