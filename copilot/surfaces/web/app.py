@@ -82,9 +82,9 @@ def create_app(settings: Settings, service: CopilotService | None = None) -> Fas
     app.include_router(api.router())
     app.include_router(pages.router())
     if settings.web.oidc.issuer:
-        from copilot.surfaces.web import oidc
+        from copilot.surfaces.web.oidc import router as oidc_router
 
-        app.include_router(oidc.router(settings))
+        app.include_router(oidc_router(settings))
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_middleware(
         SessionMiddleware,
