@@ -52,6 +52,7 @@ def test_a_page_without_names_finds_the_runbook_through_the_firing_alert(
         ("sandbox.get_metrics", "checkout"),
         ("sandbox.list_deployments", "checkout"),
         ("sandbox.get_logs", "checkout"),
+        ("sandbox.get_metrics_history", "checkout"),
     ]
     (card,) = out.cards
     assert card.tool == "sandbox.rollback_deployment" and "bad-deploy" in card.provenance["runbook"]

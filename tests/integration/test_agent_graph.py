@@ -104,6 +104,7 @@ def test_bad_deploy_card_then_approval_runs_and_verifies(make_service, db_url):
         "sandbox.get_metrics",
         "sandbox.list_deployments",
         "sandbox.get_logs",
+        "sandbox.get_metrics_history",
     ]
     assert len(model.requests) == 1
     (card,) = out.cards
@@ -177,6 +178,7 @@ def test_invalid_arguments_get_two_repairs_then_a_refusal(make_service):
             "sandbox.get_metrics",
             "sandbox.list_deployments",
             "sandbox.get_logs",
+            "sandbox.get_metrics_history",
         ]
 
 
@@ -209,7 +211,7 @@ def test_reads_the_model_asks_for_run_at_once_within_the_budget(make_service):
         n = len(facts_of_messages(messages))
         return reply(None, call("sandbox.get_logs", service="checkout", limit=n + 1))
 
-    limits = Limits(max_tool_calls=5, max_rounds=3)
+    limits = Limits(max_tool_calls=6, max_rounds=3)  # the playbook's own reads take 4
     service, model = make_service(curious, limits=limits)
     out = service.handle_message(service.principal("alice"), "inc-8", ASK)
     assert 1 < len(model.requests) <= limits.max_rounds

@@ -135,9 +135,10 @@ def test_bad_deploy_reads_the_playbook_then_proposes_the_rollback(litellm: Any) 
         ("sandbox.get_metrics", {"service": "checkout"}),
         ("sandbox.list_deployments", {"service": "checkout", "limit": 3}),
         ("sandbox.get_logs", {"service": "checkout", "level": "ERROR", "limit": 20}),
+        ("sandbox.get_metrics_history", {"service": "checkout"}),
     ]
     _, cites = parse_provenance(first["content"])
-    assert [c.step for c in cites] == [1, 2, 3]
+    assert [c.step for c in cites] == [1, 2, 3, 4]
     assert all(c.runbook and c.runbook.startswith("bundled/sandbox/bad-deploy.md#") for c in cites)
     for tool, args in calls_of(first):
         incident.read(tool, args)
@@ -151,8 +152,8 @@ def test_bad_deploy_reads_the_playbook_then_proposes_the_rollback(litellm: Any) 
             call=1,
             tool="sandbox.rollback_deployment",
             runbook=cites[0].runbook,
-            step=4,
-            facts=["f1", "f2", "f3"],
+            step=5,
+            facts=["f1", "f2", "f3", "f4"],
             why=cites[0].why,
         )
     ]
@@ -223,7 +224,12 @@ def test_the_async_path_answers_the_same(litellm: Any) -> None:
 
     response = asyncio.run(ask())
     names = [decode_tool_name(c.function.name) for c in response.choices[0].message.tool_calls]
-    assert names == ["sandbox.get_metrics", "sandbox.list_deployments", "sandbox.get_logs"]
+    assert names == [
+        "sandbox.get_metrics",
+        "sandbox.list_deployments",
+        "sandbox.get_logs",
+        "sandbox.get_metrics_history",
+    ]
     assert response.choices[0].finish_reason == "tool_calls"
 
 
@@ -311,7 +317,11 @@ def test_a_repair_round_drops_what_the_error_names_or_gives_up() -> None:
     assert "dropped level from sandbox.get_logs" in message["content"]
     required = "invalid arguments for sandbox.get_metrics: service: required"
     message = offline(incident.context("checkout 500s", repair=required))
-    assert [t for t, _ in calls_of(message)] == ["sandbox.list_deployments", "sandbox.get_logs"]
+    assert [t for t, _ in calls_of(message)] == [
+        "sandbox.list_deployments",
+        "sandbox.get_logs",
+        "sandbox.get_metrics_history",
+    ]
     message = offline(incident.context("checkout 500s", repair="something odd happened"))
     assert calls_of(message) == [] and "cannot tell how to fix" in message["content"]
 
@@ -320,7 +330,7 @@ def test_which_runbook_applies() -> None:
     message = offline(Incident(None).context("which runbook applies to checkout errors?"))
     assert calls_of(message) == []
     assert message["content"].startswith("The best match is “HTTP 500s right after a deploy”")
-    assert "4. sandbox.rollback_deployment" in message["content"]
+    assert "5. sandbox.rollback_deployment" in message["content"]
     none = offline(Incident(None).context("which runbook applies?", runbook=None))
     assert none["content"].startswith("No runbook covers this request")
 
@@ -350,6 +360,7 @@ def test_a_repair_reads_each_tools_own_complaints() -> None:
         "sandbox.get_metrics": {"service": "checkout"},
         "sandbox.list_deployments": {"service": "checkout"},
         "sandbox.get_logs": {"service": "checkout", "limit": 20},
+        "sandbox.get_metrics_history": {"service": "checkout"},
     }
 
 

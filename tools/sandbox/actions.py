@@ -12,9 +12,12 @@ from copilot.errors import InvalidInput, ToolFailed
 
 from .catalogue import CERT_VALIDITY_DAYS, FAILOVER_MAX_LAG_S, JOBS
 from .world import (
+    MAX_ROLLOUTS,
     Certificate,
     Deployment,
+    FlagToggle,
     Job,
+    Scaling,
     Secret,
     Service,
     World,
@@ -129,6 +132,8 @@ def scale(world: World, service: str, replicas: int, now: datetime, actor: str) 
     svc = get_service(w, service)
     if svc.replicas != replicas:
         before, svc.replicas = svc.replicas, replicas
+        svc.scalings.append(Scaling(at=now, before=before, after=replicas))
+        del svc.scalings[:-MAX_ROLLOUTS]
         record(w, now, actor, "scale", service, f"{service}: replicas {before} → {replicas}")
     return w
 
@@ -163,8 +168,12 @@ def set_flag(
     world: World, service: str, flag: str, enabled: bool, now: datetime, actor: str
 ) -> World:
     w, now = _start(world, now)
-    if get_flag(w, service, flag) != enabled:
-        w.services[service].flags[flag] = enabled
+    before = get_flag(w, service, flag)
+    if before != enabled:
+        svc = w.services[service]
+        svc.flags[flag] = enabled
+        svc.toggles.append(FlagToggle(at=now, flag=flag, before=before, after=enabled))
+        del svc.toggles[:-MAX_ROLLOUTS]
         state = "on" if enabled else "off"
         record(w, now, actor, "toggle_flag", service, f"{service}: flag {flag} → {state}")
     return w

@@ -1,5 +1,6 @@
-"""The sandbox's read tools: status, history, logs, metrics, jobs, database, certificates,
-secrets and recent changes of the simulated production, read from the stored world."""
+"""The sandbox's read tools: status, history, logs, metrics (now and over the last hour),
+jobs, database, certificates, secrets and recent changes of the simulated production, read
+from the stored world."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ from typing import Annotated
 
 from pydantic import Field
 
+from copilot.errors import InvalidInput
 from copilot.toolkit import ToolContext, tool
 
 from .._common.logtemplates import template_window
 from . import actions as act
 from .context import load
+from .history import MAX_POINTS, MetricsHistory, metrics_history
 from .models import (
     CertificatesReport,
     ChangeInfo,
@@ -106,6 +109,36 @@ def get_metrics(ctx: ToolContext, service: ServiceName) -> ServiceMetrics:
     """Current request rate, error rate, latency, CPU, memory, restarts and cost of a service."""
     world, _ = load(ctx)
     return metrics(world, act.get_service(world, service).name, ctx.clock())
+
+
+@tool(risk="read")
+def get_metrics_history(
+    ctx: ToolContext,
+    service: ServiceName,
+    minutes: Annotated[int, Field(ge=5, le=180, description="how far back")] = 60,
+    step_minutes: Annotated[int, Field(ge=1, le=30, description="minutes between points")] = 2,
+) -> MetricsHistory:
+    """A service's request rate, error rate, p99 latency, memory and replicas over the last
+    ``minutes``, one point per step (oldest first, the last one now), and what was done to
+    the service in that window (deploys, rollbacks, scaling, flags).
+
+    Each point is computed from the state the sandbox was in at that time: revisions,
+    replicas, flags, jobs and faults as recorded. Worlds saved before replica and flag
+    changes were recorded show today's replicas and flags throughout.
+    """
+    if step_minutes > minutes:
+        raise InvalidInput(
+            f"step_minutes ({step_minutes}) is longer than the window ({minutes} min)",
+            "use a step of at most the window",
+        )
+    if minutes // step_minutes + 1 > MAX_POINTS:
+        raise InvalidInput(
+            f"{minutes} min at a {step_minutes}-min step is more than {MAX_POINTS} points",
+            f"use step_minutes of at least {-(-minutes // (MAX_POINTS - 1))}",
+        )
+    world, _ = load(ctx)
+    name = act.get_service(world, service).name
+    return metrics_history(world, name, ctx.clock(), minutes, step_minutes)
 
 
 @tool(risk="read")

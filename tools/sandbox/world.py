@@ -50,6 +50,21 @@ class Rollout(BaseModel):
     reason: str
 
 
+class Scaling(BaseModel):
+    """A change of a service's replica count (rollouts keep the revision history)."""
+
+    at: datetime
+    before: int
+    after: int
+
+
+class FlagToggle(BaseModel):
+    at: datetime
+    flag: str
+    before: bool
+    after: bool
+
+
 class Service(BaseModel):
     name: str
     revision: int
@@ -57,6 +72,10 @@ class Service(BaseModel):
     deployments: list[Deployment]
     rollouts: list[Rollout]
     flags: dict[str, bool]
+    # Kept so the past can be recomputed (``history``); worlds saved before these were kept
+    # load with empty lists, and their past is then read as the present replicas and flags.
+    scalings: list[Scaling] = Field(default_factory=list)
+    toggles: list[FlagToggle] = Field(default_factory=list)
 
     def deployment(self, revision: int) -> Deployment | None:
         return next((d for d in self.deployments if d.revision == revision), None)
