@@ -12,14 +12,11 @@ from pydantic import ValidationError
 from test_sandbox import Sandbox
 
 from copilot.domain.views import FactView
+from copilot.surfaces.web.chart_svg import BOTTOM, RIGHT, TOP, svg
 from copilot.surfaces.web.charts import (
-    BOTTOM,
-    RIGHT,
-    TOP,
     Chart,
     fact_charts,
     format_value,
-    svg,
     unit_of_query,
     values_table,
 )

@@ -62,9 +62,8 @@ class Renderer:
 
 def _charts(message: Message) -> list[Any]:
     """Inline charts of the facts behind a reply (``charts.py``), when there are any."""
-    try:
-        from copilot.surfaces.web import charts
-    except ImportError:  # pragma: no cover - the module lands with the charts work
-        return []
+    from copilot.surfaces.web.chart_svg import svg
+    from copilot.surfaces.web.charts import fact_charts
+
     facts = [f.model_dump(mode="json") for f in message.facts]
-    return [(c, charts.svg(c)) for c in charts.fact_charts(facts)]
+    return [(c, svg(c)) for c in fact_charts(facts)]
