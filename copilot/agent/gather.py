@@ -57,6 +57,7 @@ def run_read(
             arguments=arguments,
             ok=False,
             error=f"{tool} needs approval ({outcome.approval.id}); not run",
+            call=outcome.approval.id,
         )
     ok = ran.error is None and ran.result is not None
     return FactView(
@@ -67,6 +68,7 @@ def run_read(
         data=ran.result,
         error=ran.error or _unavailable(ran.result),
         at=now,
+        call=outcome.approval.id,
     )
 
 

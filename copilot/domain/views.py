@@ -44,6 +44,8 @@ class FactView(BaseModel):
     data: Any = None  # the tool's (redacted) result
     error: str | None = None
     at: datetime | None = None
+    # The read's approval id: its result is kept in the store (the checkpoint drops ``data``)
+    call: str | None = None
 
 
 class HistoryTurn(BaseModel):

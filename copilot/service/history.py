@@ -99,7 +99,7 @@ class History:
         from copilot.store.messages import add_message
 
         parts = self._parts
-        kept = [_bounded(f) for f in scrub(facts or [], parts.redactor)]
+        kept = [_bounded(f) for f in scrub(self._with_data(facts or []), parts.redactor)]
         with parts.door.deps.store.write() as conn:
             add_message(
                 conn,
@@ -111,6 +111,18 @@ class History:
                 cards=cards,
                 facts=kept,
             )
+
+    def _with_data(self, facts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The facts with their data: the checkpoint keeps facts without it, and each
+        read's (redacted) result is in the store under its approval id."""
+        wanted = [str(f["call"]) for f in facts if f.get("data") is None and f.get("call")]
+        if not wanted:
+            return facts
+        results = {c.approval_id: c.result for c in self._parts.door.cards_of(wanted)}
+        return [
+            {**f, "data": results.get(str(f.get("call")))} if f.get("data") is None else f
+            for f in facts
+        ]
 
     def _thread_values(self, conversation: str) -> dict[str, Any]:
         snapshot = self._parts.graph.get_state(_config(conversation))

@@ -63,7 +63,7 @@ class Renderer:
 def _charts(message: Message) -> list[Any]:
     """Inline charts of the facts behind a reply (``charts.py``), when there are any."""
     from copilot.surfaces.web.chart_svg import svg
-    from copilot.surfaces.web.charts import fact_charts
+    from copilot.surfaces.web.charts import fact_charts, values_table
 
     facts = [f.model_dump(mode="json") for f in message.facts]
-    return [(c, svg(c)) for c in fact_charts(facts)]
+    return [(c, svg(c), values_table(c)) for c in fact_charts(facts)]
