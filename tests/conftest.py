@@ -13,6 +13,9 @@ from pathlib import Path
 import pytest
 
 PACKS = Path(__file__).parent / "packs"
+# The browser tests' fixtures (a live server, Debian's chromium, people signed in to it);
+# a conftest.py of their own would shadow this module, which tests import by name.
+pytest_plugins = ["fakes.browser_fixtures"]
 POSTGRES_URL = os.environ.get("COPILOT_TEST_POSTGRES_URL", "")
 
 os.environ.setdefault("LITELLM_OFFLINE_MODE", "true")

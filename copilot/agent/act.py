@@ -213,7 +213,8 @@ def verify(state: AgentState, deps: AgentDeps) -> dict[str, Any]:
     if recovered is False and ref.rollback:
         line += "; the runbook's rollback: " + "; ".join(ref.rollback)
     cards = [c.model_copy(update={"verified": recovered}) if c is ref else c for c in state.cards]
-    return {"cards": cards, "outcomes": [*state.outcomes, line]}
+    # the re-reads become the run's facts: the reply shows what the telemetry says now
+    return {"cards": cards, "outcomes": [*state.outcomes, line], "facts": after}
 
 
 def _rollback_steps(runbooks: list[RunbookView], chunk: str | None) -> list[str]:

@@ -80,7 +80,11 @@ class Conversations(History):
         if not conversation:
             return self._decide(approval_id, principal, verdict, reason, break_glass)[0]
         with self._turns.hold(conversation):
+            shown = {f.get("call") for f in self._thread_values(conversation).get("facts", [])}
             reply, values = self._decide(approval_id, principal, verdict, reason, break_glass)
+            # only reads this decision caused (verify's) go with its reply
+            fresh = [f for f in values.get("facts") or [] if f.get("call") not in shown]
+            values = {**values, "facts": fresh}
             said = f"{principal.id} {'approved' if verdict == 'approve' else 'rejected'}"
             card = reply.cards[0] if reply.cards else None
             if card is not None:

@@ -1,6 +1,7 @@
-"""Browser tests: a real copilot server on loopback (``fakes.live_web``) and Debian's
-Chromium driven by Playwright. Without ``chromium`` they skip on a laptop and fail under
-CI, where ``.ci/run`` installs it."""
+"""Fixtures of the browser tests (imported by each test module: a conftest.py in
+tests/browser would shadow tests/conftest.py, which other tests import by name): a real
+copilot server on loopback (``fakes.live_web``) and Debian's Chromium driven by Playwright.
+Without ``chromium`` they skip on a laptop and fail under CI, where ``.ci/run`` installs it."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from fakes.live_web import LiveServer, Person, start_server
 
 
