@@ -15,6 +15,7 @@ they say who and what, and a redacted one would name nothing.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar
@@ -123,8 +124,12 @@ def inbound(parts: Parts, text: str) -> str:
 
 def check_conversation_id(parts: Parts, conversation: str) -> None:
     """A conversation id names a checkpoint thread: one holding a secret is refused, not
-    rewritten (a rewritten id would name another thread in the next process)."""
-    if any(rule.kind == "secret" for _, _, rule in parts.redactor.find(conversation)):
+    rewritten (a rewritten id would name another thread in the next process). Each of its
+    words is read on its own too: the rules want a token to stand alone, and in an id
+    (``inc-AKIA...``) a separator is no sign that the token goes on."""
+    words = [re.sub(apart, " ", conversation) for apart in (r"\W+", r"[^A-Za-z0-9]+")]
+    found = [f for text in (conversation, *words) for f in parts.redactor.find(text)]
+    if any(rule.kind == "secret" for _, _, rule in found):
         raise InvalidInput(
             "the conversation id looks like it holds a secret",
             "use the channel or thread id, or let the CLI pick one",
