@@ -62,8 +62,20 @@ class Calls:
 
     @outbound
     def card(self, approval_id: str) -> Card:
-        """One card (by approval or proposal id) as the store has it now."""
-        return self._parts.door.card(approval_id, "copilot")
+        """One card (by approval or proposal id) as the store has it now, drawn as a
+        conversation draws it: expired once its time is up, and what verify found."""
+        door = self._parts.door
+        card = door.card(approval_id, "copilot")
+        return door.cards_of([card.approval_id], self._verified(card))[0]
+
+    def _verified(self, card: Card) -> dict[str, bool | None]:
+        """What the agent found after this card's call ran (kept in its conversation's
+        checkpoint, not in the store); nothing to look up for a card that has not run."""
+        if not card.conversation or (card.result is None and card.error is None):
+            return {}
+        config = {"configurable": {"thread_id": card.conversation}}
+        values = self._parts.graph.get_state(config).values or {}
+        return {ref["approval_id"]: ref.get("verified") for ref in values.get("cards", [])}
 
     @outbound
     def cards(
