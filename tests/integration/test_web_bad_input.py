@@ -197,10 +197,12 @@ def test_markup_in_a_message_is_shown_as_text(tmp_path: Any) -> None:
             html = alice.client.get(page).text
             assert "<script>alert(1)" not in html and "<img src=x" not in html, page
             assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html, page
-        # the sign-in page's reason and user name are escaped too
-        stranger = web.client("127.0.0.90")
-        html = stranger.get("/sign-in", params={"reason": "<script>alert(3)</script>"}).text
-        assert "<script>alert(3)" not in html and "&lt;script&gt;alert(3)" in html
+        # the sign-in page echoes the name typed, escaped, and never a link's own reason
+        stranger = Person("<b>x</b>", web.client("127.0.0.90"))
+        html = stranger.client.get("/sign-in", params={"reason": "<script>alert(3)</script>"}).text
+        assert "alert(3)" not in html
+        html = stranger.sign_in_form("a wrong password").text
+        assert "<b>x</b>" not in html and 'value="&lt;b&gt;x&lt;/b&gt;"' in html
 
 
 def test_every_page_has_the_content_security_policy(tmp_path: Any) -> None:
