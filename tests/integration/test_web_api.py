@@ -114,6 +114,29 @@ def test_a_rejected_card_never_runs(tmp_path: Path) -> None:
         assert not events_of(carol.audit(), card_id, "execution.started")
 
 
+def test_a_card_past_its_time_is_expired_everywhere_and_cannot_run(
+    tmp_path: Path, clock: Any
+) -> None:
+    """The card alone (GET /api/approvals/{id}) shows what the conversation shows: expired
+    once its 15 minutes are up, though nobody has touched its record since."""
+    with serve(web_settings(tmp_path / "data"), clock=clock) as web:
+        alice, bob = web.person("alice"), web.person("bob")
+        web.service.inject_fault("bad_deploy", "checkout")
+        clock.advance(180)  # the deploy went out three minutes ago
+        card_id = proposed_card(web, alice, "inc-late")
+        clock.advance(901)
+        assert bob.card(card_id)["state"] == "expired"
+        assert bob.view("inc-late")["cards"][card_id]["state"] == "expired"
+        listed = bob.client.get("/api/proposals", params={"state": "expired"}).json()
+        assert [c["approval_id"] for c in listed] == [card_id]
+
+        r = bob.decide(card_id)
+        assert r.status_code == 409, r.text
+        assert "expired" in r.json()["error"]
+        assert bob.card(card_id)["state"] == "expired"
+        assert not events_of(bob.audit(), card_id, "execution.started")
+
+
 def _denied(event: dict[str, Any]) -> bool:
     data = event.get("data") or {}
     return data.get("action") == "approve" and data.get("allowed") is False
