@@ -160,3 +160,16 @@ messages = Table(
     Column("cards", JSON, nullable=False),  # approval ids this message is about
     Column("facts", JSON, nullable=False),  # the reads of the turn it answers (redacted)
 )
+
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    # sha256 of the session's token: the cookie holds the token, the store only its digest,
+    # so a copy of the database signs nobody in.
+    Column("id", String(64), primary_key=True),
+    Column("user_id", String(200), nullable=False, index=True),
+    Column("via", String(32), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("ended_at", UTCDateTime),  # signed out (or ended by an admin)
+)

@@ -258,3 +258,21 @@ def test_add_on_a_terminal_asks_twice_without_echo(config: Path):
     assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0, seen
     assert b"added tina" in seen and PASSWORD.encode() not in seen  # no echo
     assert verify_password(table(config)["users"]["tina"]["password_hash"], PASSWORD)
+
+
+def test_sign_out_ends_a_users_web_sessions(config: Path, monkeypatch: pytest.MonkeyPatch):
+    from copilot.service import CopilotService
+    from copilot.settings import load_settings
+
+    assert users(config, "add", "bob", "--role", "sre", password=PASSWORD).returncode == 0
+    monkeypatch.setenv("COPILOT_CONFIG", str(config))
+    monkeypatch.delenv("COPILOT_USERS")
+    service = CopilotService.open(load_settings())
+    try:
+        token = service.open_session("bob", "password", 3600)
+        assert service.session_user(token) == "bob"
+        done = users(config, "sign-out", "bob")
+        assert done.returncode == 0 and "ended 1 session of bob" in done.stdout
+        assert service.session_user(token) is None
+    finally:
+        service.close()

@@ -122,6 +122,17 @@ def remove(name: str = NAME, config: Path | None = CONFIG) -> None:
     print(f"removed {name} from {path}")
 
 
+@users_app.command("sign-out")
+def sign_out(name: str = NAME) -> None:
+    """End every web session of a user now (a lost laptop, someone who left): their
+    cookies sign nobody in any more. (A removed user's sessions end at their next request.)"""
+    from copilot.surfaces.cli.common import open_service
+
+    with open_service() as service:
+        ended = service.end_sessions(name)
+    print(f"ended {ended} session{'s' if ended != 1 else ''} of {name}")
+
+
 @users_app.command("list")
 def list_(config: Path | None = CONFIG, as_json: bool = JSON) -> None:
     """List the users of the config: name, roles, display name, whether a password is set."""

@@ -65,14 +65,16 @@ def password_fingerprint(password_hash: str | None) -> str:
     return hashlib.sha256((password_hash or "").encode()).hexdigest()[:16]
 
 
-def sign_in(request: Request, user_id: str, via: str) -> None:
-    """Start a session for ``user_id`` (a fresh CSRF token: no token from before signing
-    in stays valid after it)."""
+async def sign_in(request: Request, user_id: str, via: str) -> None:
+    """Start a session for ``user_id``: a new server-side session (any this browser held
+    ends) and a fresh CSRF token (no token from before signing in stays valid after it)."""
     ctx = web(request)
+    await sign_out(request)
+    token = await ctx.call(ctx.service.open_session, user_id, via, ctx.settings.web.session_ttl_s)
     user = ctx.settings.users.get(user_id)
-    request.session.clear()
     request.session.update(
         {
+            "sid": token,
             "user": user_id,
             "via": via,
             "at": int(now()),
@@ -82,38 +84,49 @@ def sign_in(request: Request, user_id: str, via: str) -> None:
     )
 
 
-def sign_out(request: Request) -> None:
+async def sign_out(request: Request) -> None:
+    """End this browser's session on the server (every copy of the cookie with it) and
+    forget it here."""
+    token = request.session.get("sid")
+    if isinstance(token, str):
+        ctx = web(request)
+        await ctx.call(ctx.service.close_session, token)
     request.session.clear()
 
 
-def session_user(request: Request) -> tuple[str, str]:
+async def session_user(request: Request) -> tuple[str, str]:
     """(user id, how they signed in) of a valid session, or ``SignInRequired``."""
     ctx = web(request)
     s = request.session
-    user_id, via, at = s.get("user"), s.get("via"), s.get("at")
-    if not isinstance(user_id, str) or not isinstance(via, str) or not isinstance(at, int):
+    token, user_id, via, at = s.get("sid"), s.get("user"), s.get("via"), s.get("at")
+    if not all(isinstance(v, str) for v in (token, user_id, via)) or not isinstance(at, int):
         raise SignInRequired("sign-in")
+    assert isinstance(user_id, str) and isinstance(via, str)
     if now() - at > ctx.settings.web.session_ttl_s:
-        sign_out(request)
+        await sign_out(request)
         raise SignInRequired("expired")
     user = ctx.settings.users.get(user_id)
     if user is None:
-        sign_out(request)
+        await sign_out(request)
         raise SignInRequired("removed")
     if via == "password" and s.get("pw") != password_fingerprint(user.password_hash):
-        sign_out(request)
+        await sign_out(request)
         raise SignInRequired("password")
+    # signed out elsewhere (a copied cookie), ended by an admin, or past its time
+    if await ctx.call(ctx.service.session_user, token) != user_id:
+        request.session.clear()
+        raise SignInRequired("expired")
     return user_id, via
 
 
 async def current_principal(request: Request) -> Principal:
     """The signed-in person as the service knows them (roles from config)."""
     ctx = web(request)
-    user_id, via = session_user(request)
+    user_id, via = await session_user(request)
     try:
         return await ctx.call(ctx.service.principal, user_id, f"web:{via}")
     except CopilotError:
-        sign_out(request)
+        await sign_out(request)
         raise SignInRequired("removed") from None
 
 

@@ -224,7 +224,7 @@ def router(settings: Settings) -> APIRouter:
         if not isinstance(value, str) or not value:
             return _refused(request, Refused(502, f"the ID token has no {conf.claim} claim"))
         if conf.claim == "email" and claims.get("email_verified") is False:
-            sign_out(request)
+            await sign_out(request)
             return _refused(
                 request,
                 Refused(
@@ -235,7 +235,7 @@ def router(settings: Settings) -> APIRouter:
             )
         user = copilot_user(conf, set(web(request).settings.users), value)
         if user is None:
-            sign_out(request)  # whoever this browser held before, it is not this person
+            await sign_out(request)  # whoever this browser held before, it is not this person
             return _refused(
                 request,
                 Refused(
@@ -245,7 +245,7 @@ def router(settings: Settings) -> APIRouter:
                     "ask an admin to add them to [web.oidc.users] (or as a user of that name)",
                 ),
             )
-        sign_in(request, user, "oidc")
+        await sign_in(request, user, "oidc")
         log.info("oidc: %s signed in", user)
         return RedirectResponse(target, status_code=303)
 

@@ -107,7 +107,7 @@ def router() -> APIRouter:
         ctx = web(request)
         wait, ok = await ctx.call(_check, ctx, username.strip(), password, _address(request))
         if ok:
-            sign_in(request, username.strip(), "password")
+            await sign_in(request, username.strip(), "password")
             return RedirectResponse(_safe_next(next), status_code=303)
         status = 429 if wait else 401
         reason = f"too many sign-in attempts; try again in {wait} s" if wait else BAD_CREDENTIALS
@@ -131,7 +131,7 @@ def router() -> APIRouter:
 
     @r.post("/sign-out", include_in_schema=False, dependencies=[Depends(_check_csrf)])
     async def sign_out_form(request: Request) -> Response:
-        sign_out(request)
+        await sign_out(request)
         return RedirectResponse("/sign-in?reason=signed-out", status_code=303)
 
     @r.get("/api/session", response_model=SessionInfo, tags=["session"])
@@ -156,7 +156,7 @@ def router() -> APIRouter:
             )
         if not ok:
             return JSONResponse({"error": BAD_CREDENTIALS, "hint": ""}, status_code=401)
-        sign_in(request, body.username, "password")
+        await sign_in(request, body.username, "password")
         me = await ctx.call(ctx.service.principal, body.username, "web:password")
         info = SessionInfo(user=me.id, roles=list(me.roles), csrf_token=csrf_token(request))
         return JSONResponse(info.model_dump())
@@ -164,7 +164,7 @@ def router() -> APIRouter:
     @r.delete("/api/session", status_code=204, tags=["session"])
     async def session_delete(request: Request, _: None = Depends(_check_csrf)) -> Response:
         """Sign out."""
-        sign_out(request)
+        await sign_out(request)
         return Response(status_code=204)
 
     return r
