@@ -11,7 +11,10 @@ from copilot.redact.builtin_saas import SAAS_TOKENS, TokenSpecs
 from copilot.redact.rules import Rule, compile_rule
 
 # Not preceded or followed by a character that would make the match part of a longer token.
-_L = r"(?<![A-Za-z0-9_.+/-])"
+# A path (/tmp/ghp_...) or an id (inc-AKIA...) in front of a prefixed token leaves it
+# standing alone; a letter, digit, "_", "." or "+" continues it (allowing "." too added a
+# false positive on the public corpus and caught nothing more there).
+_L = r"(?<![A-Za-z0-9_.+])"
 _R = r"(?![A-Za-z0-9_-])"
 
 # Masked or templated values that documentation uses in place of a real token.

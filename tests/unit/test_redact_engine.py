@@ -181,3 +181,12 @@ def test_placeholder_memory_is_bounded_and_numbers_never_repeat(monkeypatch):
     seen = [r.placeholder("k", f"secret-{i}") for i in range(10)]
     assert len(set(seen)) == 10 and len(r._placeholders) <= 3
     assert r.placeholder("k", "secret-9") == seen[9]  # still remembered: stable
+
+
+def test_a_prefixed_token_after_a_path_or_an_id_separator_is_redacted() -> None:
+    from copilot.redact.builtin import BUILTIN_RULES
+    from copilot.redact.engine import Redactor
+
+    token = "ghp_" + "aB3dE5fG7hJ9kL1mN3pQ5rS7tV9wX1yZ2bC4"
+    for text in (f"/tmp/{token}", f"inc-{token}", f"see https://x.example/{token} now"):
+        assert token not in Redactor(BUILTIN_RULES).text(text), text
