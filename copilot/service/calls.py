@@ -61,11 +61,12 @@ class Calls:
         return self.card(approval_id)
 
     @outbound
-    def card(self, approval_id: str) -> Card:
+    def card(self, approval_id: str, asked_by: str = "copilot") -> Card:
         """One card (by approval or proposal id) as the store has it now, drawn as a
-        conversation draws it: expired once its time is up, and what verify found."""
+        conversation draws it: expired once its time is up, and what verify found. An
+        unknown id is refused on the record as asked by ``asked_by``."""
         door = self._parts.door
-        card = door.card(approval_id, "copilot")
+        card = door.card(approval_id, asked_by)
         return door.cards_of([card.approval_id], self._verified(card))[0]
 
     def _verified(self, card: Card) -> dict[str, bool | None]:

@@ -50,12 +50,14 @@ class Health(BaseModel):
 Ctx = Annotated[WebContext, Depends(web)]
 
 
-async def card_in(ctx: WebContext, approval_id: str, conversation: str | None) -> Card:
+async def card_in(
+    ctx: WebContext, approval_id: str, conversation: str | None, who: str = "copilot"
+) -> Card:
     """The card, or 404 when it does not exist or belongs to another conversation."""
     if not approval_id.isascii() or len(approval_id) > 40:
         raise NotFound(f"no card {approval_id[:40]!r}", "check the id")
     try:
-        card = await ctx.call(ctx.service.card, approval_id)
+        card = await ctx.call(ctx.service.card, approval_id, who)
     except InvalidInput:
         raise NotFound(f"no card {approval_id!r}", "check the id") from None
     if conversation is not None and card.conversation != conversation:
@@ -89,13 +91,13 @@ def router() -> APIRouter:
 
     @r.get("/approvals/{approval_id}", response_model=Card)
     async def approval(ctx: Ctx, me: Signed, approval_id: str) -> Card:
-        return await card_in(ctx, approval_id, None)
+        return await card_in(ctx, approval_id, None, me.id)
 
     @r.post("/approvals/{approval_id}/decision", response_model=Reply, dependencies=csrf)
     async def decision(ctx: Ctx, me: Signed, approval_id: str, body: DecisionIn) -> Reply:
         """Approve or reject a card; a completed quorum runs the call (the reply says how
         it went)."""
-        card = await card_in(ctx, approval_id, body.conversation)
+        card = await card_in(ctx, approval_id, body.conversation, me.id)
         try:
             return await ctx.call(
                 ctx.service.decide,

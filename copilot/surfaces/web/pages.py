@@ -99,7 +99,7 @@ def router() -> APIRouter:
         reason: Annotated[str, Form(max_length=1000)] = "",
     ) -> Response:
         ctx = web(request)
-        card = await card_in(ctx, approval_id, conversation)
+        card = await card_in(ctx, approval_id, conversation, me.id)
         try:
             if verdict == "withdraw":
                 await ctx.call(ctx.service.cancel, card.approval_id, me)

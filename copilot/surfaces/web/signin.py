@@ -72,8 +72,11 @@ def _address(request: Request) -> str:
 
 
 def _safe_next(target: str | None) -> str:
-    """Only a path on this site: never an open redirect."""
-    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+    """Only a path on this site: never an open redirect (browsers drop tabs and line
+    breaks from URLs, so "/\t/evil.example" would be "//evil.example")."""
+    if not target or not target.isprintable() or " " in target or "\\" in target:
+        return "/"
+    if target.startswith("/") and not target.startswith("//"):
         return target
     return "/"
 
