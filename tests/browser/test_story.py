@@ -100,3 +100,42 @@ def test_a_message_from_another_browser_appears_live(
     assert bob.page.evaluate("window.__stillHere") is True
     # the box is cleared once the send is done (the turn may still run when bob sees it)
     alice.wait_for_function("document.getElementById('text').value === ''")
+
+
+def test_a_two_person_card_shows_one_of_two_live_then_runs(
+    live: LiveServer, people: dict[str, Person]
+) -> None:
+    """A high-risk change in prod needs an SRE and an on-call lead: bob's approval shows
+    as 1 of 2 on every page at once, and carol's completes it."""
+    service = live.service
+    alice_p = service.principal("alice")
+    proposed, ran = service.call(
+        alice_p, "sandbox.rotate_secret", {"name": "payments-psp-key"}, conversation="web-rotate"
+    )
+    assert ran is None
+    aid = proposed.approval.id
+    # the card enters the conversation as a reply mentioning it would
+    service._record("web-rotate", "alice", "user", "rotate the leaked payments PSP key")
+    service._record("web-rotate", "copilot", "copilot", f"Proposed rotation as {aid}", cards=[aid])
+    url = f"{live.url}/c/web-rotate"
+    alice, bob, carol = people["alice"], people["bob"], people["carol"]
+    for person in (alice, bob, carol):
+        person.page.goto(url)
+        person.page.wait_for_selector(f"#card-{aid}")
+    assert "0 of 2" in carol.page.locator(f"#card-{aid} .needs").inner_text()
+
+    bob.page.locator(f"#card-{aid} button.approve").click()
+    for person in (alice, carol):
+        person.page.wait_for_selector(f"#card-{aid} .steps li:has-text('approved by bob (1 of 2)')")
+        assert person.page.locator(f"#card-{aid}").get_attribute("data-state") == "proposed"
+        assert "1 of 2" in person.page.locator(f"#card-{aid} .needs").inner_text()
+    carol.shot("06-carol-sees-one-of-two")
+    assert bob.page.locator(f"#card-{aid} button.approve").count() in (0, 1)
+
+    carol.page.locator(f"#card-{aid} button.approve").click()
+    for person in (alice, bob, carol):
+        person.page.wait_for_selector(f"#card-{aid}[data-state=succeeded]")
+    text = alice.page.locator(f"#card-{aid}").inner_text()
+    assert "approved by carol (2 of 2)" in text and "succeeded" in text
+    assert len(executions(live, aid)) == 1
+    alice.shot("07-alice-sees-two-of-two-succeeded")
