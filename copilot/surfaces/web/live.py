@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -24,6 +25,9 @@ from copilot.surfaces.web.views import fingerprint
 
 IN_FLIGHT = frozenset({"approved", "executing"})
 IN_FLIGHT_POLL_S = 0.25
+# A stream outlives the request that opened it: its session is checked again this often,
+# and the stream ends once the person signed out, was signed out, or the session expired.
+SESSION_RECHECK_S = 10.0
 
 
 class Hub:
@@ -62,8 +66,15 @@ async def conversation_events(
     wake = ctx.hub.subscribe(conversation)
     drawn: dict[str, tuple[Any, ...]] = {}
     first = True
+    token = request.session.get("sid")
+    checked = time.monotonic()
     try:
         while not await request.is_disconnected():
+            if time.monotonic() - checked > SESSION_RECHECK_S:
+                checked = time.monotonic()
+                live = await ctx.call(ctx.service.session_user, str(token or ""))
+                if live != me.id:
+                    return
             wake.clear()
             view = await ctx.call(ctx.service.conversation, conversation, after=after)
             await render.prepare(view)
