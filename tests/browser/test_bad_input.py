@@ -174,3 +174,26 @@ def test_an_expired_session_goes_back_to_sign_in(
     alice.page.wait_for_url("**/sign-in**")
     assert "expired" in alice.page.locator(".flash").inner_text()
     assert len(live.service.conversation(conversation).messages) == messages
+
+
+def test_the_card_can_be_approved_with_the_keyboard_alone(
+    live: LiveServer, people: dict[str, Person]
+) -> None:
+    live.service.inject_fault("bad_deploy", "checkout")
+    alice = people["alice"]
+    alice.page.fill("#first", "checkout is returning 500s")
+    alice.page.click("text=Start a conversation")
+    card = alice.page.locator("article.card")
+    card.wait_for()
+    aid = str(card.get_attribute("id")).removeprefix("card-")
+    bob = people["bob"].page
+    bob.goto(alice.page.url)
+    approve = bob.get_by_role("button", name=f"Approve sandbox.rollback_deployment ({aid})")
+    for _ in range(60):  # Tab through the page until the card's Approve has the focus
+        bob.keyboard.press("Tab")
+        if approve.evaluate("el => el === document.activeElement"):
+            break
+    else:
+        raise AssertionError("the Approve button is not reachable with Tab")
+    bob.keyboard.press("Enter")
+    bob.wait_for_selector(f"#card-{aid}[data-state=succeeded]")
