@@ -44,4 +44,7 @@ class ConversationView(BaseModel):
     cards: dict[str, Card] = Field(default_factory=dict)  # approval id -> card, as now
     # approval id -> the message that first mentions it (where a page shows the card whole)
     first_mention: dict[str, int] = Field(default_factory=dict)
+    # changes proposed in this conversation that no message mentions (``copilot call
+    # --conversation``, another surface): shown after the messages
+    elsewhere: list[str] = Field(default_factory=list)
     pending: list[str] = Field(default_factory=list)  # approval ids the agent waits on

@@ -23,7 +23,7 @@ from copilot.redact.ruleset import redactor_for
 from copilot.settings import Settings
 from copilot.store import open_store
 from copilot.store.records import get_records
-from copilot.store.schema import approvals
+from copilot.store.schema import approvals, proposals
 from copilot.toolkit.registry import Registry, discover
 
 
@@ -108,6 +108,19 @@ class Door:
             for aid in approval_ids
             if aid in found
         ]
+
+    def changes_in(self, conversation: str, limit: int = 200) -> list[str]:
+        """Approval ids of the changes (not reads) proposed in ``conversation``, oldest
+        first: what a conversation shows besides the cards its messages mention."""
+        with self.deps.store.read() as conn:
+            found = conn.execute(
+                select(approvals.c.id)
+                .join(proposals, proposals.c.id == approvals.c.proposal_id)
+                .where(proposals.c.conversation == conversation, proposals.c.risk != "read")
+                .order_by(approvals.c.created_at)
+                .limit(limit)
+            )
+            return list(found.scalars())
 
     def cards(self, states: list[str] | None = None, limit: int = 50) -> list[Card]:
         """The newest cards, optionally in these states; a waiting card past its expiry

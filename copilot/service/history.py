@@ -66,16 +66,19 @@ class History:
         for m in every:
             for aid in m.cards:
                 first.setdefault(aid, m.id)
-        ids = list(first)
+        door = self._parts.door
+        elsewhere = [aid for aid in door.changes_in(conversation) if aid not in first]
+        ids = [*first, *elsewhere]
         state = self._thread_values(conversation)
         verified = {c["approval_id"]: c.get("verified") for c in state.get("cards", [])}
-        cards = self._parts.door.cards_of(ids, verified)
+        cards = door.cards_of(ids, verified)
         waiting = "await_approval" in (self._thread_next(conversation) or ())
         return ConversationView(
             id=conversation,
             messages=new,
             cards={c.approval_id: c for c in cards},
             first_mention=first,
+            elsewhere=elsewhere,
             pending=list(state.get("pending", [])) if waiting else [],
         )
 

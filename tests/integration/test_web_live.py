@@ -40,3 +40,37 @@ def test_a_stream_sends_what_came_after_and_ends_with_its_session(
         assert kinds.count(f"card-{aid}") == 1  # every card once, as it is now
         assert any(f"id: {first + 1}" in line for line in seen)
         assert not bob.signed_in()
+
+
+def test_a_change_proposed_outside_the_chat_shows_in_its_conversation(tmp_path: Path) -> None:
+    with serve(web_settings(tmp_path / "data")) as web:
+        service = web.service
+        alice = web.person("alice")
+        assert alice.say("web-cli", "what is the status of checkout").status_code == 200
+        before, _ = service.call(
+            service.principal("alice"),
+            "sandbox.restart_service",
+            {"service": "search"},
+            conversation="web-cli",
+        )
+        page = alice.client.get("/c/web-cli").text
+        assert f'id="card-{before.approval.id}"' in page.split('id="elsewhere"', 1)[1]
+        last = alice.view("web-cli")["messages"][-1]["id"]
+        seen: list[str] = []
+        with alice.client.stream("GET", f"/c/web-cli/events?after={last}") as stream:
+            for line in stream.iter_lines():
+                seen.append(line)
+                if line == f"event: card-{before.approval.id}":  # the first pass: drawn
+                    later, _ = service.call(
+                        service.principal("bob"),
+                        "sandbox.restart_service",
+                        {"service": "checkout"},
+                        conversation="web-cli",
+                    )
+                    web.app.state.web.hub.notify("web-cli")
+                if "event: elsewhere" in seen and line == "":  # the event ended
+                    break
+        data = seen[seen.index("event: elsewhere") + 1 :]
+        assert any(f'id="card-{later.approval.id}"' in line for line in data)
+        # reads the conversation made are not listed as changes
+        assert all("sandbox.get_metrics" not in line for line in data)

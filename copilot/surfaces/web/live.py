@@ -87,6 +87,8 @@ async def conversation_events(
                 if drawn.get(aid) != seen:
                     if first or aid in drawn:
                         yield {"event": f"card-{aid}", "data": render.card(view, card)}
+                    elif aid in view.elsewhere:  # new, and in no message: added at the end
+                        yield {"event": "elsewhere", "data": render.card(view, card)}
                     drawn[aid] = seen
             first = False
             busy = any(c.state.value in IN_FLIGHT for c in view.cards.values())

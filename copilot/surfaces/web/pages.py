@@ -70,8 +70,9 @@ def router() -> APIRouter:
         render = Renderer(request, me)
         await render.prepare(view)
         shown = [render.message(view, m) for m in view.messages]
+        others = [render.card(view, view.cards[aid]) for aid in view.elsewhere]
         last = view.messages[-1].id if view.messages else 0
-        return _page(request, me, "chat", view=view, shown=shown, last=last)
+        return _page(request, me, "chat", view=view, shown=shown, others=others, last=last)
 
     @r.post("/c/{conversation}/messages", dependencies=csrf)
     async def say(
