@@ -70,7 +70,8 @@ class Person:
         self.page = self.context.new_page()
         self.dialogs: list[str] = []
         self.page.on("dialog", self._dialog)
-        self.page.set_default_timeout(20_000)
+        # generous: a loaded two-core CI machine runs three workers, servers and browsers at once
+        self.page.set_default_timeout(60_000)
 
     def _dialog(self, dialog: Any) -> None:
         self.dialogs.append(dialog.message)
