@@ -11,7 +11,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from copilot.domain import Card, Principal, Risk, Vote
 from copilot.domain.models import ApprovalState
-from copilot.surfaces.web import views
+from copilot.surfaces import card_words as views
 from copilot.surfaces.web.app import HERE
 
 T = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)

@@ -110,7 +110,7 @@ def _templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     env = templates.env
     env.autoescape = True  # every template, whatever its name
-    from copilot.surfaces.web import views
+    from copilot.surfaces import card_words as views
 
     env.globals["v"] = views
     return templates

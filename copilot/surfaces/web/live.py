@@ -19,9 +19,9 @@ from typing import Any
 from fastapi import Request
 
 from copilot.domain import Principal
+from copilot.surfaces.card_words import fingerprint
 from copilot.surfaces.web.context import web
 from copilot.surfaces.web.render import Renderer
-from copilot.surfaces.web.views import fingerprint
 
 IN_FLIGHT = frozenset({"approved", "executing"})
 IN_FLIGHT_POLL_S = 0.25

@@ -10,7 +10,7 @@ from fastapi import Request
 from copilot.domain import Card, Principal
 from copilot.domain.conversations import ConversationView, Message
 from copilot.errors import CopilotError
-from copilot.surfaces.web import views
+from copilot.surfaces import card_words as views
 from copilot.surfaces.web.auth import csrf_token
 from copilot.surfaces.web.context import web
 

@@ -1,5 +1,5 @@
-"""What a card and a message show, in words: the state line, the steps so far, provenance
-links. Plain functions over domain models, used by the templates and the live stream."""
+"""What a card shows, in words, on every surface (the web page, Slack): the state line,
+the steps so far, the headline. Plain functions over domain models."""
 
 from __future__ import annotations
 
