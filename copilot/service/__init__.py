@@ -17,7 +17,7 @@ from copilot.service.calls import Calls
 from copilot.service.conversations import Conversations
 from copilot.service.history import TurnLocks
 from copilot.service.operator import Operator
-from copilot.service.sessions import Sessions
+from copilot.service.sessions import Deliveries, Sessions
 from copilot.service.wiring import (
     GatewayFactory,
     IndexFactory,
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 __all__ = ["CopilotService", "open_runbook_index"]
 
 
-class CopilotService(Conversations, Calls, Operator, Sessions):
+class CopilotService(Conversations, Calls, Operator, Sessions, Deliveries):
     def __init__(self, parts: Parts) -> None:
         self._parts = parts
         self._turns = TurnLocks()

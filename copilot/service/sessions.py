@@ -1,4 +1,5 @@
-"""Sign-in sessions of the web surface, kept in the store: a session ends for every copy
+"""Sign-in sessions of the web surface, and deliveries of events that senders retry, kept
+in the store. Sessions: a session ends for every copy
 of its cookie when its person signs out (or ``end_sessions`` ends them all), and each
 start and end is on the audit record. The store keeps the sha256 of a session's token,
 never the token.
@@ -105,3 +106,30 @@ class Sessions:
                     ts=now,
                 )
         return int(ended or 0)
+
+
+class Deliveries:
+    _parts: Parts
+
+    @errors_redacted
+    def first_delivery(self, source: str, event_id: str) -> bool:
+        """Whether this is the first time ``source`` delivered ``event_id`` (recorded now);
+        a retry, here or at another replica, gets False and is not answered again."""
+        from sqlalchemy.exc import IntegrityError
+
+        from copilot.errors import InvalidInput
+        from copilot.store.schema import deliveries
+
+        if not source or not event_id or len(source) > 32 or len(event_id) > 200:
+            raise InvalidInput("an event needs a source and an id", "check the payload")
+        deps = self._parts.door.deps
+        try:
+            with deps.store.write() as conn:
+                conn.execute(
+                    insert(deliveries).values(
+                        source=source, event_id=event_id, received_at=deps.clock()
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True

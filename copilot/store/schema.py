@@ -173,3 +173,14 @@ web_sessions = Table(
     Column("expires_at", UTCDateTime, nullable=False),
     Column("ended_at", UTCDateTime),  # signed out (or ended by an admin)
 )
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    # An event a sender may deliver more than once (Slack retries with the same event_id;
+    # webhooks resend): the first delivery inserts, every later one finds it here, in this
+    # replica or another, before or after a restart.
+    Column("source", String(32), primary_key=True),
+    Column("event_id", String(200), primary_key=True),
+    Column("received_at", UTCDateTime, nullable=False),
+)
