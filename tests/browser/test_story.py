@@ -67,6 +67,11 @@ def test_two_people_approve_and_both_pages_watch_it_run(
     for person in (alice, dana):
         person.page.wait_for_selector(f"#card-{aid}[data-state=executing]")
     alice.shot("04-alice-watches-it-run")
+    # bob's request returns once the run and verify are done: then the record is final
+    bob.page.locator("#flash .flash").filter(has_text="succeeded").wait_for()
+    verified = live.service.card(aid).verified
+    last = live.service.conversation(url.rsplit("/", 1)[1]).messages[-1].text
+    assert verified is True, last  # what verify said, if it did not find it recovered
     for person in (alice, bob, dana):
         person.page.wait_for_selector(f"#card-{aid}[data-state=succeeded][data-verified=yes]")
     text = alice.page.locator(f"#card-{aid}").inner_text()
