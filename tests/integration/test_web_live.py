@@ -31,13 +31,15 @@ def test_a_stream_sends_what_came_after_and_ends_with_its_session(
         with bob.client.stream("GET", f"/c/web-live/events?after={first}") as stream:
             for line in stream.iter_lines():
                 seen.append(line)
-                if f"card-{aid}" in line:
+                if line.startswith("data:") and f'id="card-{aid}"' in line:
                     # the page has everything now: end bob's sessions; the stream must end
                     web.service.end_sessions("bob")
         kinds = events(seen)
         assert kinds[0] == "message"  # the reply, after the message the page already had
         assert kinds.count("message") == 1
-        assert kinds.count(f"card-{aid}") == 1  # every card once, as it is now
+        assert kinds.count("card") == 1  # every card once, as it is now
+        sent = "\n".join(seen)
+        assert f'id="card-{aid}"' in sent and 'hx-swap-oob="true"' in sent
         assert any(f"id: {first + 1}" in line for line in seen)
         assert not bob.signed_in()
 
@@ -60,7 +62,7 @@ def test_a_change_proposed_outside_the_chat_shows_in_its_conversation(tmp_path: 
         with alice.client.stream("GET", f"/c/web-cli/events?after={last}") as stream:
             for line in stream.iter_lines():
                 seen.append(line)
-                if line == f"event: card-{before.approval.id}":  # the first pass: drawn
+                if line.startswith("data:") and f'id="card-{before.approval.id}"' in line:
                     later, _ = service.call(
                         service.principal("bob"),
                         "sandbox.restart_service",

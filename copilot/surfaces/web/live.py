@@ -86,7 +86,7 @@ async def conversation_events(
                 seen = fingerprint(card)
                 if drawn.get(aid) != seen:
                     if first or aid in drawn:
-                        yield {"event": f"card-{aid}", "data": render.card(view, card)}
+                        yield {"event": "card", "data": render.card(view, card, oob=True)}
                     elif aid in view.elsewhere:  # new, and in no message: added at the end
                         yield {"event": "elsewhere", "data": render.card(view, card)}
                     drawn[aid] = seen

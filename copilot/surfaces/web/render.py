@@ -54,10 +54,12 @@ class Renderer:
         tpl = self.ctx.templates.get_template("partials/message.html")
         return tpl.render(self.base(view) | {"m": message, "charts": _charts(message)})
 
-    def card(self, view: ConversationView, card: Card) -> str:
+    def card(self, view: ConversationView, card: Card, *, oob: bool = False) -> str:
+        """A card; ``oob``: as an update that replaces the card of the same id wherever
+        it is on the page."""
         tpl = self.ctx.templates.get_template("partials/card.html")
         facts_msg = view.first_mention.get(card.approval_id)
-        return tpl.render(self.base(view) | {"card": card, "facts_msg": facts_msg})
+        return tpl.render(self.base(view) | {"card": card, "facts_msg": facts_msg, "oob": oob})
 
 
 def _charts(message: Message) -> list[Any]:
