@@ -25,8 +25,8 @@ CAUSAL = {"bad_deploy": "unhandled exception on ", "crash_loop": "missing"}
 def sandbox_window(lines: int, fault: str = "bad_deploy", seed: int = 7) -> list[str]:
     """The newest ``lines`` lines of every sandbox service, ``FAULT_LEAD`` after ``fault``."""
     from copilot_tools.sandbox.faults import inject
+    from copilot_tools.sandbox.genesis import new_world
     from copilot_tools.sandbox.telemetry import logs
-    from copilot_tools.sandbox.world import new_world
 
     world = new_world(seed, T0 - timedelta(hours=HISTORY_HOURS + 1))
     world, _ = inject(world, fault, None, T0 - FAULT_LEAD)

@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from fakes.live_web import LiveServer, Person
+from fakes.live_web import LiveServer, Person, bad_deploy_card
 
 XSS = "<script>alert('xss')</script><img src=x onerror=\"alert('img')\">"
 
@@ -91,14 +91,8 @@ def test_markup_from_people_runbooks_and_tools_is_text(
 def test_double_click_and_racing_requests_run_once(
     live: LiveServer, people: dict[str, Person]
 ) -> None:
-    live.service.inject_fault("bad_deploy", "checkout")
     alice = people["alice"]
-    alice.page.fill("#first", "checkout is returning 500s")
-    alice.page.click("text=Start a conversation")
-    card = alice.page.locator("article.card")
-    card.wait_for()
-    aid = str(card.get_attribute("id")).removeprefix("card-")
-    conversation = alice.page.url.rsplit("/", 1)[1]
+    aid, conversation = bad_deploy_card(live, alice)
     bob = people["bob"]
     bob.page.goto(alice.page.url)
     bob.page.dblclick(f"#card-{aid} button.approve")
@@ -121,13 +115,8 @@ def test_double_click_and_racing_requests_run_once(
 
 
 def test_refused_requests_record_nothing(live: LiveServer, people: dict[str, Person]) -> None:
-    live.service.inject_fault("bad_deploy", "checkout")
     alice = people["alice"]
-    alice.page.fill("#first", "checkout is returning 500s")
-    alice.page.click("text=Start a conversation")
-    alice.page.locator("article.card").wait_for()
-    aid = str(alice.page.locator("article.card").get_attribute("id")).removeprefix("card-")
-    conversation = alice.page.url.rsplit("/", 1)[1]
+    aid, conversation = bad_deploy_card(live, alice)
     bob = people["bob"]
     bob.page.goto(f"{live.url}/")
     before = audit_kinds(live)
@@ -179,13 +168,8 @@ def test_an_expired_session_goes_back_to_sign_in(
 def test_the_card_can_be_approved_with_the_keyboard_alone(
     live: LiveServer, people: dict[str, Person]
 ) -> None:
-    live.service.inject_fault("bad_deploy", "checkout")
     alice = people["alice"]
-    alice.page.fill("#first", "checkout is returning 500s")
-    alice.page.click("text=Start a conversation")
-    card = alice.page.locator("article.card")
-    card.wait_for()
-    aid = str(card.get_attribute("id")).removeprefix("card-")
+    aid, _ = bad_deploy_card(live, alice)
     bob = people["bob"].page
     bob.goto(alice.page.url)
     approve = bob.get_by_role("button", name=f"Approve sandbox.rollback_deployment ({aid})")

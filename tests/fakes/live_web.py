@@ -94,3 +94,14 @@ class Person:
 
     def close(self) -> None:
         self.context.close()
+
+
+def bad_deploy_card(live: LiveServer, person: Person) -> tuple[str, str]:
+    """A bad deploy of checkout, and ``person`` asking about it on the start page: the
+    approval id of the card the copilot proposes, and the conversation's id."""
+    live.service.inject_fault("bad_deploy", "checkout")
+    person.page.fill("#first", "checkout is returning 500s")
+    person.page.click("text=Start a conversation")
+    card = person.page.locator("article.card")
+    card.wait_for()
+    return str(card.get_attribute("id")).removeprefix("card-"), person.page.url.rsplit("/", 1)[1]

@@ -13,8 +13,9 @@ from copilot.errors import CopilotError
 from copilot.toolkit import StateStore
 
 from .faults import inject
+from .genesis import new_world
 from .reports import certificate_info, database_info, job_info, service_info
-from .world import World, active_faults, new_world
+from .world import World, active_faults
 
 DEFAULT_SEED = 7
 DEFAULT_WORLD = "prod"
