@@ -66,7 +66,7 @@ def _secret_version(svc: CopilotService) -> int:
 
 
 def test_the_conversation_waits_for_the_whole_quorum(service):
-    from copilot_tools.sandbox.world import SECRETS
+    from copilot_tools.sandbox.catalogue import SECRETS
 
     assert SECRET in SECRETS
     before = _secret_version(service)
