@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import insert, select, update
 
@@ -133,3 +134,27 @@ class Deliveries:
         except IntegrityError:
             return False
         return True
+
+    @errors_redacted
+    def refused(self, surface: str, who: str, reason: str, subject: str | None = None) -> None:
+        """Put on the record that ``surface`` refused a request from ``who`` before it
+        reached the door (an unmapped Slack user, a button from another thread): nothing
+        ran, and the audit log says who tried what. ``who`` is the surface's own id for
+        them; the reason is redacted."""
+        deps = self._parts.door.deps
+        with deps.store.write() as conn:
+            deps.audit.append(
+                conn,
+                f"{surface[:24]}.refused",
+                actor=f"{surface[:24]}:{who[:64]}",
+                subject=subject[:200] if subject else None,
+                data={"reason": self._parts.redactor.text(reason[:500])},
+                ts=deps.clock(),
+            )
+
+    def redacted(self, value: Any) -> Any:
+        """``value`` (text, or JSON-like data: a Slack message's blocks) with every string
+        passed through the redactor: the last pass before a surface sends anything out."""
+        from copilot.service.outbound import scrub
+
+        return scrub(value, self._parts.redactor)

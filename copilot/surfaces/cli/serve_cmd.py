@@ -103,6 +103,9 @@ def _run(settings: Settings, host: str | None, port: int | None, banner: str | N
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     print(f"copilot serving on http://{shown}:{bound}/  (Ctrl-C stops it)", flush=True)
+    from copilot.surfaces.slack.mount import describe
+
+    print(describe(settings), flush=True)
     if banner:
         print(banner, flush=True)
     if host not in ("127.0.0.1", "localhost", "::1") and not settings.web.public_url:

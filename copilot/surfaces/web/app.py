@@ -21,6 +21,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from copilot.settings import Settings
+from copilot.surfaces.slack import mount as slack_mount
 from copilot.surfaces.web import api, errors, pages, signin
 from copilot.surfaces.web.context import WebContext
 from copilot.surfaces.web.live import Hub
@@ -55,8 +56,11 @@ def create_app(settings: Settings, service: CopilotService | None = None) -> Fas
             if service is not None
             else await run_in_threadpool(CopilotService.open, settings)
         )
+        slack = None
         try:
             await run_in_threadpool(_warm, svc)
+            slack = await run_in_threadpool(slack_mount.start, settings, svc)
+            app.state.slack = slack
             app.state.web = WebContext(
                 settings=settings,
                 service=svc,
@@ -66,6 +70,8 @@ def create_app(settings: Settings, service: CopilotService | None = None) -> Fas
             )
             yield
         finally:
+            if slack is not None:
+                await run_in_threadpool(slack.stop)
             if own:
                 await run_in_threadpool(svc.close)
 
@@ -82,6 +88,8 @@ def create_app(settings: Settings, service: CopilotService | None = None) -> Fas
     app.include_router(signin.router())
     app.include_router(api.router())
     app.include_router(pages.router())
+    if settings.slack.enabled:
+        app.include_router(slack_mount.router())
     if settings.web.oidc.issuer:
         from copilot.surfaces.web.oidc import router as oidc_router
 
@@ -95,7 +103,11 @@ def create_app(settings: Settings, service: CopilotService | None = None) -> Fas
         same_site="lax",
         https_only=_secure(settings),
     )
-    app.add_middleware(BodyLimit, max_bytes=settings.web.max_body_bytes)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.web.max_body_bytes,
+        larger={slack_mount.EVENTS_PATH: slack_mount.MAX_BODY_BYTES},
+    )
     app.middleware("http")(_security_headers)
     return app
 
@@ -158,18 +170,20 @@ class BodyLimit:
     """Refuse a request body over ``max_bytes`` with 413 before anything reads it, by its
     Content-Length or, without one, as it streams in."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, larger: dict[str, int] | None = None) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.default_max = max_bytes
+        self.larger = larger or {}  # path -> its own limit (Slack's button payloads)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.larger.get(scope.get("path", ""), self.default_max)
         headers: dict[bytes, bytes] = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await _too_large(scope, receive, send, self.max_bytes)
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await _too_large(scope, receive, send, limit)
             return
         seen = 0
 
@@ -178,14 +192,14 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise _TooLarge(self.max_bytes)
+                if seen > limit:
+                    raise _TooLarge(limit)
             return message
 
         try:
             await self.app(scope, counted, send)
         except _TooLarge:
-            await _too_large(scope, receive, send, self.max_bytes)
+            await _too_large(scope, receive, send, limit)
 
 
 class _TooLarge(HTTPException):

@@ -1,0 +1,169 @@
+"""The Slack app: slack-bolt's ``App`` with the copilot's listeners, and its lifecycle
+inside ``copilot serve`` (events over HTTP at ``/slack/events``, or Socket Mode).
+
+Acknowledge first, think after: each listener acknowledges (bolt answers Slack when
+``ack`` is called, or at once for events) and hands the work to the surface's own worker
+threads, so a slow turn never holds an acknowledgement, nor a thread bolt needs for the
+next one. Bolt checks every HTTP request's v0 signature and refuses timestamps older than
+five minutes; that stays on.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from copilot.surfaces.slack.blocks import APPROVE, REJECT
+from copilot.surfaces.slack.cards import CardMessages
+from copilot.surfaces.slack.commands import command_reply
+from copilot.surfaces.slack.handlers import REJECT_VIEW, Handlers, plain
+from copilot.surfaces.slack.outbox import Outbox, web_client
+from copilot.surfaces.slack.people import People
+
+if TYPE_CHECKING:
+    from copilot.service import CopilotService
+    from copilot.settings import Settings
+
+log = logging.getLogger("copilot.slack")
+# Turns run here, not on bolt's threads: bolt's pool only ever acknowledges and hands over.
+WORKERS = 8
+ACK_THREADS = 32
+
+
+class SlackSurface:
+    """The bolt app and everything behind it, for one server process."""
+
+    def __init__(self, settings: Settings, service: CopilotService) -> None:
+        from slack_bolt import App
+
+        slack = settings.slack
+        assert slack.bot_token, "the Slack surface needs [slack] bot_token"
+        self.mode = slack.mode
+        self.verifies_http = bool(slack.signing_secret)
+        self.client = web_client(slack.bot_token, slack.api_url)
+        web_url = settings.web.public_url
+        self.outbox = Outbox(self.client, service, slack.channel_rate)
+        self.people = People(service, slack.users, self.client)
+        self.cards = CardMessages(service, self.outbox, web_url, settings.web.live_poll_s)
+        self.handlers = Handlers(service, self.outbox, self.people, self.cards, web_url)
+        self.service = service
+        self.work = ThreadPoolExecutor(WORKERS, thread_name_prefix="slack-turn")
+        self.app = App(
+            signing_secret=slack.signing_secret or "",
+            client=self.client,  # carries the bot token
+            # the token is checked with auth.test on the first request, not at start: a
+            # server must start (and serve the web chat) while Slack is unreachable
+            token_verification_enabled=False,
+            request_verification_enabled=bool(slack.signing_secret),
+            process_before_response=False,
+            listener_executor=ThreadPoolExecutor(ACK_THREADS, thread_name_prefix="slack-ack"),
+            logger=logging.getLogger("copilot.slack.bolt"),
+        )
+        self._socket: Any = None
+        _listen(self)
+
+    def start(self, app_token: str | None) -> None:
+        """Start sweeping card messages, and connect Socket Mode when there is an app token."""
+        self.cards.start()
+        if app_token:
+            from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+            self._socket = SocketModeHandler(self.app, app_token, ping_interval=10)
+            self._socket.connect()
+
+    def stop(self) -> None:
+        if self._socket is not None:
+            self._socket.close()
+        self.cards.stop()
+        self.work.shutdown(wait=True, cancel_futures=True)
+
+    def submit(self, job: Any, **kwargs: Any) -> None:
+        """Run ``job`` on a worker; a failure is logged (by type), never lost silently."""
+
+        def run() -> None:
+            try:
+                job(**kwargs)
+            except Exception:
+                log.exception("slack work failed")
+
+        self.work.submit(run)
+
+
+def _listen(surface: SlackSurface) -> None:
+    app, h = surface.app, surface.handlers
+
+    @app.event("app_mention")
+    def mention(body: dict[str, Any], event: dict[str, Any], context: Any) -> None:
+        if event.get("bot_id") or not event.get("user"):
+            return
+        surface.submit(
+            h.message,
+            user=event["user"],
+            channel=event["channel"],
+            text=plain(event.get("text", ""), context.get("bot_user_id")),
+            ts=event["ts"],
+            thread_ts=event.get("thread_ts"),
+            event_id=body.get("event_id"),
+        )
+
+    @app.event("message")
+    def direct(body: dict[str, Any], event: dict[str, Any], context: Any) -> None:
+        # only direct messages from people: not channel chatter, edits, joins or bots
+        if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
+            return
+        surface.submit(
+            h.message,
+            user=event["user"],
+            channel=event["channel"],
+            text=plain(event.get("text", ""), context.get("bot_user_id")),
+            ts=event["ts"],
+            thread_ts=event.get("thread_ts"),
+            event_id=body.get("event_id"),
+        )
+
+    @app.command("/copilot")
+    def command(ack: Any, command: dict[str, Any]) -> None:
+        answer, question = command_reply(surface.service, surface.people, command)
+        ack(text=answer, response_type="ephemeral")
+        if question:
+            surface.submit(
+                h.ask, user=command["user_id"], channel=command["channel_id"], text=question
+            )
+
+    def pressed(verdict: str) -> Any:
+        def listener(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+            ack()
+            message = body.get("message") or {}
+            container = body.get("container") or {}
+            surface.submit(
+                h.button,
+                user=(body.get("user") or {}).get("id", ""),
+                channel=(body.get("channel") or {}).get("id") or container.get("channel_id", ""),
+                message_ts=message.get("ts") or container.get("message_ts", ""),
+                thread_ts=message.get("thread_ts"),
+                value=str(action.get("value") or ""),
+                verdict=verdict,
+                trigger_id=body.get("trigger_id"),
+            )
+
+        return listener
+
+    app.action(APPROVE)(pressed("approve"))
+    app.action(REJECT)(pressed("reject"))
+
+    @app.action("copilot_open")
+    def opened(ack: Any) -> None:  # a link button still sends an action
+        ack()
+
+    @app.view(REJECT_VIEW)
+    def reject_reason(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+        ack()
+        values = (view.get("state") or {}).get("values") or {}
+        reason = ((values.get("reason") or {}).get("text") or {}).get("value") or ""
+        surface.submit(
+            h.reject_reason,
+            user=(body.get("user") or {}).get("id", ""),
+            metadata=str(view.get("private_metadata") or ""),
+            reason=str(reason),
+        )
