@@ -207,7 +207,9 @@ def verify(state: AgentState, deps: AgentDeps) -> dict[str, Any]:
         known = [v for v in verdicts if v is not None]
         recovered = all(known) if known else None
     verdict = {True: "recovered", False: "NOT recovered", None: "could not be verified"}
-    line = f"verify {proposal.tool}: {verdict[recovered]}"
+    # "verify: TOOL VERDICT", not "verify TOOL: VERDICT": "rotate_secret: recovered" reads
+    # as a password assignment to the redactor, which would hide the verdict
+    line = f"verify: {proposal.tool} {verdict[recovered]}"
     if after:
         line += " (re-read " + ", ".join(f.tool for f in after) + ")"
     if recovered is False and ref.rollback:

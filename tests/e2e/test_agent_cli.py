@@ -146,7 +146,7 @@ def test_bad_deploy_card_then_approval_in_a_new_process_recovers(
     assert done["id"] == approval and done["state"] == "succeeded"
     text = done["reply"]["text"]
     assert f"sandbox.rollback_deployment ({approval}) succeeded" in text
-    assert "verify sandbox.rollback_deployment: recovered" in text
+    assert "verify: sandbox.rollback_deployment recovered" in text
     assert done["reply"]["conversation"] == reply["conversation"]
     assert done["reply"]["pending"] == []
     (ran,) = done["reply"]["cards"]

@@ -177,7 +177,7 @@ def test_demo_runs_offline_and_again():
     # `make demo` any number of times on one data dir: each run a new incident, a new card
     for again in runs:
         assert again.returncode == 0, again.stdout[-2000:] + again.stderr
-        assert "verify sandbox.rollback_deployment: recovered" in again.stdout
+        assert "verify: sandbox.rollback_deployment recovered" in again.stdout
     cards = {re.search(r"card (apr_\w+)", r.stdout).group(1) for r in runs}  # type: ignore[union-attr]
     assert len(cards) == 3
     out = runs[0]
@@ -185,7 +185,7 @@ def test_demo_runs_offline_and_again():
     # the agent proposed the rollback from the runbook, it ran once and was verified
     assert "card apr_" in out.stdout and "bad-deploy.md" in out.stdout
     assert "succeeded" in out.stdout
-    assert "verify sandbox.rollback_deployment: recovered" in out.stdout
+    assert "verify: sandbox.rollback_deployment recovered" in out.stdout
     # the sandbox's logs dump a bearer token; the demo shows it only as a placeholder
     assert "'Bearer [REDACTED:" in out.stdout
 

@@ -180,7 +180,7 @@ def test_a_hosted_model_drives_the_graph_to_a_verified_rollback(open_service, cl
     done = service.decide(card.approval_id, bob, "approve")
     assert len(fake.requests) == 2  # nothing more is asked of the model
     assert f"sandbox.rollback_deployment ({card.approval_id}) succeeded" in done.text
-    assert "verify sandbox.rollback_deployment: recovered" in done.text
+    assert "verify: sandbox.rollback_deployment recovered" in done.text
     (ran,) = done.cards
     assert ran.state == "succeeded" and ran.verified is True and done.pending == []
     _, status = service.call(bob, "sandbox.service_status", {"service": "checkout"})

@@ -75,7 +75,9 @@ def card_blocks(card: Card, *, web_url: str | None = None) -> list[Block]:
     out: list[Block] = [
         HeaderBlock(
             text=PlainTextObject(
-                text=cut(f"{card.tool}: {words.STATE_WORDS.get(state, state)}", HEADER_CHARS)
+                # the state first: "rotate_secret: waiting" would read as a password
+                # assignment to the redactor on the way out, and be hidden
+                text=cut(f"{_said(state).capitalize()}: {card.tool}", HEADER_CHARS)
             )
         ),
         SectionBlock(
@@ -112,6 +114,10 @@ def card_blocks(card: Card, *, web_url: str | None = None) -> list[Block]:
             )
         )
     return out
+
+
+def _said(state: str) -> str:
+    return words.STATE_WORDS.get(state, state)
 
 
 def _plan(plan: str, more: str) -> SectionBlock:
