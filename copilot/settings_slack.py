@@ -3,9 +3,16 @@ events (a signing secret for HTTP, an app token for Socket Mode) are set."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+import os
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 _STRICT = ConfigDict(extra="forbid")
+_SLACK_ENV = {
+    "bot_token": "SLACK_BOT_TOKEN",
+    "signing_secret": "SLACK_SIGNING_SECRET",
+    "app_token": "SLACK_APP_TOKEN",
+}
 
 
 class SlackSettings(BaseModel):
@@ -20,6 +27,15 @@ class SlackSettings(BaseModel):
     users: dict[str, str] = Field(default_factory=dict, description="Slack id or e-mail -> user")
     # At most this many messages per second per channel (Slack's own guidance: about one).
     channel_rate: str = "1/second"
+
+    @model_validator(mode="after")
+    def _slack_names(self) -> SlackSettings:
+        """Slack's own variable names (SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET,
+        SLACK_APP_TOKEN, as its tools and docs use them) fill what is not set otherwise."""
+        for field, name in _SLACK_ENV.items():
+            if getattr(self, field) is None and os.environ.get(name):
+                setattr(self, field, os.environ[name])
+        return self
 
     @property
     def enabled(self) -> bool:

@@ -44,7 +44,9 @@ def event_body(event: dict[str, Any], event_id: str | None = None) -> dict[str, 
     }
 
 
-def mention(user: str, channel: str, text: str, ts: str, thread_ts: str | None = None) -> dict:
+def mention(
+    user: str, channel: str, text: str, ts: str, thread_ts: str | None = None
+) -> dict[str, Any]:
     event = {
         "type": "app_mention",
         "user": user,
@@ -105,7 +107,9 @@ def button(
     }
 
 
-def view_submission(user: str, callback_id: str, metadata: str, values: dict) -> dict[str, Any]:
+def view_submission(
+    user: str, callback_id: str, metadata: str, values: dict[str, Any]
+) -> dict[str, Any]:
     return {
         "type": "view_submission",
         "team": {"id": TEAM},
@@ -146,7 +150,9 @@ def http_body(kind: str, payload: dict[str, Any]) -> tuple[str, str]:
     return urlencode(payload), "application/x-www-form-urlencoded"
 
 
-def signed(secret: str, kind: str, payload: dict[str, Any], **sign_kw: Any) -> tuple[str, dict]:
+def signed(
+    secret: str, kind: str, payload: dict[str, Any], **sign_kw: Any
+) -> tuple[str, dict[str, str]]:
     """The body and headers of a signed request to ``/slack/events``."""
     body, ctype = http_body(kind, payload)
     return body, {"Content-Type": ctype, **sign(secret, body, **sign_kw)}

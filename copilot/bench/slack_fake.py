@@ -101,7 +101,9 @@ class FakeSlack:
         raise AssertionError(f"timed out waiting for {what or check}; calls: {seen}")
 
     # -- answering ------------------------------------------------------------------------
-    def answer(self, method: str, args: dict[str, Any], token: str) -> tuple[int, dict, dict]:
+    def answer(
+        self, method: str, args: dict[str, Any], token: str
+    ) -> tuple[int, dict[str, str], dict[str, Any]]:
         with self._lock:
             call = Call(method, args, token, time.monotonic())
             self.calls.append(call)
@@ -177,10 +179,10 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *_: Any) -> None:
         pass
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+    def do_GET(self) -> None:
         self._handle({k: v[0] for k, v in parse_qs(self.path.partition("?")[2]).items()})
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         size = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(size).decode() if size else ""
         ctype = self.headers.get("Content-Type", "")

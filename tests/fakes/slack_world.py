@@ -109,7 +109,9 @@ class SlackWorld:
         return [c for c in self.fake.of("chat.update") if c.args.get("ts") == ts]
 
     def ephemerals(self, user: str) -> list[str]:
-        return [c.args["text"] for c in self.fake.of("chat.postEphemeral") if c.args["user"] == user]
+        return [
+            c.args["text"] for c in self.fake.of("chat.postEphemeral") if c.args["user"] == user
+        ]
 
     def executions(self, approval_id: str) -> list[Any]:
         from sqlalchemy import select

@@ -14,11 +14,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fakes import canaries
+from fakes.slack_world import SlackWorld, approval_of, slack_world, text_of, wait
 
 from copilot.bench import slack_events as ev
 from copilot.bench.slack_fake import SIGNING_SECRET
-from fakes import canaries
-from fakes.slack_world import SlackWorld, approval_of, slack_world, text_of, wait
 
 
 @pytest.fixture(scope="module")
@@ -74,15 +74,15 @@ def test_a_stale_timestamp_is_refused_even_when_signed_right(world: SlackWorld) 
 def test_a_retried_event_is_answered_once(world: SlackWorld) -> None:
     payload = ev.event_body(ev.mention("UALICE", "CRETRY", "is checkout healthy?", "3.3"))
     first = world.send("event", payload)
-    again = world.send("event", payload, **{"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason":
-                                            "http_timeout"})
+    again = world.send(
+        "event", payload, **{"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
+    )
     third = world.send("event", payload, **{"X-Slack-Retry-Num": "2"})
     assert [r.status_code for r in (first, again, third)] == [200, 200, 200]
     world.fake.wait_for(lambda: _looked(world, "CRETRY"), what="the answer")
     time.sleep(1.5)  # a second answer would have been posted by now
     assert len(_looked(world, "CRETRY")) == 1
-    users = [m for m in world.service.conversation("slack-CRETRY-3.3").messages
-             if m.role == "user"]
+    users = [m for m in world.service.conversation("slack-CRETRY-3.3").messages if m.role == "user"]
     assert len(users) == 1
 
 
@@ -91,8 +91,10 @@ def test_a_forged_approval_id_runs_nothing_and_is_on_the_record(world: SlackWorl
     before = _rollbacks(world)
     for forged in ("apr_doesnotexistatall", "'; drop table approvals; --", aid + "x"):
         assert world.press("UBOB", forged, card).status_code == 200
-    told = world.fake.wait_for(lambda: len(world.ephemerals("UBOB")) >= 3 and
-                               world.ephemerals("UBOB"), what="three ephemerals")
+    told = world.fake.wait_for(
+        lambda: len(world.ephemerals("UBOB")) >= 3 and world.ephemerals("UBOB"),
+        what="three ephemerals",
+    )
     assert any("no card `apr_doesnotexistatall`" in t for t in told)
     assert any("names no card" in t for t in told)
     refused = world.audit("slack.refused")
@@ -130,7 +132,8 @@ def test_a_button_pressed_twice_at_once_runs_once(world: SlackWorld) -> None:
     assert codes == [200, 200]
     world.fake.wait_for(
         lambda: [u for u in world.updates(card) if "Succeeded" in json.dumps(u.args)],
-        timeout=60, what="succeeded",
+        timeout=60,
+        what="succeeded",
     )
     wait(lambda: world.ephemerals("UBOB"), what="the second press told why nothing happened")
     assert len(world.executions(aid)) == 1
@@ -143,8 +146,10 @@ def test_an_unmapped_user_is_told_privately_and_put_on_the_record(world: SlackWo
     before = len(world.audit("slack.refused"))
     world.mention("UNOBODY", "checkout is returning 500s", "CUNMAPPED")
     world.press("UNOBODY", aid, card)
-    told = world.fake.wait_for(lambda: len(world.ephemerals("UNOBODY")) >= 2 and
-                               world.ephemerals("UNOBODY"), what="two ephemerals")
+    told = world.fake.wait_for(
+        lambda: len(world.ephemerals("UNOBODY")) >= 2 and world.ephemerals("UNOBODY"),
+        what="two ephemerals",
+    )
     assert all("not a copilot user" in t for t in told)
     refused = world.audit("slack.refused")[before:]
     assert {e["actor"] for e in refused} == {"slack:UNOBODY"}
@@ -172,15 +177,17 @@ def test_a_message_over_the_limit_gets_a_clear_answer(world: SlackWorld) -> None
 def test_a_card_too_big_for_slack_is_cut_and_slack_takes_it(world: SlackWorld) -> None:
     aid, _ = _rollback_card(world, "CBIG")
     card = world.service.card(aid)
-    huge = card.model_copy(update={
-        "approval_id": "apr_bigcardbigcardbig",
-        "arguments": {f"arg{i}": "v" * 5000 for i in range(30)},
-        "plan": "step\n" * 4000,
-        "error": "e" * 9000,
-    })
+    huge = card.model_copy(
+        update={
+            "approval_id": "apr_bigcardbigcardbig",
+            "arguments": {f"arg{i}": "v" * 5000 for i in range(30)},
+            "plan": "step\n" * 4000,
+            "error": "e" * 9000,
+        }
+    )
     ts = world.surface.cards.post(huge, "CBIG", None)
     assert ts is not None  # the fake checks Block Kit's limits as Slack does
-    posted = [c for c in world.fake.of("chat.postMessage") if c.answer.get("ts") == ts][0]
+    posted = next(c for c in world.fake.of("chat.postMessage") if c.answer.get("ts") == ts)
     assert "the whole card on the web" in text_of(posted)
     refused = [c for c in world.fake.calls if c.answer.get("error") == "invalid_blocks"]
     assert refused == []
@@ -206,10 +213,13 @@ def test_secrets_typed_in_slack_never_come_back_out(world: SlackWorld) -> None:
     world.fake.wait_for(lambda: world.fake.of("views.open"), what="the reject dialog")
     view = world.fake.of("views.open")[-1].args["view"]
     values = {"reason": {"text": {"type": "plain_text_input", "value": canaries.PASTE}}}
-    world.send("interactive", ev.view_submission("UBOB", view["callback_id"],
-                                                 view["private_metadata"], values))
-    world.fake.wait_for(lambda: [u for u in world.updates(card) if "Rejected" in text_of(u)],
-                        what="rejected")
+    world.send(
+        "interactive",
+        ev.view_submission("UBOB", view["callback_id"], view["private_metadata"], values),
+    )
+    world.fake.wait_for(
+        lambda: [u for u in world.updates(card) if "Rejected" in text_of(u)], what="rejected"
+    )
     sent = json.dumps([c.args for c in world.fake.calls])
     assert canaries.leaks(sent) == []
     for conversation in (f"slack-CSECRET-{root}", f"slack-CSECRET2-{other}"):

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from fakes.slack_world import SlackWorld, approval_of, header, slack_world, text_of, wait
 
 
@@ -45,11 +44,21 @@ def test_a_mention_becomes_a_card_that_two_people_approve_and_that_runs_and_veri
     assert aid
     assert header(card) == "Waiting for approval: sandbox.rotate_secret"
     shown = text_of(card)
-    for expected in ("payments-psp-key", "risk: *high*", "*0 of 2* so far", "sre + oncall-lead",
-                     "Payments", "expires", aid, f"https://copilot.example.com/c/slack-CSTORY-{root}"):
+    for expected in (
+        "payments-psp-key",
+        "risk: *high*",
+        "*0 of 2* so far",
+        "sre + oncall-lead",
+        "Payments",
+        "expires",
+        aid,
+        f"https://copilot.example.com/c/slack-CSTORY-{root}",
+    ):
         assert expected.lower() in shown.lower(), expected
     approve = next(
-        e for b in card.args["blocks"] for e in b.get("elements") or []
+        e
+        for b in card.args["blocks"]
+        for e in b.get("elements") or []
         if e.get("action_id") == "copilot_approve"
     )
     assert approve["value"] == aid and approve["confirm"]["title"]["text"] == "Approve this change?"
@@ -84,11 +93,16 @@ def test_a_mention_becomes_a_card_that_two_people_approve_and_that_runs_and_veri
     succeeded, last = world.updates(card)[-2:]
     assert "verified" not in text_of(succeeded)
     assert "approved by carol (2 of 2)" in text_of(last)
-    assert not any(e.get("action_id") == "copilot_approve"
-                   for b in last.args["blocks"] for e in b.get("elements") or [])
+    assert not any(
+        e.get("action_id") == "copilot_approve"
+        for b in last.args["blocks"]
+        for e in b.get("elements") or []
+    )
     # what verify found is also said in the thread
-    wait(lambda: any("recovered" in c.args["text"] for c in world.in_thread("CSTORY", root)),
-         what="the verify line in the thread")
+    wait(
+        lambda: any("recovered" in c.args["text"] for c in world.in_thread("CSTORY", root)),
+        what="the verify line in the thread",
+    )
 
     # one execution, and the sandbox really rotated the key once
     assert len(world.executions(aid)) == 1
@@ -97,12 +111,52 @@ def test_a_mention_becomes_a_card_that_two_people_approve_and_that_runs_and_veri
 
 def test_a_reply_in_the_thread_continues_its_conversation(world: SlackWorld) -> None:
     _, root = world.mention("UALICE", "is checkout healthy?", "CTHREAD")
-    world.fake.wait_for(lambda: world.updates(world.in_thread("CTHREAD", root)[0])
-                        if world.in_thread("CTHREAD", root) else None, what="first answer")
+    world.fake.wait_for(
+        lambda: (
+            world.updates(world.in_thread("CTHREAD", root)[0])
+            if world.in_thread("CTHREAD", root)
+            else None
+        ),
+        what="first answer",
+    )
     _, again = world.mention("UBOB", "and payments?", "CTHREAD", thread_ts=root)
     assert again == root
     view = world.service.conversation(f"slack-CTHREAD-{root}")
-    wait(lambda: len(world.service.conversation(f"slack-CTHREAD-{root}").messages) >= 4,
-         what="both questions and answers in one conversation")
+    wait(
+        lambda: len(world.service.conversation(f"slack-CTHREAD-{root}").messages) >= 4,
+        what="both questions and answers in one conversation",
+    )
     people = [m.author for m in world.service.conversation(f"slack-CTHREAD-{root}").messages]
     assert "alice" in people and "bob" in people, (people, view)
+
+
+def test_slash_commands_answer_at_once_and_ask_starts_a_thread(world: SlackWorld) -> None:
+    from copilot.bench import slack_events as ev
+
+    helped = world.send("command", ev.slash("UALICE", "CSLASH", "help"))
+    assert helped.status_code == 200 and "/copilot ask" in helped.json()["text"]
+    unknown = world.send("command", ev.slash("UALICE", "CSLASH", "frobnicate <!channel>"))
+    assert "I do not know `/copilot frobnicate`" in unknown.json()["text"]
+    assert "<!channel>" not in unknown.text
+    empty = world.send("command", ev.slash("UALICE", "CSLASH", "ask"))
+    assert "Ask what?" in empty.json()["text"]
+    nobody = world.send("command", ev.slash("UNOBODY", "CSLASH", "status"))
+    assert "not a copilot user" in nobody.json()["text"]
+
+    asked = world.send("command", ev.slash("UALICE", "CSLASH", "ask the payments PSP key leaked"))
+    assert asked.json()["text"] == "Asking in a new thread…"
+    root = world.fake.wait_for(
+        lambda: next(
+            (
+                c.answer["ts"]
+                for c in world.fake.of("chat.postMessage")
+                if c.args.get("channel") == "CSLASH" and "thread_ts" not in c.args
+            ),
+            None,
+        ),
+        what="the question's message",
+    )
+    card = world.card_message("CSLASH", root)
+    aid = approval_of(card)
+    status = world.send("command", ev.slash("UBOB", "CSLASH", "status")).json()["text"]
+    assert f"`{aid}` sandbox.rotate_secret (high risk): 0 of 2" in status

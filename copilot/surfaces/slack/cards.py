@@ -138,9 +138,11 @@ class CardMessages:
         if posted is None:
             return card
         seen = words.fingerprint(card)
-        if seen != posted.drawn:
-            if self._outbox.update(posted.channel, posted.ts, _text(card), self._blocks(card)):
-                posted.drawn = seen
+        changed = seen != posted.drawn
+        if changed and self._outbox.update(
+            posted.channel, posted.ts, _text(card), self._blocks(card)
+        ):
+            posted.drawn = seen
         state = card.state.value
         if state in ENDED and posted.ended_at is None:
             posted.ended_at = time.monotonic()

@@ -108,8 +108,12 @@ class Handlers:
             return
         root = self.outbox.post(channel, f"<@{user}> asked: {escape(text)}")
         if root is None:
-            self.outbox.ephemeral(channel, user, "Slack refused the question's message: is the "
-                                  "copilot invited to this channel? (`/invite @copilot`)")
+            self.outbox.ephemeral(
+                channel,
+                user,
+                "Slack refused the question's message: is the "
+                "copilot invited to this channel? (`/invite @copilot`)",
+            )
             return
         self.message(user=user, channel=channel, text=text, ts=root, thread_ts=None, event_id=None)
 
@@ -174,7 +178,14 @@ class Handlers:
         return card
 
     def _decide(
-        self, user: str, principal: Any, aid: str, verdict: str, reason: str, channel: str, root: str
+        self,
+        user: str,
+        principal: Any,
+        aid: str,
+        verdict: str,
+        reason: str,
+        channel: str,
+        root: str,
     ) -> None:
         with self.cards.follow(aid):
             try:
@@ -202,7 +213,10 @@ class Handlers:
             "blocks": [
                 {
                     "type": "section",
-                    "text": {"type": "mrkdwn", "text": f"*{escape(card.tool)}* `{card.approval_id}`"},
+                    "text": {
+                        "type": "mrkdwn",
+                        "text": f"*{escape(card.tool)}* `{card.approval_id}`",
+                    },
                 },
                 {
                     "type": "input",
