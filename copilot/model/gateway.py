@@ -12,6 +12,7 @@ tokenizers from the network).
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from typing import Any
@@ -24,6 +25,8 @@ from copilot.model.offline import OFFLINE_MODEL, PROVIDER, register_offline_mode
 from copilot.model.prompts import decode_tool_name
 from copilot.redact.engine import Redactor
 from copilot.settings import Settings
+
+log = logging.getLogger("copilot.model")
 
 
 class ToolCall(BaseModel):
@@ -115,8 +118,14 @@ class ModelGateway:
         return self.settings.model or OFFLINE_MODEL
 
     def warm(self) -> None:
-        """Import litellm now (seconds), so a server's first turn does not wait for it."""
-        self._litellm()
+        """Import litellm now (seconds), so a server's first turn does not wait for it; and
+        load its tokenizer, which a first completion would otherwise build while holding
+        the interpreter lock for a quarter of a second (every request of a server waits)."""
+        litellm = self._litellm()
+        try:
+            litellm.encode(model=self.model, text="warm up")
+        except Exception:  # an unknown tokenizer only costs the first turn its load time
+            log.debug("could not load the tokenizer ahead of the first turn", exc_info=True)
 
     def _litellm(self) -> Any:
         litellm = load_litellm(self.settings.litellm_offline)

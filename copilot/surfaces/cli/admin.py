@@ -264,6 +264,24 @@ def bench_web(
         print_web(figures)
 
 
+@bench_app.command("slack")
+def bench_slack(
+    as_json: bool = JSON,
+    threads: int = typer.Option(50, min=1, max=200, help="senders at once, a channel each"),
+    pace: float = typer.Option(0.25, min=0, max=10, help="mean pause before each request (s)"),
+) -> None:
+    """The Slack surface on loopback against a fake Slack: acknowledgement latency of signed
+    events and button presses, errors, and retried events answered twice."""
+    from copilot.bench.slack import print_table as print_slack
+    from copilot.bench.slack import run_slack_bench
+
+    figures = run_slack_bench(threads=threads, pace_s=pace)
+    if as_json:
+        print_json(figures)
+    else:
+        print_slack(figures)
+
+
 @bench_app.command("retrieval")
 def bench_retrieval(
     corpora: Path | None = typer.Option(None, "--corpora", help="the corpora folder"),

@@ -26,9 +26,9 @@ if TYPE_CHECKING:
     from copilot.settings import Settings
 
 log = logging.getLogger("copilot.slack")
-# Turns run here, not on bolt's threads: bolt's pool only ever acknowledges and hands over.
-WORKERS = 8
-ACK_THREADS = 32
+# Turns run on these workers, never on the thread that acknowledges: a turn is CPU work
+# (retrieval, the planner), and two at a time keep the acknowledgements quick on 2 cores.
+WORKERS = 2
 
 
 class SlackSurface:
@@ -56,8 +56,10 @@ class SlackSurface:
             # server must start (and serve the web chat) while Slack is unreachable
             token_verification_enabled=False,
             request_verification_enabled=bool(slack.signing_secret),
-            process_before_response=False,
-            listener_executor=ThreadPoolExecutor(ACK_THREADS, thread_name_prefix="slack-ack"),
+            # Our listeners only acknowledge and hand over, so they run in the request's
+            # own thread and the answer goes back the moment they return (bolt's other
+            # mode polls for the ack every 10 ms, a floor under every acknowledgement).
+            process_before_response=True,
             logger=logging.getLogger("copilot.slack.bolt"),
         )
         self._socket: Any = None
