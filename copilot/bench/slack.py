@@ -113,8 +113,9 @@ def _serve(folder: Path, settings: Any) -> _Server:
         mode="json", include={"data_dir", "users", "slack"}, exclude_none=True
     )
     config.write_text(tomlkit.dumps(data))
+    # only this config speaks: a COPILOT_* variable of the caller would override it
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if not k.startswith(("COPILOT_", "SLACK_"))},
         "COPILOT_CONFIG": str(config),
         "LITELLM_OFFLINE_MODE": "true",
         "PYTHONUNBUFFERED": "1",

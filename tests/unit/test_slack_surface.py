@@ -102,3 +102,21 @@ def test_the_outbox_redacts_and_survives_slack_refusing(
     assert canaries.leaks(str(fake.of("chat.postMessage")[-1].args)) == []
     wrong = Outbox(web_client("xoxb-wrong", fake.url), service, "50/second")
     assert wrong.post("CX", "hello") is None  # invalid_auth: logged by its code, no raise
+
+
+def test_the_manifest_asks_for_what_the_app_listens_to() -> None:
+    import yaml
+
+    manifest = yaml.safe_load((Path(__file__).parents[2] / "slack" / "manifest.yaml").read_text())
+    settings = manifest["settings"]
+    assert set(settings["event_subscriptions"]["bot_events"]) == {"app_mention", "message.im"}
+    urls = [
+        settings["event_subscriptions"]["request_url"],
+        settings["interactivity"]["request_url"],
+        *(c["url"] for c in manifest["features"]["slash_commands"]),
+    ]
+    assert all(url.endswith("/slack/events") for url in urls)
+    assert [c["command"] for c in manifest["features"]["slash_commands"]] == ["/copilot"]
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    assert {"app_mentions:read", "chat:write", "commands", "im:history"} <= scopes
+    assert {"users:read", "users:read.email"} <= scopes  # who pressed: users.info
