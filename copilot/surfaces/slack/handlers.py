@@ -199,7 +199,8 @@ class Handlers:
                 return
         if reply.text:
             said = reply.model_copy(update={"cards": []})
-            self.outbox.post(channel, reply.text, reply_blocks(said, web_url=self.web_url), root)
+            blocks = reply_blocks(said, web_url=self.web_url)
+            self.outbox.post(channel, escape(reply.text), blocks, root)
 
     def _ask_reason(self, trigger_id: str, card: Any, channel: str, root: str) -> bool:
         meta = json.dumps({"card": card.approval_id, "channel": channel, "root": root})
@@ -237,7 +238,9 @@ class Handlers:
     def _answer(self, channel: str, root: str, looking: str | None, reply: Reply) -> None:
         said = reply.model_copy(update={"cards": []})
         blocks = reply_blocks(said, web_url=self.web_url)
-        text = reply.text or "done"
+        # the notification text is mrkdwn too: a "<!channel>" quoted from a runbook or a
+        # tool's output must be shown, not sent as a mention
+        text = escape(reply.text or "done")
         if looking is None or not self.outbox.update(channel, looking, text, blocks):
             self.outbox.post(channel, text, blocks, root)
         for card in reply.cards:
