@@ -60,7 +60,7 @@ class SlackSurface:
             # own thread and the answer goes back the moment they return (bolt's other
             # mode polls for the ack every 10 ms, a floor under every acknowledgement).
             process_before_response=True,
-            logger=logging.getLogger("copilot.slack.bolt"),
+            logger=_bolt_logger(),
         )
         self._socket: Any = None
         _listen(self)
@@ -90,6 +90,21 @@ class SlackSurface:
                 log.exception("slack work failed")
 
         self.work.submit(run)
+
+
+class _ClientCarriesToken(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN itself and then notes that the client we give it (which
+    carries that token) wins: true, and noise at every start."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+def _bolt_logger() -> logging.Logger:
+    found = logging.getLogger("copilot.slack.bolt")
+    if not any(isinstance(f, _ClientCarriesToken) for f in found.filters):
+        found.addFilter(_ClientCarriesToken())
+    return found
 
 
 def _listen(surface: SlackSurface) -> None:
