@@ -10,7 +10,6 @@ A team runbook for a leaked payments key makes the copilot propose a high-risk c
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -195,13 +194,3 @@ def slack_world(
         running.stop()
         service.close()
         fake.stop()
-
-
-def wait(check: Any, timeout: float = 30, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from fakes import canaries
-from fakes.slack_world import SlackWorld, approval_of, slack_world, text_of, wait
+from fakes.slack_world import SlackWorld, approval_of, slack_world, text_of
 
 from copilot.bench import slack_events as ev
 from copilot.bench.slack_fake import SIGNING_SECRET
@@ -135,7 +135,9 @@ def test_a_button_pressed_twice_at_once_runs_once(world: SlackWorld) -> None:
         timeout=60,
         what="succeeded",
     )
-    wait(lambda: world.ephemerals("UBOB"), what="the second press told why nothing happened")
+    world.fake.wait_for(
+        lambda: world.ephemerals("UBOB"), what="the second press told why nothing happened"
+    )
     assert len(world.executions(aid)) == 1
     assert _rollbacks(world) == before + 1
     assert [v.approver for v in world.service.card(aid).votes] == ["bob"]
@@ -226,3 +228,4 @@ def test_secrets_typed_in_slack_never_come_back_out(world: SlackWorld) -> None:
         stored = json.dumps([m.text for m in world.service.conversation(conversation).messages])
         assert canaries.leaks(stored) == []
     assert canaries.leaks("\n".join(world.service.export_audit("jsonl"))) == []
+    assert canaries.leaks_in_files(world.settings.data_dir) == {}  # the store, checkpoints

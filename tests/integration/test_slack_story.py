@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fakes.slack_world import SlackWorld, approval_of, header, slack_world, text_of, wait
+from fakes.slack_world import SlackWorld, approval_of, header, slack_world, text_of
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +99,7 @@ def test_a_mention_becomes_a_card_that_two_people_approve_and_that_runs_and_veri
         for e in b.get("elements") or []
     )
     # what verify found is also said in the thread
-    wait(
+    world.fake.wait_for(
         lambda: any("recovered" in c.args["text"] for c in world.in_thread("CSTORY", root)),
         what="the verify line in the thread",
     )
@@ -122,7 +122,7 @@ def test_a_reply_in_the_thread_continues_its_conversation(world: SlackWorld) -> 
     _, again = world.mention("UBOB", "and payments?", "CTHREAD", thread_ts=root)
     assert again == root
     view = world.service.conversation(f"slack-CTHREAD-{root}")
-    wait(
+    world.fake.wait_for(
         lambda: len(world.service.conversation(f"slack-CTHREAD-{root}").messages) >= 4,
         what="both questions and answers in one conversation",
     )

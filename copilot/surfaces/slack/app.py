@@ -110,10 +110,7 @@ def _bolt_logger() -> logging.Logger:
 def _listen(surface: SlackSurface) -> None:
     app, h = surface.app, surface.handlers
 
-    @app.event("app_mention")
-    def mention(body: dict[str, Any], event: dict[str, Any], context: Any) -> None:
-        if event.get("bot_id") or not event.get("user"):
-            return
+    def said(body: dict[str, Any], event: dict[str, Any], context: Any) -> None:
         surface.submit(
             h.message,
             user=event["user"],
@@ -124,20 +121,17 @@ def _listen(surface: SlackSurface) -> None:
             event_id=body.get("event_id"),
         )
 
+    @app.event("app_mention")
+    def mention(body: dict[str, Any], event: dict[str, Any], context: Any) -> None:
+        if not event.get("bot_id") and event.get("user"):
+            said(body, event, context)
+
     @app.event("message")
     def direct(body: dict[str, Any], event: dict[str, Any], context: Any) -> None:
         # only direct messages from people: not channel chatter, edits, joins or bots
-        if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
-            return
-        surface.submit(
-            h.message,
-            user=event["user"],
-            channel=event["channel"],
-            text=plain(event.get("text", ""), context.get("bot_user_id")),
-            ts=event["ts"],
-            thread_ts=event.get("thread_ts"),
-            event_id=body.get("event_id"),
-        )
+        im = event.get("channel_type") == "im" and event.get("user")
+        if im and not event.get("subtype") and not event.get("bot_id"):
+            said(body, event, context)
 
     @app.command("/copilot")
     def command(ack: Any, command: dict[str, Any]) -> None:
