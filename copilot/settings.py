@@ -28,6 +28,7 @@ from pydantic_settings import (
 )
 
 from copilot.errors import ConfigError, describe_validation_error
+from copilot.settings_incidents import IncidentSettings
 from copilot.settings_keys import spelling_hint, unknown_env_name, unknown_toml_keys
 from copilot.settings_slack import SlackSettings
 from copilot.settings_web import WebSettings
@@ -202,6 +203,7 @@ class Settings(BaseSettings):
     agent: AgentSettings = Field(default_factory=AgentSettings)
     web: WebSettings = Field(default_factory=WebSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
+    incidents: IncidentSettings = Field(default_factory=IncidentSettings)
     # A Chroma server for runbooks (``COPILOT_CHROMA_URL``); unset: embedded in data_dir.
     chroma_url: str | None = None
     # Any litellm model string (``COPILOT_MODEL``); unset means the embedded offline planner.

@@ -206,6 +206,14 @@ def verify(state: AgentState, deps: AgentDeps) -> dict[str, Any]:
         verdicts = [_healthy(f.data) for f in after if f.ok]
         known = [v for v in verdicts if v is not None]
         recovered = all(known) if known else None
+    # on the record: the incident timeline and the postmortem cite it
+    deps.door.deps.audit.record(
+        "verify.outcome",
+        actor=who.id,
+        subject=event.approval_id,
+        data={"tool": proposal.tool, "recovered": recovered, "reads": [f.tool for f in after]},
+        ts=deps.door.deps.clock(),
+    )
     verdict = {True: "recovered", False: "NOT recovered", None: "could not be verified"}
     # "verify: TOOL VERDICT", not "verify TOOL: VERDICT": "rotate_secret: recovered" reads
     # as a password assignment to the redactor, which would hide the verdict

@@ -16,7 +16,9 @@ from copilot.agent.deps import Limits
 from copilot.service.calls import Calls
 from copilot.service.conversations import Conversations
 from copilot.service.history import TurnLocks
+from copilot.service.incidents import Incidents
 from copilot.service.operator import Operator
+from copilot.service.postmortems import Postmortems
 from copilot.service.sessions import Deliveries, Sessions
 from copilot.service.wiring import (
     GatewayFactory,
@@ -35,7 +37,7 @@ if TYPE_CHECKING:
 __all__ = ["CopilotService", "open_runbook_index"]
 
 
-class CopilotService(Conversations, Calls, Operator, Sessions, Deliveries):
+class CopilotService(Conversations, Calls, Operator, Sessions, Deliveries, Incidents, Postmortems):
     def __init__(self, parts: Parts) -> None:
         self._parts = parts
         self._turns = TurnLocks()

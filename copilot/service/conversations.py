@@ -8,7 +8,7 @@ starts a run or, while cards are pending, resumes the waiting one.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from copilot.agent.events import DecisionEvent, MessageEvent
 from copilot.agent.state import AgentState, TurnInput
@@ -28,6 +28,10 @@ DURABILITY = "exit"
 class Conversations(History):
     _parts: Parts
     _turns: TurnLocks
+
+    if TYPE_CHECKING:  # Incidents: a person acted (the first time counts for MTTA)
+
+        def note_human(self, conversation: str, principal: Principal) -> None: ...
 
     @outbound
     def handle_message(self, principal: Principal, conversation: str, text: str) -> Reply:
@@ -49,6 +53,7 @@ class Conversations(History):
 
         with self._turns.hold(conversation):
             self._record(conversation, principal.id, "user", text)
+            self.note_human(conversation, principal)
             if self._waiting(config):
                 event = MessageEvent(text=text, principal=principal)
                 values = self._invoke(Command(resume=event.model_dump(mode="json")), config)
@@ -93,6 +98,7 @@ class Conversations(History):
                 said += f": {reason}"
             ids = [c.approval_id for c in reply.cards]
             self._record(conversation, principal.id, "event", said, cards=ids[:1])
+            self.note_human(conversation, principal)
             if reply.text and reply.conversation:
                 self._record_reply(reply, values)
         return reply

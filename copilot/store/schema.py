@@ -184,3 +184,70 @@ deliveries = Table(
     Column("event_id", String(200), primary_key=True),
     Column("received_at", UTCDateTime, nullable=False),
 )
+
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("num", Integer, primary_key=True, autoincrement=True),  # INC-{num}
+    Column("title", String(300), nullable=False),
+    Column("status", String(16), nullable=False, index=True),
+    Column("severity", String(32), nullable=False),
+    Column("commander", String(200)),
+    Column("conversation", String(200), nullable=False, unique=True),
+    Column("source", String(200), nullable=False),
+    Column("group_key", String(500)),
+    # The group key while the incident is not resolved: one open incident per alert group,
+    # even when two deliveries race (NULLs never collide, so resolved ones free the key).
+    Column("open_group", String(64), unique=True),
+    Column("opened_at", UTCDateTime, nullable=False),
+    Column("first_alert_at", UTCDateTime),
+    Column("acknowledged_at", UTCDateTime),
+    Column("mitigated_at", UTCDateTime),
+    Column("resolved_at", UTCDateTime),
+    Column("first_human_at", UTCDateTime),
+    Column("slack_channel", String(64)),
+    Column("slack_ts", String(64)),
+    # The audit log's head when it opened: its timeline reads the log from there on.
+    Column("audit_from", Integer, nullable=False, default=0),
+)
+
+alert_events = Table(
+    "alert_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident", Integer, ForeignKey("incidents.num"), nullable=False, index=True),
+    Column("source", String(32), nullable=False),
+    # sha256 of (fingerprint, status, startsAt): a resent delivery finds its alerts here
+    Column("key", String(64), nullable=False),
+    Column("fingerprint", String(200), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("name", String(300), nullable=False),
+    Column("labels", JSON, nullable=False),  # redacted
+    Column("annotations", JSON, nullable=False),  # redacted; untrusted text
+    Column("starts_at", UTCDateTime),
+    Column("ends_at", UTCDateTime),
+    Column("received_at", UTCDateTime, nullable=False),
+    UniqueConstraint("incident", "key", name="uq_alert_once"),
+)
+
+timeline_ids = Table(
+    "timeline_ids",
+    metadata,
+    # E{n} of an incident's timeline, given once to the record ``ref`` (audit:12,
+    # message:4, alert:9) and never changed: citations keep pointing at the same event.
+    Column("incident", Integer, ForeignKey("incidents.num"), primary_key=True),
+    Column("n", Integer, primary_key=True, autoincrement=False),
+    Column("ref", String(64), nullable=False),
+    UniqueConstraint("incident", "ref", name="uq_timeline_ref"),
+)
+
+postmortems = Table(
+    "postmortems",
+    metadata,
+    Column("incident", Integer, ForeignKey("incidents.num"), primary_key=True),
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("author", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("draft", JSON, nullable=False),
+    Column("markdown", Text, nullable=False),
+)

@@ -83,6 +83,12 @@ def test_a_mention_becomes_a_card_that_two_people_approve_and_that_runs_and_veri
     )
     assert any(c.args.get("user") == "UCAROL" for c in fake.of("users.info"))
     headers = [header(u) for u in world.updates(card)]
+    # "approved, about to run" lasts a few milliseconds between the second vote and the
+    # run; it is drawn when a poll happens to land in it, and nowhere else
+    brief = "Approved, about to run: sandbox.rotate_secret"
+    if brief in headers:
+        assert headers.index(brief) == 1 and headers.count(brief) == 1, headers
+        headers.remove(brief)
     # every state, in order, each drawn once
     assert headers == [
         "Waiting for approval: sandbox.rotate_secret",  # 1 of 2

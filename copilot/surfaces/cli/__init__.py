@@ -13,6 +13,7 @@ from copilot.surfaces.cli import (
     agent_cmd,
     calls,
     eval_cmd,
+    incident_cmd,
     redact_cmd,
     runbooks_cmd,
     serve_cmd,
@@ -41,6 +42,8 @@ app.add_typer(admin.policy_app, name="policy")
 app.add_typer(admin.bench_app, name="bench")
 app.add_typer(runbooks_cmd.runbooks_app, name="runbooks")
 app.add_typer(users_cmd.users_app, name="users")
+app.add_typer(incident_cmd.incident_app, name="incident")
+app.add_typer(incident_cmd.postmortem_app, name="postmortem")
 
 
 def main() -> None:

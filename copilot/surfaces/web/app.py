@@ -25,6 +25,8 @@ from copilot.surfaces.slack import mount as slack_mount
 from copilot.surfaces.web import api, errors, pages, signin
 from copilot.surfaces.web.context import WebContext
 from copilot.surfaces.web.live import Hub
+from copilot.surfaces.webhooks import router as webhooks
+from copilot.surfaces.webhooks.followups import FollowUps
 
 if TYPE_CHECKING:
     from copilot.service import CopilotService
@@ -56,11 +58,13 @@ def create_app(settings: Settings, service: CopilotService | None = None) -> Fas
             if service is not None
             else await run_in_threadpool(CopilotService.open, settings)
         )
-        slack = None
+        slack = followups = None
         try:
             await run_in_threadpool(_warm, svc)
             slack = await run_in_threadpool(slack_mount.start, settings, svc)
             app.state.slack = slack
+            followups = FollowUps(svc, slack)
+            app.state.incident_followups = followups
             app.state.web = WebContext(
                 settings=settings,
                 service=svc,
@@ -70,6 +74,8 @@ def create_app(settings: Settings, service: CopilotService | None = None) -> Fas
             )
             yield
         finally:
+            if followups is not None:
+                await run_in_threadpool(followups.stop)
             if slack is not None:
                 await run_in_threadpool(slack.stop)
             if own:
@@ -88,6 +94,7 @@ def create_app(settings: Settings, service: CopilotService | None = None) -> Fas
     app.include_router(signin.router())
     app.include_router(api.router())
     app.include_router(pages.router())
+    app.include_router(webhooks.router())
     if settings.slack.enabled:
         app.include_router(slack_mount.router())
     if settings.web.oidc.issuer:
@@ -106,7 +113,10 @@ def create_app(settings: Settings, service: CopilotService | None = None) -> Fas
     app.add_middleware(
         BodyLimit,
         max_bytes=settings.web.max_body_bytes,
-        larger={slack_mount.EVENTS_PATH: slack_mount.MAX_BODY_BYTES},
+        larger={
+            slack_mount.EVENTS_PATH: slack_mount.MAX_BODY_BYTES,
+            **dict.fromkeys(webhooks.PATHS, webhooks.MAX_BODY_BYTES),
+        },
     )
     app.middleware("http")(_security_headers)
     return app

@@ -1,0 +1,2 @@
+"""Postmortem drafts: offline (extractive) or by the configured model, always through the
+grounding check; rendered as Markdown."""

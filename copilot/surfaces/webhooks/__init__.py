@@ -1,0 +1,1 @@
+"""Alert webhooks: Alertmanager's and a generic one. Authenticate, parse, call the service."""
