@@ -25,7 +25,7 @@ from copilot.domain.incidents import (
 )
 
 CITE = re.compile(r"\[(E\d+)\]")
-_NUMBER = re.compile(r"(?<![\w.])(\d+(?:[.,]\d+)?)(?![\w])")
+_NUMBER = re.compile(r"(?<![\w.])(\d+(?:[.,]\d+)*)(?![\w])")
 _TIME = re.compile(r"\b(\d{1,2}:\d{2}(?::\d{2})?)\b")
 _TOOL = re.compile(r"\b([a-z][a-z0-9_]*\.[a-z][a-z0-9_]*)\b")
 # numbers a sentence may say without evidence: "1 of 2" counts are in the events, but

@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from copilot.settings import Settings
 from copilot.surfaces.slack import mount as slack_mount
-from copilot.surfaces.web import api, errors, pages, signin
+from copilot.surfaces.web import api, errors, incidents, pages, signin
 from copilot.surfaces.web.context import WebContext
 from copilot.surfaces.web.live import Hub
 from copilot.surfaces.webhooks import router as webhooks
@@ -94,6 +94,7 @@ def create_app(settings: Settings, service: CopilotService | None = None) -> Fas
     app.include_router(signin.router())
     app.include_router(api.router())
     app.include_router(pages.router())
+    app.include_router(incidents.router())
     app.include_router(webhooks.router())
     if settings.slack.enabled:
         app.include_router(slack_mount.router())
