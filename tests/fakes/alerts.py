@@ -31,7 +31,9 @@ def alert(
     }
 
 
-def payload(*alerts: dict[str, Any], group: str = '{}:{alertname="SandboxHighErrorRate"}') -> dict[str, Any]:
+def payload(
+    *alerts: dict[str, Any], group: str = '{}:{alertname="SandboxHighErrorRate"}'
+) -> dict[str, Any]:
     firing = any(a["status"] == "firing" for a in alerts)
     return {
         "version": "4",

@@ -117,7 +117,11 @@ class Stack:
     procs: list[Proc] = field(default_factory=list)
 
 
-def _alertmanager_config(hook: Webhook) -> dict[str, Any]:
+def _alertmanager_config(
+    hook: Webhook, extra: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """A route to the test's recording hook and to ``extra`` webhook configs (the copilot's
+    own webhook, with the bearer token Alertmanager's http_config sends)."""
     return {
         "route": {
             "receiver": "test",
@@ -127,7 +131,13 @@ def _alertmanager_config(hook: Webhook) -> dict[str, Any]:
             "repeat_interval": "1h",
         },
         "receivers": [
-            {"name": "test", "webhook_configs": [{"url": f"http://127.0.0.1:{hook.port}/alerts"}]}
+            {
+                "name": "test",
+                "webhook_configs": [
+                    {"url": f"http://127.0.0.1:{hook.port}/alerts"},
+                    *(extra or []),
+                ],
+            }
         ],
     }
 
@@ -144,7 +154,9 @@ def _prometheus_config(rules: Path, am_port: int, target: str) -> dict[str, Any]
 
 
 @contextmanager
-def start_stack(tmp_path: Path, rules: Path, target: str) -> Iterator[Stack]:
+def start_stack(
+    tmp_path: Path, rules: Path, target: str, webhooks: list[dict[str, Any]] | None = None
+) -> Iterator[Stack]:
     """Alertmanager, then Prometheus scraping ``target`` with ``rules``; stopped afterwards."""
     prometheus = binary("prometheus")
     alertmanager = binary("prometheus-alertmanager", "alertmanager")
@@ -153,7 +165,7 @@ def start_stack(tmp_path: Path, rules: Path, target: str) -> Iterator[Stack]:
     stack = Stack(f"http://127.0.0.1:{prom_port}", f"http://127.0.0.1:{am_port}", hook)
     try:
         am_cfg = tmp_path / "alertmanager.yml"
-        am_cfg.write_text(json.dumps(_alertmanager_config(hook)))  # JSON is YAML
+        am_cfg.write_text(json.dumps(_alertmanager_config(hook, webhooks)))  # JSON is YAML
         stack.procs.append(
             Proc(
                 "alertmanager",

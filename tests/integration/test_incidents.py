@@ -35,7 +35,9 @@ def web(tmp_path: Path) -> Iterator[Web]:
         yield running
 
 
-def post(web: Web, body: Any, headers: dict[str, str] | None = None, kind: str = "alertmanager") -> Any:
+def post(
+    web: Web, body: Any, headers: dict[str, str] | None = None, kind: str = "alertmanager"
+) -> Any:
     client = web.client("10.0.0.9")
     return client.post(f"/webhooks/{kind}", json=body, headers=AUTH if headers is None else headers)
 
@@ -149,7 +151,9 @@ def test_webhook_bad_input_stores_nothing(web: Web) -> None:
     r = post(web, {**body, "alerts": [{"status": "firing"}]})
     assert r.status_code == 422 and "fingerprint" in r.json()["error"], r.text
     assert "Traceback" not in r.text
-    r = post(web, {"group": "g", "alerts": [{"id": "1", "name": "X", "colour": "red"}]}, kind="generic")
+    r = post(
+        web, {"group": "g", "alerts": [{"id": "1", "name": "X", "colour": "red"}]}, kind="generic"
+    )
     assert r.status_code == 422 and "colour" in r.json()["error"], r.text
     assert svc.incidents().incidents == []
     assert not [e for e in svc.parts.door.deps.audit.events() if e.kind.startswith("incident.")]
@@ -168,7 +172,9 @@ def test_a_replayed_delivery_and_an_alert_storm_make_one_incident(web: Web) -> N
     assert len(svc.incidents().incidents) == 1
     incident = svc.incident(first.json()["incident"])
     assert incident.alerts_total == 401 and incident.alerts_firing == 401
-    events = [m for m in svc.conversation(incident.conversation).messages if m.author == "alertmanager"]
+    events = [
+        m for m in svc.conversation(incident.conversation).messages if m.author == "alertmanager"
+    ]
     assert len(events) == 2  # one line per delivery with something new, bounded in size
     assert len(events[-1].text) < 2000 and "390 more" in events[-1].text
     timeline = svc.timeline(incident.id)

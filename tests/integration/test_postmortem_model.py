@@ -28,7 +28,9 @@ def _answer(body: dict[str, Any]) -> dict[str, Any]:
         "Summary": [
             {"text": f"SandboxHighErrorRate fired at {at} UTC [{fired['id']}].", "cites": []},
             # made up: a service, a version and a time the timeline does not hold
-            {"text": f"The root cause was a memory leak in payments 2.4.1 at 03:12 UTC [{fired['id']}]."},
+            {
+                "text": f"The root cause was a memory leak in payments 2.4.1 at 03:12 UTC [{fired['id']}]."
+            },
         ],
         "Impact": [
             {"text": "Customers could not pay for 40 minutes.", "cites": []},  # cites nothing
@@ -60,7 +62,7 @@ def test_a_models_unsupported_claims_are_removed_and_listed(tmp_path: Path) -> N
             service.close()
     sent = json.dumps(fake.requests[-1])
     assert INJECTED in sent  # the annotation went to the model as untrusted data
-    assert "<untrusted kind=\\\"timeline\\\">" in sent or '<untrusted kind="timeline">' in sent
+    assert '<untrusted kind=\\"timeline\\">' in sent or '<untrusted kind="timeline">' in sent
     kept = [c.text for cs in pm.draft.sections.values() for c in cs]
     assert len(kept) == 1 and kept[0].startswith("SandboxHighErrorRate fired at")
     removed = {r.text: r.why for r in pm.draft.removed}

@@ -70,7 +70,9 @@ def site(tmp_path: Path, clock: Any) -> Iterator[Site]:
         yield Site(web, clock, got.incident.id)
 
 
-def form_post(person: Person, path: str, data: dict[str, str], token: bool = True) -> httpx.Response:
+def form_post(
+    person: Person, path: str, data: dict[str, str], token: bool = True
+) -> httpx.Response:
     sent = data | ({"csrf_token": person.csrf} if token else {})
     return person.client.post(path, data=sent, follow_redirects=False)
 
@@ -83,7 +85,7 @@ def refused(r: httpx.Response, status: int, words: str) -> None:
     """A clear refusal: the status, the service's words, and nothing of a trace."""
     assert r.status_code == status, r.text
     assert words in r.text
-    assert "Traceback" not in r.text and "File \"" not in r.text
+    assert "Traceback" not in r.text and 'File "' not in r.text
 
 
 # -- the list -------------------------------------------------------------------------------
@@ -255,9 +257,9 @@ def test_draft_the_postmortem_and_download_it(site: Site) -> None:
     r = alice.post(f"/api/incidents/{site.incident}/postmortem", {})
     assert r.status_code == 200, r.text
     assert r.json()["version"] == 2 and r.json()["author"] == "alice"
-    assert f"{site.incident}-postmortem-v2.md" in alice.client.get(md).headers[
-        "content-disposition"
-    ]
+    assert (
+        f"{site.incident}-postmortem-v2.md" in alice.client.get(md).headers["content-disposition"]
+    )
 
 
 # -- the JSON API ---------------------------------------------------------------------------
