@@ -148,7 +148,12 @@ def text_of(call: Call) -> str:
 
 @contextmanager
 def slack_world(
-    data_dir: Path, *, socket: bool = False, http: bool = True, **slack: Any
+    data_dir: Path,
+    *,
+    socket: bool = False,
+    http: bool = True,
+    incidents: Any = None,
+    **slack: Any,
 ) -> Iterator[SlackWorld]:
     from copilot.service import CopilotService
     from copilot.settings import AgentSettings, SandboxSettings, Settings, UserConfig
@@ -181,6 +186,7 @@ def slack_world(
         agent=AgentSettings(verify_delay_s=0.6),
         web=WebSettings(live_poll_s=0.5, public_url="https://copilot.example.com"),
         slack=SlackSettings(**options),
+        **({"incidents": incidents} if incidents is not None else {}),
     )
     service = CopilotService.open(settings)
     service.reset_sandbox()

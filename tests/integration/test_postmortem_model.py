@@ -29,7 +29,8 @@ def _answer(body: dict[str, Any]) -> dict[str, Any]:
             {"text": f"SandboxHighErrorRate fired at {at} UTC [{fired['id']}].", "cites": []},
             # made up: a service, a version and a time the timeline does not hold
             {
-                "text": f"The root cause was a memory leak in payments 2.4.1 at 03:12 UTC [{fired['id']}]."
+                "text": "The root cause was a memory leak in payments 2.4.1 at 03:12 UTC "
+                f"[{fired['id']}]."
             },
         ],
         "Impact": [

@@ -18,6 +18,7 @@ from copilot.surfaces.slack.blocks import APPROVE, REJECT
 from copilot.surfaces.slack.cards import CardMessages
 from copilot.surfaces.slack.commands import command_reply
 from copilot.surfaces.slack.handlers import REJECT_VIEW, Handlers, plain
+from copilot.surfaces.slack.incidents import IncidentThreads
 from copilot.surfaces.slack.outbox import Outbox, web_client
 from copilot.surfaces.slack.people import People
 
@@ -47,6 +48,14 @@ class SlackSurface:
         self.people = People(service, slack.users, self.client)
         self.cards = CardMessages(service, self.outbox, web_url, settings.web.live_poll_s)
         self.handlers = Handlers(service, self.outbox, self.people, self.cards, web_url)
+        self.incidents = IncidentThreads(
+            service,
+            self.outbox,
+            self.people,
+            self.handlers,
+            web_url,
+            settings.incidents.slack_channel,
+        )
         self.service = service
         self.work = ThreadPoolExecutor(WORKERS, thread_name_prefix="slack-turn")
         self.app = App(
@@ -79,6 +88,13 @@ class SlackSurface:
             self._socket.close()
         self.cards.stop()
         self.work.shutdown(wait=True, cancel_futures=True)
+
+    def incident_opened(self, incident_id: str) -> None:
+        """An alert opened an incident: its thread in the channel, its first diagnosis."""
+        self.incidents.opened(incident_id)
+
+    def incident_updated(self, incident_id: str) -> None:
+        self.incidents.updated(incident_id)
 
     def submit(self, job: Any, **kwargs: Any) -> None:
         """Run ``job`` on a worker; a failure is logged (by type), never lost silently."""
@@ -135,8 +151,12 @@ def _listen(surface: SlackSurface) -> None:
 
     @app.command("/copilot")
     def command(ack: Any, command: dict[str, Any]) -> None:
-        answer, question = command_reply(surface.service, surface.people, command)
+        answer, question, job = command_reply(
+            surface.service, surface.people, command, surface.incidents
+        )
         ack(text=answer, response_type="ephemeral")
+        if job is not None:
+            surface.submit(job[0], **job[1])
         if question:
             surface.submit(
                 h.ask, user=command["user_id"], channel=command["channel_id"], text=question

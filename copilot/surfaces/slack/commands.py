@@ -13,6 +13,7 @@ from copilot.surfaces.slack.handlers import UNMAPPED, plain
 
 if TYPE_CHECKING:
     from copilot.service import CopilotService
+    from copilot.surfaces.slack.incidents import IncidentThreads
     from copilot.surfaces.slack.people import People
 
 HELP = (
@@ -21,6 +22,8 @@ HELP = (
     "one conversation per thread. Direct messages work too.\n"
     "• `/copilot ask QUESTION`: start a thread in this channel with a question.\n"
     "• `/copilot status`: the cards waiting for approval.\n"
+    "• `/copilot incident help`: incidents (ack, resolve, commander, timeline) and "
+    "`/copilot postmortem`.\n"
     "• `/copilot help`: this.\n"
     "Cards come with Approve and Reject; nothing runs until policy's approvers agree."
 )
@@ -29,26 +32,37 @@ ANSWER_CHARS = 2900
 
 
 def command_reply(
-    service: CopilotService, people: People, command: dict[str, Any]
-) -> tuple[str, str | None]:
-    """What to answer at once, and the question to ask after the ack (``ask``), if any."""
+    service: CopilotService, people: People, command: dict[str, Any], incidents: IncidentThreads
+) -> tuple[str, str | None, Any]:
+    """What to answer at once, the question to ask after the ack (``ask``), and other work
+    to do after it (``(function, kwargs)``), if any."""
     text = plain(str(command.get("text") or ""))
     sub, _, rest = text.partition(" ")
     sub = sub.lower()
     if sub in ("", "help"):
-        return HELP, None
+        return HELP, None, None
     user = str(command.get("user_id") or "")
     if people.principal(user) is None:
         service.refused("slack", user, f"/copilot {sub} from a user who is not mapped")
-        return UNMAPPED, None
+        return UNMAPPED, None, None
     if sub == "ask":
         question = rest.strip()
         if not question:
-            return "Ask what? For example `/copilot ask why is checkout slow?`", None
-        return "Asking in a new thread…", question
+            return "Ask what? For example `/copilot ask why is checkout slow?`", None, None
+        return "Asking in a new thread…", question, None
     if sub == "status":
-        return _status(service), None
-    return f"I do not know `/copilot {escape(sub[:40])}`.\n\n{HELP}", None
+        return _status(service), None, None
+    channel = str(command.get("channel_id") or "")
+    try:
+        if sub == "incident":
+            answer, job = incidents.command(user, channel, rest.split())
+            return answer, None, job
+        if sub == "postmortem":
+            answer, job = incidents.postmortem(user, channel, rest.split())
+            return answer, None, job
+    except CopilotError as err:
+        return f":warning: {escape(err.one_line())}", None, None
+    return f"I do not know `/copilot {escape(sub[:40])}`.\n\n{HELP}", None, None
 
 
 def _status(service: CopilotService) -> str:

@@ -67,6 +67,11 @@ class Handlers:
         self.cards = cards
         self.web_url = web_url
 
+    def conversation(self, channel: str, root: str) -> str:
+        """The thread's conversation: an incident's, when it is an incident's thread."""
+        incident = self.service.incident_of_thread(channel, root)
+        return incident.conversation if incident is not None else conversation_of(channel, root)
+
     # -- messages ------------------------------------------------------------------------
     def message(
         self,
@@ -83,7 +88,7 @@ class Handlers:
             log.info("slack event %s was delivered before; not answered again", event_id)
             return
         root = thread_ts or ts
-        conversation = conversation_of(channel, root)
+        conversation = self.conversation(channel, root)
         principal = self.people.principal(user)
         if principal is None:
             self._refuse(user, channel, root, "not a mapped copilot user", conversation, UNMAPPED)
@@ -98,7 +103,7 @@ class Handlers:
             log.exception("a slack turn failed in %s", conversation)
             self._say(channel, root, looking, f":warning: {FAILED}")
             return
-        self._answer(channel, root, looking, reply)
+        self.answer(channel, root, looking, reply)
 
     def ask(self, *, user: str, channel: str, text: str) -> None:
         """``/copilot ask ...``: a new thread in the channel, started with the question."""
@@ -161,7 +166,7 @@ class Handlers:
     # -- inside --------------------------------------------------------------------------
     def _card_here(self, user: str, who: str, channel: str, root: str, value: str) -> Any:
         """The card a button names, if it is a card of this thread's conversation."""
-        conversation = conversation_of(channel, root)
+        conversation = self.conversation(channel, root)
         if not APPROVAL_ID.fullmatch(value):
             why = "a button whose value is not an approval id"
             self._refuse(user, channel, root, why, value[:64], "That button names no card.")
@@ -235,7 +240,7 @@ class Handlers:
         }
         return self.outbox.open_view(trigger_id, view)
 
-    def _answer(self, channel: str, root: str, looking: str | None, reply: Reply) -> None:
+    def answer(self, channel: str, root: str, looking: str | None, reply: Reply) -> None:
         said = reply.model_copy(update={"cards": []})
         blocks = reply_blocks(said, web_url=self.web_url)
         # the notification text is mrkdwn too: a "<!channel>" quoted from a runbook or a
