@@ -26,8 +26,9 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 @pytest.fixture
-def web(tmp_path: Path) -> Iterator[Web]:
-    settings = web_settings(tmp_path / "data").model_copy(
+def web(tmp_path: Path, db_url: str) -> Iterator[Web]:
+    """The app on SQLite and on PostgreSQL (when ``COPILOT_TEST_POSTGRES_URL`` is set)."""
+    settings = web_settings(tmp_path / "data", database_url=db_url).model_copy(
         update={"incidents": IncidentSettings(webhook_token=TOKEN, oncall="alice")}
     )
     with serve(settings) as running:
