@@ -1,5 +1,7 @@
-"""`make demo`: a bad deploy in the sandbox; the agent proposes a rollback from the runbook;
-the requester's own approval is refused, an SRE's runs it, and the agent verifies.
+"""`make demo`: a bad deploy in the sandbox fires an alert, which opens an incident; the
+agent proposes a rollback from the runbook; the requester's own approval is refused, an
+SRE's runs it, and the agent verifies; the incident is resolved and its postmortem drafted
+from the timeline, every sentence citing its evidence.
 
 Runs entirely offline on the embedded default (SQLite in ./.copilot, packaged policies,
 the sandbox). Every step goes through ``CopilotService``, as every surface does.
@@ -14,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 
+from copilot.domain.incidents import duration
 from copilot.errors import CopilotError
 from copilot.settings import DEMO, load_settings
 
@@ -26,6 +29,30 @@ def _error_rate(service: CopilotService, name: str) -> float:
     _, ran = service.call(dana, "sandbox.get_metrics", {"service": name})
     assert ran is not None and ran.result is not None
     return float(ran.result["error_rate"])
+
+
+def _alert(group: str) -> dict[str, object]:
+    """What Alertmanager posts when the sandbox's SandboxHighErrorRate rule fires."""
+    now = datetime.now(UTC).isoformat()
+    labels = {"alertname": "SandboxHighErrorRate", "service": "checkout", "severity": "critical"}
+    return {
+        "version": "4",
+        "groupKey": group,
+        "status": "firing",
+        "receiver": "copilot",
+        "commonLabels": labels,
+        "externalURL": "http://alertmanager:9093",
+        "alerts": [
+            {
+                "status": "firing",
+                "labels": labels,
+                "annotations": {"summary": "checkout is failing 31% of requests"},
+                "startsAt": now,
+                "endsAt": "0001-01-01T00:00:00Z",
+                "fingerprint": group,
+            }
+        ],
+    }
 
 
 def main() -> int:
@@ -44,9 +71,16 @@ def main() -> int:
     c.print(service.reset_sandbox())
     c.print(f"checkout error rate: {_error_rate(service, 'checkout'):.1%}")
 
-    c.rule("2. a bad deploy reaches checkout")
+    c.rule("2. a bad deploy reaches checkout; Alertmanager's webhook opens an incident")
     c.print(service.inject_fault("bad_deploy", "checkout"))
     c.print(f"checkout error rate: {_error_rate(service, 'checkout'):.1%}")
+    # each run is an incident of its own: its own alert group, conversation and card
+    got = service.receive_webhook("alertmanager", _alert(f"demo-{uuid.uuid4().hex[:8]}"))
+    assert got is not None
+    incident = got.incident
+    c.print(f"{incident.id} opened: {incident.title}, severity {incident.severity}")
+    service.update_incident(incident.id, bob, "ack")
+    c.print(f"bob acknowledged {incident.id}")
 
     ahead[0] += timedelta(minutes=2)
     c.rule("3. minutes later: the logs dump a bearer token, redacted")
@@ -61,9 +95,7 @@ def main() -> int:
 
     c.rule('4. alice (responder) asks the copilot: "checkout is returning 500s"')
     c.print("(offline planner, no network, no key: it follows the bad-deploy runbook)")
-    # each run is an incident of its own, so each gets its own conversation (one that
-    # comes back in the same conversation after a fix gets a new card too)
-    conversation = f"demo-{uuid.uuid4().hex[:8]}"
+    conversation = incident.conversation
     reply = service.handle_message(alice, conversation, "checkout is returning 500s")
     print_reply(reply)
     if not reply.cards:
@@ -93,6 +125,18 @@ def main() -> int:
         f"audit: {'ok' if report.ok else report.problem} — {report.events} events, "
         f"head {report.head_seq}:{report.head_hash[:16]}…"
     )
+    c.rule(f"8. bob resolves {incident.id}; the postmortem is drafted from its timeline")
+    service.update_incident(incident.id, bob, "resolve")
+    pm = service.draft_postmortem(incident.id, bob)
+    for claim in pm.draft.sections["Summary"]:
+        c.print(f"- {claim.text}", markup=False)
+    shown = service.incident(incident.id)
+    claims = sum(len(v) for v in pm.draft.sections.values())
+    c.print(
+        f"{claims} claims, each citing the timeline; {len(pm.draft.open_questions)} open "
+        f"questions; MTTA {duration(shown.mtta_s)}, MTTR {duration(shown.mttr_s)}. The whole "
+        f"draft: `.venv/bin/copilot postmortem show {incident.id}`"
+    )
     c.print(
         "\nNext, as the demo's people (`export COPILOT_USERS=demo`; your own go in "
         "copilot.toml as \\[users.NAME]): "
@@ -101,6 +145,7 @@ def main() -> int:
         "`.venv/bin/copilot sandbox faults`"
     )
     succeeded = bool(done.cards) and done.cards[0].state.value == "succeeded"
+    report = service.verify_audit()  # with what step 8 added
     service.close()
     return 0 if report.ok and succeeded else 1
 

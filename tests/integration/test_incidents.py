@@ -194,3 +194,20 @@ def test_basic_auth_and_the_generic_webhook(tmp_path: Path) -> None:
         incident = web.service.incident(r.json()["incident"])
         assert incident.title == "PaymentsLatencyHigh (service=payments)"
         assert incident.source == "datadog"
+
+
+def test_secrets_in_an_alert_are_redacted_everywhere(web: Web) -> None:
+    from fakes.canaries import PASTE, leaks, leaks_in_files
+
+    svc = web.service
+    leaky = alert(summary=PASTE, service="checkout")
+    leaky["labels"]["token"] = "ghp_" + "Zq8Xw3Lm9Tn2Vb7Rk4Hs6Jd1Fp5Gc0Ya8Ue3I"
+    r = post(web, payload(leaky))
+    assert r.status_code == 200, r.text
+    incident_id = r.json()["incident"]
+    svc.update_incident(incident_id, svc.principal("bob"), "ack")
+    timeline = svc.timeline(incident_id)
+    pm = svc.draft_postmortem(incident_id, svc.principal("bob"))
+    for shown in (timeline.model_dump_json(), pm.markdown, r.text):
+        assert leaks(shown) == [], shown[:400]
+    assert leaks_in_files(web.settings.data_dir) == {}
