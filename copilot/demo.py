@@ -31,7 +31,7 @@ def _error_rate(service: CopilotService, name: str) -> float:
     return float(ran.result["error_rate"])
 
 
-def _alert(group: str) -> dict[str, object]:
+def demo_alert(group: str) -> dict[str, object]:
     """What Alertmanager posts when the sandbox's SandboxHighErrorRate rule fires."""
     now = datetime.now(UTC).isoformat()
     labels = {"alertname": "SandboxHighErrorRate", "service": "checkout", "severity": "critical"}
@@ -75,7 +75,7 @@ def main() -> int:
     c.print(service.inject_fault("bad_deploy", "checkout"))
     c.print(f"checkout error rate: {_error_rate(service, 'checkout'):.1%}")
     # each run is an incident of its own: its own alert group, conversation and card
-    got = service.receive_webhook("alertmanager", _alert(f"demo-{uuid.uuid4().hex[:8]}"))
+    got = service.receive_webhook("alertmanager", demo_alert(f"demo-{uuid.uuid4().hex[:8]}"))
     assert got is not None
     incident = got.incident
     c.print(f"{incident.id} opened: {incident.title}, severity {incident.severity}")

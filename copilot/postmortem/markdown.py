@@ -21,7 +21,9 @@ def render(draft: PostmortemDraft, incident: Incident, timeline: Timeline, versi
         f"{incident.commander or 'none'}; time to acknowledge {duration(incident.mtta_s)}, "
         f"time to resolve {duration(incident.mttr_s)}.",
         "",
-        "Every sentence cites the timeline events it rests on (listed at the end).",
+        "Every sentence cites the timeline events it rests on (listed at the end). The "
+        "grounding check holds each one to the names, numbers and times of its events, not "
+        "to its reasoning: read a claim against its events before you rely on it.",
     ]
     group = ""
     for name in SECTIONS:

@@ -52,6 +52,10 @@ def demo(
     try:
         print(service.reset_sandbox())
         print(service.inject_fault("bad_deploy", "checkout"))
+        from copilot.demo import demo_alert
+
+        got = service.receive_webhook("alertmanager", demo_alert(f"demo-{secrets.token_hex(4)}"))
+        incident = got.incident if got is not None else None
     finally:
         service.close()
     lines = ["Sign in as any of the demo's people (passwords are new each run):"]
@@ -62,6 +66,11 @@ def demo(
         'Try: sign in as alice, say "checkout is returning 500s"; then, in a second browser '
         "(or a private window), sign in as bob and approve the card."
     )
+    if incident is not None:
+        lines.append(
+            f"The alert opened {incident.id}: Incidents → {incident.id} has its timeline, "
+            "acknowledge and resolve, and the postmortem draft."
+        )
     _run(settings, host, port, banner="\n".join(lines))
 
 
