@@ -213,6 +213,8 @@ class PostmortemDraft(BaseModel):
     removed: list[RemovedClaim] = Field(default_factory=list)
     drafter: str  # "offline" or the model's name
     events: int  # how many timeline events it was drafted from
+    # who edited the Markdown of this version (then the Markdown, not these claims, is it)
+    edited_by: str | None = None
 
 
 class Postmortem(BaseModel):

@@ -111,7 +111,8 @@ def _when(value: datetime | None) -> datetime | None:
 
 
 def _name(labels: dict[str, str]) -> str:
-    return (labels.get("alertname") or "unnamed alert")[:MAX_NAME]
+    """The alert's name on one line (it titles the incident and each timeline line)."""
+    return " ".join((labels.get("alertname") or "unnamed alert").split())[:MAX_NAME]
 
 
 def _parse(model: type[BaseModel], body: Any, what: str) -> Any:
@@ -157,7 +158,7 @@ def from_generic(body: Any) -> AlertBatch:
         AlertRecord(
             fingerprint=a.id,
             status=a.status,
-            name=a.name,
+            name=" ".join(a.name.split()),
             labels={"alertname": a.name, **a.labels},
             annotations=a.annotations,
             starts_at=_when(a.starts_at),
@@ -189,7 +190,7 @@ def title_of(batch: AlertBatch) -> str:
     first = next((a for a in batch.alerts if a.status == "firing"), batch.alerts[0])
     names = sorted({a.name for a in batch.alerts})
     title = first.name
-    subject = subject_of(first.labels)
+    subject = " ".join(subject_of(first.labels).split())
     if subject:
         title += f" ({subject})"
     if len(names) > 1:

@@ -120,7 +120,7 @@ class Postmortems:
         return self._store(
             self.incident(incident_id),
             principal,
-            latest.draft,
+            latest.draft.model_copy(update={"edited_by": principal.id}),
             lambda _version: edited,
             "postmortem.edited",
         )

@@ -156,6 +156,10 @@ def test_webhook_bad_input_stores_nothing(web: Web) -> None:
         web, {"group": "g", "alerts": [{"id": "1", "name": "X", "colour": "red"}]}, kind="generic"
     )
     assert r.status_code == 422 and "colour" in r.json()["error"], r.text
+    huge = client.post(
+        "/webhooks/alertmanager", content=b"[" + b"0," * 3_000_000 + b"0]", headers=AUTH
+    )
+    assert huge.status_code == 413 and "max_alerts" in huge.json()["hint"]
     assert svc.incidents().incidents == []
     assert not [e for e in svc.parts.door.deps.audit.events() if e.kind.startswith("incident.")]
 

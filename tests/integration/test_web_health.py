@@ -18,8 +18,16 @@ API_ROUTES = {
     "/api/audit/verify": {"get"},
     "/api/audit/export": {"get"},
     "/api/session": {"get", "post", "delete"},
+    "/api/incidents": {"get"},
+    "/api/incidents/{incident_id}": {"get"},
+    "/api/incidents/{incident_id}/timeline": {"get"},
+    "/api/incidents/{incident_id}/postmortem": {"post"},
+    "/api/incidents/{incident_id}/{action}": {"post"},
     "/healthz": {"get"},
     "/readyz": {"get"},
+    # called by Alertmanager and other alert sources, with their own token
+    "/webhooks/alertmanager": {"post"},
+    "/webhooks/generic": {"post"},
 }
 
 

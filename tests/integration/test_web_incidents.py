@@ -242,7 +242,7 @@ def test_draft_the_postmortem_and_download_it(site: Site) -> None:
 
     html = alice.client.get(f"/incidents/{site.incident}").text
     assert "Version 1 by alice" in html
-    assert "[E" in html  # its claims cite the timeline
+    assert 'class="cite" href="#E' in html  # its claims cite the timeline, linked
     assert f'href="{md}"' in html
     assert SCRIPT not in html
 

@@ -69,6 +69,8 @@ def test_alertmanager_payloads_parse_and_bad_ones_say_what_is_wrong() -> None:
         with pytest.raises(InvalidInput) as err:
             from_alertmanager(broken)
         assert said in err.value.message, err.value.message
+    two_lines = from_alertmanager(payload(alert("High\nErrors", service="a\nb")))
+    assert title_of(two_lines) == "High Errors (service=a b)"
     huge = alert()
     huge["annotations"] = {"description": "x" * 9000}
     with pytest.raises(InvalidInput, match="characters"):

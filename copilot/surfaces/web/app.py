@@ -222,8 +222,8 @@ class _TooLarge(HTTPException):
 
 
 async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
-    body = {
-        "error": f"the request body is larger than {limit // 1024} KB",
-        "hint": "a message is at most 4,000 characters; attach long logs elsewhere",
-    }
+    hint = "a message is at most 4,000 characters; attach long logs elsewhere"
+    if str(scope.get("path", "")).startswith("/webhooks/"):
+        hint = "send fewer alerts per delivery (max_alerts in Alertmanager's webhook_config)"
+    body = {"error": f"the request body is larger than {limit // 1024} KB", "hint": hint}
     await JSONResponse(body, status_code=413)(scope, receive, send)

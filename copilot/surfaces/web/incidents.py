@@ -12,6 +12,8 @@ never as markup.
 
 from __future__ import annotations
 
+import re
+
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
@@ -84,9 +86,28 @@ def router() -> APIRouter:
     return r
 
 
+_CITATION = re.compile(r"\[(E\d+)\]")
+
+
+def cited_parts(text: str) -> list[tuple[str, bool]]:
+    """A claim's text in parts, each citation (``[E12]``) flagged so the page links it to
+    its row of the timeline below."""
+    parts: list[tuple[str, bool]] = []
+    for n, piece in enumerate(_CITATION.split(text)):
+        if piece:
+            parts.append((piece, n % 2 == 1))
+    return parts
+
+
 def _page(request: Request, me: Principal, name: str, **context: Any) -> Response:
     ctx = web(request)
-    base = {"me": me, "csrf": csrf_token(request), "page": name, "duration": duration}
+    base = {
+        "me": me,
+        "csrf": csrf_token(request),
+        "page": name,
+        "duration": duration,
+        "cited": cited_parts,
+    }
     return ctx.templates.TemplateResponse(request, f"{name}.html", base | context)
 
 
