@@ -13,7 +13,6 @@ never as markup.
 from __future__ import annotations
 
 import re
-
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
