@@ -338,6 +338,35 @@ class Incidents:
             update_incident(conn, num, slack_channel=channel[:64], slack_ts=ts[:64])
 
     # -- the first diagnosis ----------------------------------------------------------------
+    @errors_redacted
+    def undiagnosed(self, within_s: float = 3600.0) -> list[str]:
+        """Incidents an alert opened in the last ``within_s`` seconds, not resolved, whose
+        conversation has no answer from the copilot yet: a server killed before (or
+        during) their first diagnosis asks again when it starts."""
+        from datetime import timedelta
+
+        from copilot.store.schema import incidents, messages
+
+        conf = self.settings.incidents
+        if not (conf.diagnose and conf.oncall):
+            return []
+        deps = self._parts.door.deps
+        answered = select(messages.c.id).where(
+            messages.c.conversation == incidents.c.conversation, messages.c.role == "copilot"
+        )
+        with deps.store.read() as conn:
+            rows = conn.execute(
+                select(incidents.c.num, incidents.c.source)
+                .where(
+                    incidents.c.status != IncidentStatus.RESOLVED.value,
+                    incidents.c.opened_at >= deps.clock() - timedelta(seconds=within_s),
+                    ~answered.exists(),
+                )
+                .order_by(incidents.c.num)
+            ).all()
+        people = set(self.settings.users)
+        return [f"INC-{r.num}" for r in rows if r.source not in people]
+
     def diagnosis_request(self, incident: Incident) -> str:
         """What the on-call identity asks when an incident opens: our words, the alert's
         name and the service it names, nothing else of the alert."""

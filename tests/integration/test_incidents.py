@@ -215,3 +215,29 @@ def test_secrets_in_an_alert_are_redacted_everywhere(web: Web) -> None:
     for shown in (timeline.model_dump_json(), pm.markdown, r.text):
         assert leaks(shown) == [], shown[:400]
     assert leaks_in_files(web.settings.data_dir) == {}
+
+
+def test_a_server_that_stopped_before_the_diagnosis_runs_it_when_it_starts(
+    tmp_path: Path,
+) -> None:
+    """The incident was recorded, then the process died before its first diagnosis: the
+    next server start asks for it (once: an answered incident is not asked again)."""
+    from copilot.service import CopilotService
+
+    conf = IncidentSettings(webhook_token=TOKEN, oncall="alice")
+    settings = web_settings(tmp_path / "data").model_copy(update={"incidents": conf})
+    first = CopilotService.open(settings)
+    first.reset_sandbox()
+    first.inject_fault("bad_deploy", "checkout")
+    got = first.receive_webhook("alertmanager", payload(alert()))  # recorded; then "killed"
+    assert got is not None and first.undiagnosed() == [got.incident.id]
+    first.close()
+    with serve(settings) as web:
+        conversation = got.incident.conversation
+
+        def answered() -> list[str]:
+            said = web.service.conversation(conversation).messages
+            return [a for m in said if m.role == "copilot" for a in m.cards]
+
+        assert wait("the diagnosis after the restart", answered)
+        assert web.service.undiagnosed() == []

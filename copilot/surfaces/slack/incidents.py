@@ -77,9 +77,11 @@ class IncidentThreads:
             self.service.diagnose(incident_id)
             return
         incident = self.service.incident(incident_id)
-        root = self.outbox.post(
-            self.channel, f":rotating_light: {summary(incident, self.web_url)}", None
-        )
+        root = incident.slack_ts  # a thread posted before a restart is used again
+        if root is None or incident.slack_channel != self.channel:
+            root = self.outbox.post(
+                self.channel, f":rotating_light: {summary(incident, self.web_url)}", None
+            )
         if root is None:
             log.warning("slack refused the root message of %s; diagnosing without", incident_id)
             self.service.diagnose(incident_id)

@@ -5,7 +5,7 @@ at a time on a worker thread of its own."""
 from __future__ import annotations
 
 import logging
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -23,14 +23,17 @@ class FollowUps:
             slack if slack is not None and service.settings.incidents.slack_channel else None
         )
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="incident-followup")
-        self.pending: list[Future[None]] = []
+        # a server stopped before an incident's first diagnosis (killed, redeployed) runs it now
+        for incident_id in service.undiagnosed():
+            self._pool.submit(self._opened, incident_id)
 
     def opened(self, incident: Incident) -> None:
-        self.pending.append(self._pool.submit(self._opened, incident.id))
+        """Its thread and its first diagnosis, after the webhook has been answered."""
+        self._pool.submit(self._opened, incident.id)
 
     def updated(self, incident: Incident) -> None:
         if self._slack is not None:
-            self.pending.append(self._pool.submit(self._slack.incident_updated, incident.id))
+            self._pool.submit(self._updated, incident.id)
 
     def _opened(self, incident_id: str) -> None:
         try:
@@ -40,6 +43,13 @@ class FollowUps:
                 self._service.diagnose(incident_id)
         except Exception:  # a follow-up never takes the server down; the incident stays
             log.exception("the first diagnosis of %s failed", incident_id)
+
+    def _updated(self, incident_id: str) -> None:
+        try:
+            if self._slack is not None:
+                self._slack.incident_updated(incident_id)
+        except Exception:
+            log.exception("telling the thread of %s about new alerts failed", incident_id)
 
     def stop(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
