@@ -96,10 +96,15 @@ class Incidents:
         num = rows.open_in_group(conn, digest)
         opened = False
         if num is None:
-            if not any(a.status == "firing" for a in batch.alerts):
-                num = self._last_of_group(conn, batch)
-                if num is None:
+            last = self._last_of_group(conn, batch)
+            firing = [rows.alert_key(a) for a in batch.alerts if a.status == "firing"]
+            if not firing or (last is not None and self._all_known(conn, last, firing)):
+                # resolved alerts, or a resend of alerts a resolved incident already has
+                # (Alertmanager repeats a group that still fires): recorded there, if
+                # anywhere; no new incident for the same alerts
+                if last is None:
                     return None
+                num = last
             else:
                 num = self._open(conn, batch, digest, now)
                 opened = True
@@ -164,6 +169,11 @@ class Incidents:
             ts=now,
         )
         return num
+
+    def _all_known(self, conn: Connection, num: int, keys: list[str]) -> bool:
+        from copilot.store.incidents import known_alert_keys
+
+        return len(known_alert_keys(conn, num, keys)) == len(set(keys))
 
     def _last_of_group(self, conn: Connection, batch: AlertBatch) -> int | None:
         from copilot.store.schema import incidents

@@ -241,3 +241,20 @@ def test_a_server_that_stopped_before_the_diagnosis_runs_it_when_it_starts(
 
         assert wait("the diagnosis after the restart", answered)
         assert web.service.undiagnosed() == []
+
+
+def test_after_resolution_a_resend_adds_nothing_and_a_new_firing_opens_a_new_incident(
+    web: Web,
+) -> None:
+    svc = web.service
+    firing = alert(starts_at="2026-12-03T10:00:00+00:00")
+    first = post(web, payload(firing)).json()["incident"]
+    svc.update_incident(first, svc.principal("bob"), "resolve")
+    resend = post(web, payload(firing)).json()  # the group still fires; Alertmanager repeats
+    assert resend["incident"] == first and resend["opened"] is False
+    assert resend["repeated"] == 1
+    late = post(web, payload(resolved(firing))).json()  # its resolution lands on it
+    assert late["incident"] == first and late["new_resolved"] == 1
+    again = post(web, payload(alert(starts_at="2026-12-03T11:00:00+00:00"))).json()
+    assert again["opened"] is True and again["incident"] != first  # it came back
+    assert len(svc.incidents().incidents) == 2
