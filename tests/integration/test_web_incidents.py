@@ -303,3 +303,25 @@ def test_an_unknown_incident_is_a_clear_404(site: Site, bad: str) -> None:
     ):
         assert r.status_code == 404 and "no incident" in r.json()["error"], r.text
     assert site.kinds(alice) == before
+
+
+def test_edit_the_postmortem_on_the_page(site: Site) -> None:
+    alice = site.web.person("alice")
+    form_post(alice, f"/incidents/{site.incident}/postmortem", {})
+    first = site.service.postmortem(site.incident)
+    edited = first.markdown + "\n## Retro notes\n\nThe alert fired late; lower its `for:`.\n" * 1200
+    assert len(edited) > 64 * 1024  # above the server's usual body limit
+    r = form_post(alice, f"/incidents/{site.incident}/postmortem/edit", {"markdown": edited})
+    assert r.status_code == 303, r.text[:300]
+    latest = site.service.postmortem(site.incident)
+    assert latest.version == 2 and latest.markdown == edited.strip()
+    assert latest.draft.edited_by == "alice"
+    assert "postmortem.edited" in site.kinds(alice)
+    html = alice.client.get(f"/incidents/{site.incident}").text
+    assert "Edited by alice" in html and "Retro notes" in html
+    dana = site.web.person("dana")
+    r = form_post(dana, f"/incidents/{site.incident}/postmortem/edit", {"markdown": "x"})
+    refused(r, 403, "dana may not write postmortems")
+    empty = form_post(alice, f"/incidents/{site.incident}/postmortem/edit", {"markdown": " "})
+    assert empty.status_code in (400, 422) and "Traceback" not in empty.text
+    assert site.service.postmortem(site.incident).version == 2

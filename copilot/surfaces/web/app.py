@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -118,6 +119,7 @@ def create_app(settings: Settings, service: CopilotService | None = None) -> Fas
             slack_mount.EVENTS_PATH: slack_mount.MAX_BODY_BYTES,
             **dict.fromkeys(webhooks.PATHS, webhooks.MAX_BODY_BYTES),
         },
+        larger_matching={r"/incidents/[^/]+/postmortem/edit": incidents.EDIT_PATH_BYTES},
     )
     app.middleware("http")(_security_headers)
     return app
@@ -181,16 +183,26 @@ class BodyLimit:
     """Refuse a request body over ``max_bytes`` with 413 before anything reads it, by its
     Content-Length or, without one, as it streams in."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int, larger: dict[str, int] | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        larger: dict[str, int] | None = None,
+        larger_matching: dict[str, int] | None = None,
+    ) -> None:
         self.app = app
         self.default_max = max_bytes
         self.larger = larger or {}  # path -> its own limit (Slack's button payloads)
+        # a path pattern (regular expression) -> its own limit (a postmortem's edit)
+        self.matching = [(re.compile(k), v) for k, v in (larger_matching or {}).items()]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.larger.get(scope.get("path", ""), self.default_max)
+        path = scope.get("path", "")
+        limit = self.larger.get(path, self.default_max)
+        limit = next((n for pattern, n in self.matching if pattern.fullmatch(path)), limit)
         headers: dict[bytes, bytes] = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):

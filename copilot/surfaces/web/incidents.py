@@ -85,6 +85,10 @@ def router() -> APIRouter:
     return r
 
 
+# A postmortem's Markdown, as the edit form sends it (the server's body limit for that
+# path is raised to match in app.py)
+MAX_MARKDOWN = 200_000
+EDIT_PATH_BYTES = 3 * MAX_MARKDOWN  # form encoding can triple it
 _CITATION = re.compile(r"\[(E\d+)\]")
 
 
@@ -161,6 +165,22 @@ def _pages() -> APIRouter:
         found = await incident_or_404(ctx, incident_id)
         try:
             await ctx.call(ctx.service.draft_postmortem, found.id, me)
+        finally:
+            ctx.hub.notify(found.conversation)
+        return RedirectResponse(page_of(found.id) + "#postmortem", status_code=303)
+
+    @r.post("/incidents/{incident_id}/postmortem/edit", dependencies=csrf)
+    async def edit(
+        request: Request,
+        me: Signed,
+        incident_id: str,
+        markdown: Annotated[str, Form(max_length=MAX_MARKDOWN)],
+    ) -> Response:
+        """A person's edit of the Markdown: a new version, on the audit record."""
+        ctx = web(request)
+        found = await incident_or_404(ctx, incident_id)
+        try:
+            await ctx.call(ctx.service.edit_postmortem, found.id, me, markdown)
         finally:
             ctx.hub.notify(found.conversation)
         return RedirectResponse(page_of(found.id) + "#postmortem", status_code=303)
