@@ -123,6 +123,8 @@ def test_a_sandbox_incident_from_alert_to_a_grounded_postmortem(web: Web) -> Non
         assert claim.cites, claim.text
         assert all(timeline.get(i) is not None for i in claim.cites), claim.text
         assert grounding.problems(claim.text, claim.cites, timeline, vocabulary) == [], claim.text
+    for item in pm.draft.action_items:
+        assert item.cites and all(timeline.get(i) is not None for i in item.cites), item.text
     assert pm.draft.removed == []
     assert "not established by the timeline" in pm.markdown
     assert "Root causes: the root cause is not established" in pm.markdown
