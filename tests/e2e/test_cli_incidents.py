@@ -41,7 +41,6 @@ def test_an_incident_from_the_command_line(tmp_path: Path) -> None:
     (only,) = listed["incidents"]
     assert only["status"] == "resolved" and listed["stats"]["resolved"] == 1
     assert listed["stats"]["mttr_median_s"] is not None
-    assert "MTTA" in cli("incident", "list").stdout
     shown = json.loads(cli("incident", "show", "INC-1", "--json").stdout)
     assert shown["commander"] == "carol" and shown["mttr_s"] is not None
 
@@ -49,12 +48,9 @@ def test_an_incident_from_the_command_line(tmp_path: Path) -> None:
     texts = [e["text"] for e in timeline["events"]]
     assert [e["id"] for e in timeline["events"]] == [f"E{n}" for n in range(1, len(texts) + 1)]
     assert any("opened by alice" in t for t in texts) and any("resolved" in t for t in texts)
-    assert "E1" in cli("incident", "timeline", "INC-1").stdout
 
     markdown = cli("postmortem", "draft", "INC-1", "--as", "bob").stdout
     assert markdown.startswith("# Postmortem: INC-1") and "[E1]" in markdown
-    drafted = json.loads(cli("postmortem", "show", "INC-1", "--format", "json").stdout)
-    assert drafted["version"] == 1
     edited = tmp_path / "pm.md"
     edited.write_text(markdown + "\nReviewed in the retro.\n")
     assert (
@@ -62,9 +58,6 @@ def test_an_incident_from_the_command_line(tmp_path: Path) -> None:
         in cli("postmortem", "edit", "INC-1", "--file", str(edited), "--as", "bob").stdout
     )
     assert "Reviewed in the retro." in cli("postmortem", "show", "INC-1").stdout
-    assert (
-        "v1 by the offline drafter" in cli("postmortem", "show", "INC-1", "--version", "1").stdout
-    )
     audit = [json.loads(line) for line in cli("audit", "export").stdout.splitlines()]
     kinds = [e["kind"] for e in audit if e.get("subject") == "INC-1"]
     assert kinds == [
@@ -77,5 +70,3 @@ def test_an_incident_from_the_command_line(tmp_path: Path) -> None:
     ]
     missing = cli("incident", "show", "INC-42", ok=False)
     assert missing.returncode != 0 and "no incident 'INC-42'" in missing.stderr
-    nothing = cli("postmortem", "show", "INC-1", "--version", "9", ok=False)
-    assert "no postmortem version 9" in nothing.stderr
