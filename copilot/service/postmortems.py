@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from copilot.settings import Settings
 
-MAX_MARKDOWN = 200_000
+MAX_MARKDOWN = 1_000_000
 
 
 class Postmortems:

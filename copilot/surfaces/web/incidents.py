@@ -87,7 +87,7 @@ def router() -> APIRouter:
 
 # A postmortem's Markdown, as the edit form sends it (the server's body limit for that
 # path is raised to match in app.py)
-MAX_MARKDOWN = 200_000
+MAX_MARKDOWN = 1_000_000
 EDIT_PATH_BYTES = 3 * MAX_MARKDOWN  # form encoding can triple it
 _CITATION = re.compile(r"\[(E\d+)\]")
 
