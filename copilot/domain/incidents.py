@@ -132,6 +132,7 @@ class AlertsReceived(BaseModel):
     new_firing: int
     new_resolved: int
     repeated: int
+    said: str | None = None  # the line it added to the incident's conversation
 
 
 TimelineKind = Literal[

@@ -225,4 +225,10 @@ _STATUS = {
 def ordered(entries: list[Entry]) -> list[Entry]:
     """In time order; at the same instant, alerts before what they caused."""
     rank = {"alert": 0, "audit": 1, "message": 2, "fact": 3}
-    return sorted(entries, key=lambda e: (e.at, rank.get(e.ref.split(":")[0], 9), e.ref))
+
+    def key(e: Entry) -> tuple[datetime, int, int, str]:
+        kind, _, rest = e.ref.partition(":")
+        first = rest.split(":")[0]
+        return (e.at, rank.get(kind, 9), int(first) if first.isdigit() else 0, e.ref)
+
+    return sorted(entries, key=key)

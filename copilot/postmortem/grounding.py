@@ -25,9 +25,11 @@ from copilot.domain.incidents import (
 )
 
 CITE = re.compile(r"\[(E\d+)\]")
-_NUMBER = re.compile(r"(?<![\w.])(\d+(?:[.,]\d+)*)(?![\w])")
+# a number starting a token, with or without a unit after it ("45min", "10x", "5xx")
+_NUMBER = re.compile(r"(?<![\w.])(\d+(?:[.,]\d+)*)")
 _TIME = re.compile(r"\b(\d{1,2}:\d{2}(?::\d{2})?)\b")
-_TOOL = re.compile(r"\b([a-z][a-z0-9_]*\.[a-z][a-z0-9_]*)\b")
+_TOOL = re.compile(r"\b([a-z][a-z0-9_]+\.[a-z][a-z0-9_]+)\b")  # not "i.e." or "e.g."
+MAX_CITES = 8  # a claim resting on more events than this rests on none in particular
 # numbers a sentence may say without evidence: "1 of 2" counts are in the events, but
 # "step 1", "one" and "0" carry no claim about the incident
 _FREE_NUMBERS = {"0", "1"}
@@ -72,32 +74,59 @@ def problems(
     timeline: Timeline,
     vocabulary: Iterable[str],
 ) -> list[str]:
-    """Why the claim is unsupported; empty when it stands."""
-    ids = list(dict.fromkeys([*cites, *cited(text)]))
+    """Why the claim is unsupported; empty when it stands. Its evidence is the events its
+    words cite: a ``cites`` list naming others (which a reader would not see) is refused."""
+    ids = list(dict.fromkeys(cited(text)))
     if not ids:
         return ["it cites no timeline event"]
+    unseen = [i for i in cites if i not in ids]
+    if unseen:
+        return [f"it lists {', '.join(unseen[:5])} as evidence without citing them in its text"]
+    if len(ids) > MAX_CITES:
+        return [f"it cites {len(ids)} events (at most {MAX_CITES})"]
     missing = [i for i in ids if timeline.get(i) is None]
     if missing:
         return [f"it cites {', '.join(missing)}, which the timeline does not have"]
     events = [e for i in ids if (e := timeline.get(i)) is not None]
+    return _unsupported(text, events, timeline, vocabulary, durations=True)
+
+
+def question_problems(text: str, timeline: Timeline, vocabulary: Iterable[str]) -> list[str]:
+    """An open question cites nothing, but what it names must be on the timeline."""
+    return _unsupported(text, timeline.events, timeline, vocabulary, durations=False)
+
+
+def _unsupported(
+    text: str,
+    events: list[TimelineEvent],
+    timeline: Timeline,
+    vocabulary: Iterable[str],
+    *,
+    durations: bool,
+) -> list[str]:
+    where = "the cited events" if durations else "the timeline"
     evidence = _evidence(events)
     bare = CITE.sub("", text).replace(timeline.incident.id, "")
     out = []
+    times = set(_TIME.findall(evidence))
+    times |= {t[:5] if len(t) >= 5 else t for t in times}
     for t in _TIME.findall(bare):
-        if t not in evidence:
-            out.append(f"the time {t} is in none of the cited events")
+        if t not in times:
+            out.append(f"the time {t} is in none of {where}")
     bare_no_times = _TIME.sub("", bare)
-    allowed = _numbers_in(evidence) | _durations(events) | _FREE_NUMBERS
+    allowed = _numbers_in(_TIME.sub("", evidence)) | _numbers_in(evidence) | _FREE_NUMBERS
+    if durations:
+        allowed |= _durations(events)
     for n in sorted(_numbers_in(bare_no_times) - allowed):
-        out.append(f"the number {n} is in none of the cited events")
+        out.append(f"the number {n} is in none of {where}")
     lowered = evidence.lower()
     for tool in sorted(set(_TOOL.findall(bare_no_times))):
         if tool not in evidence and not _is_decimal(tool):
-            out.append(f"{tool} is in none of the cited events")
+            out.append(f"{tool} is in none of {where}")
     words = set(re.findall(r"[a-z0-9][a-z0-9_-]*", bare_no_times.lower()))
     for name in sorted(words & {v.lower() for v in vocabulary}):
         if name not in lowered:
-            out.append(f"{name} is in none of the cited events")
+            out.append(f"{name} is in none of {where}")
     return out
 
 
@@ -139,17 +168,35 @@ def check(draft: PostmortemDraft, timeline: Timeline) -> PostmortemDraft:
                 kept.append(_with_cites(claim))
         sections[name] = kept
     items: list[ActionItem] = []
+    people = {e.actor for e in timeline.events} - set(timeline.automated)
     for item in draft.action_items:
         why = problems(item.text, item.cites, timeline, vocabulary)
         if why:
             removed.append(RemovedClaim(text=item.text, section="Action items", why="; ".join(why)))
+            continue
+        owner = item.owner if item.owner in people or item.owner == "unassigned" else "unassigned"
+        items.append(item.model_copy(update={"owner": owner, "cites": cited(item.text)}))
+    questions = []
+    for question in draft.open_questions:
+        # a model's questions are its words too; the offline drafter's are fixed text
+        why = (
+            [] if draft.drafter == "offline" else question_problems(question, timeline, vocabulary)
+        )
+        if why:
+            removed.append(
+                RemovedClaim(text=question, section="Open questions", why="; ".join(why))
+            )
         else:
-            items.append(item)
+            questions.append(question)
     return draft.model_copy(
-        update={"sections": sections, "action_items": items, "removed": removed}
+        update={
+            "sections": sections,
+            "action_items": items,
+            "open_questions": questions,
+            "removed": removed,
+        }
     )
 
 
 def _with_cites(claim: Claim) -> Claim:
-    ids = list(dict.fromkeys([*claim.cites, *cited(claim.text)]))
-    return claim.model_copy(update={"cites": ids})
+    return claim.model_copy(update={"cites": list(dict.fromkeys(cited(claim.text)))})

@@ -8,6 +8,7 @@ and kept as evidence.
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,31 @@ if TYPE_CHECKING:
     from copilot.settings import Settings
 
 
+# A label or annotation whose name says it holds a secret: its value is hidden whole,
+# whatever it looks like (the redactor's rules judge a value by its shape alone).
+_SECRET_NAME = re.compile(
+    r"(?i)(pass(word|wd|phrase)?|secret|token|api[_-]?key|access[_-]?key|private[_-]?key"
+    r"|auth|credential|cookie|session[_-]?id|signature)"
+)
+
+
+def _hidden(values: dict[str, str]) -> dict[str, str]:
+    return {
+        k: (f"[REDACTED:{k[:40]}]" if _SECRET_NAME.search(k) and v else v)
+        for k, v in values.items()
+    }
+
+
+def _secret_values_hidden(batch: AlertBatch) -> AlertBatch:
+    alerts = [
+        a.model_copy(update={"labels": _hidden(a.labels), "annotations": _hidden(a.annotations)})
+        for a in batch.alerts
+    ]
+    return batch.model_copy(
+        update={"alerts": alerts, "common_labels": _hidden(batch.common_labels)}
+    )
+
+
 class AlertIntake:
     _parts: Parts
 
@@ -37,7 +63,7 @@ class AlertIntake:
         from sqlalchemy.exc import IntegrityError
 
         parts = self._parts
-        batch = scrub(batch, parts.redactor)
+        batch = scrub(_secret_values_hidden(batch), parts.redactor)
         for attempt in range(3):  # two deliveries of one new group racing on PostgreSQL
             try:
                 with parts.door.deps.store.write() as conn:
@@ -53,7 +79,15 @@ class AlertIntake:
         parse = {"alertmanager": alert_text.from_alertmanager, "generic": alert_text.from_generic}
         if kind not in parse:
             raise InvalidInput(f"unknown webhook {kind[:20]!r}", "use alertmanager or generic")
-        return self.receive_alerts(parse[kind](body))
+        batch = parse[kind](body)
+        taken = {*self.settings.users, "copilot", self.settings.incidents.oncall or "copilot"}
+        if batch.source in taken:
+            # the source names the sender on the record: it must not pass for a person
+            raise InvalidInput(
+                f"source {batch.source!r} is the name of a user or of the copilot",
+                "name the alert source (datadog, grafana, ...)",
+            )
+        return self.receive_alerts(batch)
 
     def _receive(self, conn: Connection, batch: AlertBatch) -> AlertsReceived | None:
         from copilot.store import incidents as rows
@@ -61,8 +95,9 @@ class AlertIntake:
         deps = self._parts.door.deps
         now = deps.clock()
         digest = rows.group_digest(batch.source, batch.group_key)
-        num = rows.open_in_group(conn, digest)
+        num = rows.open_in_group(conn, digest, lock=True)
         opened = False
+        earlier: set[str] = set()  # alerts a resolved incident of this group already holds
         if num is None:
             last = self._last_of_group(conn, batch)
             firing = [rows.alert_key(a) for a in batch.alerts if a.status == "firing"]
@@ -74,6 +109,10 @@ class AlertIntake:
                     return None
                 num = last
             else:
+                if last is not None:
+                    earlier = rows.known_alert_keys(
+                        conn, last, [rows.alert_key(a) for a in batch.alerts]
+                    )
                 num = self._open(conn, batch, digest, now)
                 opened = True
         seen: set[str] = set()
@@ -85,22 +124,30 @@ class AlertIntake:
                 seen.add(key)
                 fresh.append(alert)
         rows.add_alerts(conn, num, batch.source, fresh, now)
-        starts = [a.starts_at for a in fresh if a.status == "firing" and a.starts_at]
+        # Alertmanager sends the whole group: alerts that fired for an earlier incident do
+        # not move this one's start (MTTA and MTTR run from its own first alert)
+        starts = [
+            a.starts_at
+            for a in fresh
+            if a.status == "firing" and a.starts_at and rows.alert_key(a) not in earlier
+        ]
         incident = rows.get_incident(conn, num)
         assert incident is not None
         if starts and (incident.first_alert_at is None or min(starts) < incident.first_alert_at):
             rows.update_incident(conn, num, first_alert_at=min(starts))
+        said = None
         if fresh:
             from copilot.store.messages import add_message
 
             text = describe_batch(incident, fresh, self.settings.incidents.update_lines)
+            said = self._parts.redactor.text(text)
             add_message(
                 conn,
                 conversation=incident.conversation,
                 at=now,
                 author=batch.source,
                 role="event",
-                text=self._parts.redactor.text(text),
+                text=said,
             )
         incident = rows.get_incident(conn, num)
         assert incident is not None
@@ -110,6 +157,7 @@ class AlertIntake:
             new_firing=sum(1 for a in fresh if a.status == "firing"),
             new_resolved=sum(1 for a in fresh if a.status == "resolved"),
             repeated=len(batch.alerts) - len(fresh),
+            said=said,
         )
 
     def _open(self, conn: Connection, batch: AlertBatch, digest: str, now: datetime) -> int:

@@ -22,7 +22,7 @@ from copilot.domain.incidents import (
     IncidentStatus,
 )
 from copilot.errors import ConfigError, InvalidInput, PolicyDenied
-from copilot.incidents.lifecycle import ACTIONS, check_move
+from copilot.incidents.lifecycle import ACTIONS, SEVERITIES, check_move
 from copilot.incidents.stats import incident_stats
 from copilot.service.alert_intake import AlertIntake
 from copilot.service.outbound import errors_redacted, outbound
@@ -67,14 +67,19 @@ class Incidents(AlertIntake):
         title = " ".join(title.split())
         if not title or len(title) > 300:
             raise InvalidInput("an incident needs a title of 1-300 characters", "say what broke")
+        severity = severity.strip().lower() or "unknown"
+        if severity not in SEVERITIES:
+            raise InvalidInput(
+                f"unknown severity {severity[:20]!r}", f"use one of: {', '.join(SEVERITIES)}"
+            )
         deps = self._parts.door.deps
         now = deps.clock()
         with deps.store.write() as conn:
             num = rows.create_incident(
                 conn,
-                title=self._parts.redactor.text(title),
+                title=self._parts.redactor.text(title)[:300],
                 status=IncidentStatus.OPEN.value,
-                severity=_ident(severity) or "unknown",
+                severity=severity,
                 conversation=f"incident-new-{uuid.uuid4().hex}",
                 source=principal.id,
                 opened_at=now,
@@ -108,11 +113,11 @@ class Incidents(AlertIntake):
         with self._parts.door.deps.store.read() as conn:
             return self._incident(conn, incident_id)
 
-    def _incident(self, conn: Connection, incident_id: str) -> Incident:
+    def _incident(self, conn: Connection, incident_id: str, lock: bool = False) -> Incident:
         from copilot.store.incidents import get_incident, incident_num
 
         num = incident_num(incident_id) if len(incident_id) < 30 else None
-        found = get_incident(conn, num) if num is not None else None
+        found = get_incident(conn, num, lock) if num is not None else None
         if found is None:
             raise InvalidInput(
                 f"no incident {incident_id[:30]!r}", "`copilot incident list` shows them"
@@ -157,7 +162,9 @@ class Incidents(AlertIntake):
         deps = self._parts.door.deps
         now = deps.clock()
         with deps.store.write() as conn:
-            incident = self._incident(conn, incident_id)
+            # locked: two people moving it at once take turns (a resolve never undone by
+            # an acknowledgement read before it), and so does a delivery adding alerts
+            incident = self._incident(conn, incident_id, lock=True)
             changes, said = check_move(incident, action, value, principal.id, now)
             num = rows.incident_num(incident.id)
             assert num is not None
@@ -191,8 +198,8 @@ class Incidents(AlertIntake):
 
         from copilot.store.schema import incidents
 
-        if principal.id == self.settings.incidents.oncall:
-            return
+        if principal.id == self.settings.incidents.oncall or "responder" not in principal.roles:
+            return  # the on-call identity is no person; a viewer's chat acknowledges nothing
         deps = self._parts.door.deps
         with deps.store.write() as conn:
             conn.execute(

@@ -9,6 +9,7 @@ redacted, and is stored as a new version. An edit is a new version and an audit 
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from copilot.domain import Principal
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from copilot.settings import Settings
 
 MAX_MARKDOWN = 1_000_000
+log = logging.getLogger("copilot.postmortem")
 
 
 class Postmortems:
@@ -64,9 +66,10 @@ class Postmortems:
         rows.give_numbers(conn, num, new, start)
         numbers.update({ref: start + i for i, ref in enumerate(new)})
         events = [TimelineEvent(id=f"E{numbers[e.ref]}", **e.model_dump()) for e in entries]
-        automated = sorted(
-            {"copilot", incident.source, self.settings.incidents.oncall or ""} - {""}
-        )
+        # not people: the copilot, the on-call identity, the alert source (a person who
+        # declared the incident is one, and stays one)
+        source = incident.source if incident.source not in self.settings.users else ""
+        automated = sorted({"copilot", source, self.settings.incidents.oncall or ""} - {""})
         return Timeline(
             incident=incident, events=scrub(events, self._parts.redactor), automated=automated
         )
@@ -102,7 +105,18 @@ class Postmortems:
             reply = gateway.complete(messages)
             return reply.content or reply.text
 
-        return model_draft.draft(timeline, complete, render, gateway.model)
+        try:
+            return model_draft.draft(timeline, complete, render, gateway.model)
+        except Exception as exc:  # a model down, slow or refusing: the draft is still due
+            log.warning(
+                "the model could not draft %s (%s)", timeline.incident.id, type(exc).__name__
+            )
+            fallback = offline.draft(timeline)
+            note = (
+                f"The model ({gateway.model}) could not be reached or failed "
+                f"({type(exc).__name__}); this draft is the offline drafter's."
+            )
+            return fallback.model_copy(update={"open_questions": [note, *fallback.open_questions]})
 
     @outbound
     def edit_postmortem(self, incident_id: str, principal: Principal, text: str) -> Postmortem:
@@ -133,6 +147,24 @@ class Postmortems:
         render: Any,
         kind: str,
     ) -> Postmortem:
+        from sqlalchemy.exc import IntegrityError
+
+        for attempt in range(3):  # two drafts at once: the second takes the next version
+            try:
+                return self._store_once(incident, principal, draft, render, kind)
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _store_once(
+        self,
+        incident: Incident,
+        principal: Principal,
+        draft: PostmortemDraft,
+        render: Any,
+        kind: str,
+    ) -> Postmortem:
         from copilot.store import incidents as rows
         from copilot.store.messages import add_message
 
@@ -141,7 +173,7 @@ class Postmortems:
         deps = self._parts.door.deps
         now = deps.clock()
         with deps.store.write() as conn:
-            version = len(rows.postmortem_rows(conn, num)) + 1
+            version = rows.next_postmortem_version(conn, num)
             text = render(version)
             stored = rows.add_postmortem(
                 conn, num, principal.id, now, draft.model_dump(mode="json"), text

@@ -44,8 +44,11 @@ def update_incident(conn: Connection, num: int, **values: Any) -> None:
     conn.execute(update(incidents).where(incidents.c.num == num).values(**values))
 
 
-def open_in_group(conn: Connection, digest: str) -> int | None:
-    found = conn.execute(select(incidents.c.num).where(incidents.c.open_group == digest)).scalar()
+def open_in_group(conn: Connection, digest: str, lock: bool = False) -> int | None:
+    """The group's open incident; ``lock``: its row held until the transaction ends (on
+    PostgreSQL; SQLite's write transactions are serial already)."""
+    query = select(incidents.c.num).where(incidents.c.open_group == digest)
+    found = conn.execute(query.with_for_update() if lock else query).scalar()
     return int(found) if found is not None else None
 
 
@@ -66,8 +69,10 @@ def latest_open_in_channel(conn: Connection, channel: str) -> int | None:
     return int(found) if found is not None else None
 
 
-def get_incident(conn: Connection, num: int) -> Incident | None:
-    row = conn.execute(select(incidents).where(incidents.c.num == num)).first()
+def get_incident(conn: Connection, num: int, lock: bool = False) -> Incident | None:
+    """One incident; ``lock``: its row held until the transaction ends (PostgreSQL)."""
+    query = select(incidents).where(incidents.c.num == num)
+    row = conn.execute(query.with_for_update() if lock else query).first()
     return None if row is None else _incident(conn, row)
 
 
@@ -184,13 +189,17 @@ def give_numbers(conn: Connection, num: int, refs: list[str], start: int) -> Non
 
 
 # -- postmortems ------------------------------------------------------------------------------
-def add_postmortem(
-    conn: Connection, num: int, author: str, at: datetime, draft: dict[str, Any], markdown: str
-) -> int:
+def next_postmortem_version(conn: Connection, num: int) -> int:
     latest = conn.execute(
         select(func.max(postmortems.c.version)).where(postmortems.c.incident == num)
     ).scalar()
-    version = int(latest or 0) + 1
+    return int(latest or 0) + 1
+
+
+def add_postmortem(
+    conn: Connection, num: int, author: str, at: datetime, draft: dict[str, Any], markdown: str
+) -> int:
+    version = next_postmortem_version(conn, num)
     conn.execute(
         insert(postmortems).values(
             incident=num,

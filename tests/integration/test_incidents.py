@@ -15,6 +15,7 @@ import pytest
 from fakes.alerts import TOKEN, alert, payload, resolved
 from webapp import Web, serve, web_settings
 
+from copilot.errors import InvalidInput
 from copilot.postmortem import grounding
 from copilot.settings_incidents import IncidentSettings
 
@@ -208,6 +209,9 @@ def test_secrets_in_an_alert_are_redacted_everywhere(web: Web) -> None:
     svc = web.service
     leaky = alert(summary=PASTE, service="checkout")
     leaky["labels"]["token"] = "ghp_" + "Zq8Xw3Lm9Tn2Vb7Rk4Hs6Jd1Fp5Gc0Ya8Ue3I"
+    # values no rule recognises by their shape, under names that say what they are
+    shapeless = {"db_password": "Hunter2Hunter2xx", "api_key": "9f8e7d6c5b4a3210"}
+    leaky["labels"].update(shapeless)
     r = post(web, payload(leaky))
     assert r.status_code == 200, r.text
     incident_id = r.json()["incident"]
@@ -217,6 +221,9 @@ def test_secrets_in_an_alert_are_redacted_everywhere(web: Web) -> None:
     for shown in (timeline.model_dump_json(), pm.markdown, r.text):
         assert leaks(shown) == [], shown[:400]
     assert leaks_in_files(web.settings.data_dir) == {}
+    for value in shapeless.values():
+        assert value not in timeline.model_dump_json() and value not in pm.markdown
+    assert timeline.events[0].data["labels"]["db_password"] == "[REDACTED:db_password]"
 
 
 def test_a_server_that_stopped_before_the_diagnosis_runs_it_when_it_starts(
@@ -260,3 +267,31 @@ def test_after_resolution_a_resend_adds_nothing_and_a_new_firing_opens_a_new_inc
     again = post(web, payload(alert(starts_at="2026-12-03T11:00:00+00:00"))).json()
     assert again["opened"] is True and again["incident"] != first  # it came back
     assert len(svc.incidents().incidents) == 2
+
+
+def test_who_sends_and_who_acts_cannot_be_passed_off(web: Web) -> None:
+    svc = web.service
+    spoof = {"source": "alice", "group": "g", "alerts": [{"id": "1", "name": "X"}]}
+    r = post(web, spoof, kind="generic")
+    assert r.status_code == 422 and "name of a user" in r.json()["error"]
+    assert svc.incidents().incidents == []
+    incident_id = post(web, payload(alert())).json()["incident"]
+    conversation = svc.incident(incident_id).conversation
+    svc.handle_message(svc.principal("dana"), conversation, "anyone looking at this?")
+    assert svc.incident(incident_id).first_human_at is None  # a viewer acknowledges nothing
+    with pytest.raises(InvalidInput, match="unknown severity"):
+        svc.declare_incident(svc.principal("alice"), "payments down", "x" * 80)
+
+
+def test_a_group_resent_whole_does_not_move_the_new_incidents_start(web: Web) -> None:
+    """Alertmanager sends every firing alert of a group: an alert that fired hours ago for
+    an incident since resolved does not make the next incident hours old."""
+    svc = web.service
+    old = alert(fingerprint="old", starts_at="2026-12-03T05:00:00+00:00")
+    first = post(web, payload(old)).json()["incident"]
+    svc.update_incident(first, svc.principal("bob"), "resolve")
+    new = alert(fingerprint="new", starts_at="2026-12-03T10:00:00+00:00")
+    second = post(web, payload(old, new)).json()
+    assert second["opened"] is True
+    started = svc.incident(second["incident"]).first_alert_at
+    assert started is not None and started.hour == 10

@@ -76,3 +76,67 @@ def test_a_models_unsupported_claims_are_removed_and_listed(tmp_path: Path) -> N
     assert "## Removed unsupported claims" in pm.markdown and "memory leak" in pm.markdown
     assert pm.draft.drafter == "openai/gpt-4o-mini"
     assert "Who was paged?" in pm.draft.open_questions
+
+
+def _down(body: dict[str, Any]) -> dict[str, Any]:
+    raise ConnectionAbortedError("the provider hung up")  # the fake drops the connection
+
+
+def test_a_model_that_fails_leaves_an_offline_draft_that_says_so(tmp_path: Path) -> None:
+    with fake_openai(_down) as fake:
+        settings = Settings(
+            data_dir=tmp_path / "data",
+            users="demo",
+            model="openai/gpt-4o-mini",
+            model_api_base=fake.base_url,
+            model_api_key="sk-test-0123456789abcdef0123456789abcdef",
+            model_retries=0,
+            model_timeout_s=5,
+            incidents=IncidentSettings(diagnose=False),
+        )
+        service = CopilotService.open(settings)
+        try:
+            got = service.receive_alerts(from_alertmanager(payload(alert())))
+            assert got is not None
+            pm = service.draft_postmortem(got.incident.id, service.principal("bob"))
+        finally:
+            service.close()
+    assert fake.requests  # it was asked
+    assert pm.draft.drafter == "offline" and pm.version == 1
+    assert "could not be reached or failed" in pm.draft.open_questions[0]
+    assert pm.draft.sections["Summary"]
+
+
+def test_a_models_questions_and_owners_are_held_to_the_timeline(tmp_path: Path) -> None:
+    def answer(body: dict[str, Any]) -> dict[str, Any]:
+        text = "\n".join(str(m.get("content") or "") for m in body["messages"])
+        first = parse_untrusted(text)["timeline"][0]["id"]
+        draft = {
+            "sections": {},
+            "action_items": [
+                {"text": f"Tune the alert [{first}].", "owner": "mallory", "kind": "process"}
+            ],
+            "open_questions": ["Why did the 2.4.1 release at 03:12 break it?", "Who was paged?"],
+        }
+        return {"role": "assistant", "content": json.dumps(draft)}
+
+    with fake_openai(answer) as fake:
+        settings = Settings(
+            data_dir=tmp_path / "data",
+            users="demo",
+            model="openai/gpt-4o-mini",
+            model_api_base=fake.base_url,
+            model_api_key="sk-test-0123456789abcdef0123456789abcdef",
+            model_retries=0,
+            incidents=IncidentSettings(diagnose=False),
+        )
+        service = CopilotService.open(settings)
+        try:
+            got = service.receive_alerts(from_alertmanager(payload(alert())))
+            assert got is not None
+            pm = service.draft_postmortem(got.incident.id, service.principal("bob"))
+        finally:
+            service.close()
+    assert pm.draft.open_questions == ["Who was paged?"]
+    assert [(a.owner, a.cites) for a in pm.draft.action_items] == [("unassigned", ["E1"])]
+    assert any("2.4.1" in r.text for r in pm.draft.removed)

@@ -57,6 +57,21 @@ def test_an_alert_opens_a_thread_that_people_work_the_incident_in(world: SlackWo
     assert (incident.slack_channel, incident.slack_ts) == (CHANNEL, root)
     assert svc.card(aid, "bob").conversation == incident.conversation
 
+    # a later delivery: its own line in the thread
+    more = httpx.post(
+        f"{world.url}/webhooks/alertmanager",
+        json=payload(alert(fingerprint="second", service="checkout", pod="checkout-7")),
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        timeout=30,
+    )
+    assert more.json()["new_firing"] == 1
+    fake.wait_for(
+        lambda: [
+            c for c in world.in_thread(CHANNEL, root) if "1 alert(s) firing" in c.args["text"]
+        ],
+        what="the delivery's line in the thread",
+    )
+
     # /copilot incident ack, from the channel: the channel's open incident
     said = command(world, "UBOB", "incident ack")
     assert "acknowledged" in said and svc.incident(incident_id).status.value == "acknowledged"

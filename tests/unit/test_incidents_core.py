@@ -162,6 +162,16 @@ def test_the_grounding_check_keeps_what_the_events_hold_and_removes_the_rest() -
     for text, why in bad.items():
         found = grounding.problems(text, [], tl, vocab)
         assert any(why in p for p in found), (text, found)
+    more = {
+        # evidence the reader cannot see: E2 listed, only E1 cited in the words
+        "SandboxHighErrorRate fired for checkout [E1].": ("E2", ["E1", "E2"]),
+        "It lasted 45min [E1].": ("the number 45", []),
+        "It started at 1:42 UTC [E1].": ("the time 1:42", []),
+    }
+    for text, (why, cites) in more.items():
+        found = grounding.problems(text, cites, tl, vocab)
+        assert any(why in p for p in found), (text, found)
+    assert grounding.problems("It was checkout, i.e. the shop [E1].", [], tl, vocab) == []
     draft = PostmortemDraft(
         incident="INC-7",
         title="t",

@@ -93,8 +93,8 @@ class SlackSurface:
         """An alert opened an incident: its thread in the channel, its first diagnosis."""
         self.incidents.opened(incident_id)
 
-    def incident_updated(self, incident_id: str) -> None:
-        self.incidents.updated(incident_id)
+    def incident_updated(self, incident_id: str, line: str) -> None:
+        self.incidents.updated(incident_id, line)
 
     def submit(self, job: Any, **kwargs: Any) -> None:
         """Run ``job`` on a worker; a failure is logged (by type), never lost silently."""

@@ -92,17 +92,18 @@ class IncidentThreads:
         except CopilotError as err:
             self.outbox.post(self.channel, f":warning: {escape(err.one_line())}", None, root)
             return
+        except Exception:
+            log.exception("the first diagnosis of %s failed", incident_id)
+            said = ":warning: The first diagnosis failed on our side; ask in this thread."
+            self.outbox.post(self.channel, said, None, root)
+            return
         if reply is not None:
             self.handlers.answer(self.channel, root, None, reply)
 
-    def updated(self, incident_id: str) -> None:
-        """A later delivery: its line (counts, a few alert names) in the thread."""
+    def updated(self, incident_id: str, line: str) -> None:
+        """A later delivery: its own line (counts, a few alert names) in the thread."""
         incident = self.service.incident(incident_id)
-        if not incident.slack_channel or not incident.slack_ts:
-            return
-        said = self.service.conversation(incident.conversation).messages
-        line = next((m.text for m in reversed(said) if m.author == incident.source), None)
-        if line:
+        if incident.slack_channel and incident.slack_ts and line:
             self.outbox.post(incident.slack_channel, escape(line), None, incident.slack_ts)
 
     # -- commands --------------------------------------------------------------------------
@@ -173,6 +174,11 @@ class IncidentThreads:
         except CopilotError as err:
             self.outbox.ephemeral(channel, user, f":no_entry: {escape(err.one_line())}")
             return
+        except Exception:
+            log.exception("drafting the postmortem of %s failed", incident.id)
+            failed = "Drafting the postmortem failed on our side; nothing was stored. Try again."
+            self.outbox.ephemeral(channel, user, f":warning: {failed}")
+            return
         claims = sum(len(c) for c in pm.draft.sections.values())
         head = (
             f"*Postmortem of {escape(incident.id)}*, draft v{pm.version} by "
@@ -208,7 +214,7 @@ class IncidentThreads:
         found = self.service.incidents(limit=10)
         st = found.stats
         lines = [
-            f"*{st.incidents} incidents*, {st.open} not resolved; MTTA median "
+            f"*The latest {st.incidents} incidents*, {st.open} not resolved; MTTA median "
             f"{duration(st.mtta_median_s)}, MTTR median {duration(st.mttr_median_s)}"
         ]
         lines += [

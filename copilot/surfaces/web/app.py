@@ -235,7 +235,10 @@ class _TooLarge(HTTPException):
 
 async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
     hint = "a message is at most 4,000 characters; attach long logs elsewhere"
-    if str(scope.get("path", "")).startswith("/webhooks/"):
+    path = str(scope.get("path", ""))
+    if path.startswith("/webhooks/"):
         hint = "send fewer alerts per delivery (max_alerts in Alertmanager's webhook_config)"
+    elif path.endswith("/postmortem/edit"):
+        hint = "a postmortem's Markdown is at most a million characters"
     body = {"error": f"the request body is larger than {limit // 1024} KB", "hint": hint}
     await JSONResponse(body, status_code=413)(scope, receive, send)

@@ -31,9 +31,9 @@ class FollowUps:
         """Its thread and its first diagnosis, after the webhook has been answered."""
         self._pool.submit(self._opened, incident.id)
 
-    def updated(self, incident: Incident) -> None:
+    def updated(self, incident: Incident, line: str) -> None:
         if self._slack is not None:
-            self._pool.submit(self._updated, incident.id)
+            self._pool.submit(self._updated, incident.id, line)
 
     def _opened(self, incident_id: str) -> None:
         try:
@@ -44,10 +44,10 @@ class FollowUps:
         except Exception:  # a follow-up never takes the server down; the incident stays
             log.exception("the first diagnosis of %s failed", incident_id)
 
-    def _updated(self, incident_id: str) -> None:
+    def _updated(self, incident_id: str, line: str) -> None:
         try:
             if self._slack is not None:
-                self._slack.incident_updated(incident_id)
+                self._slack.incident_updated(incident_id, line)
         except Exception:
             log.exception("telling the thread of %s about new alerts failed", incident_id)
 

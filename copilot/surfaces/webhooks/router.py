@@ -86,8 +86,8 @@ def router() -> APIRouter:
         followups = request.app.state.incident_followups
         if got.opened:
             followups.opened(got.incident)
-        elif got.new_firing or got.new_resolved:
-            followups.updated(got.incident)
+        elif got.said:
+            followups.updated(got.incident, got.said)
         return JSONResponse(
             {
                 "incident": got.incident.id,
