@@ -42,6 +42,15 @@ def alert_queries(corpora: Path) -> list[tuple[str, str, str]]:
     return out
 
 
+def people_queries() -> list[tuple[str, str, str]]:
+    """The human-phrased set (``evals/retrieval/people.yaml``) as (name, text, target):
+    no alert name, the target's stem lower-cased, "none" where no runbook covers it."""
+    from importlib.resources import files
+
+    doc = yaml.safe_load(files("copilot_evals").joinpath("retrieval/people.yaml").read_text())
+    return [("", str(q["q"]), str(q["runbook"]).lower()) for q in doc["queries"]]
+
+
 def score(
     index: Any, queries: list[tuple[str, str, str]], have: set[str], named: bool
 ) -> dict[str, Any]:
@@ -102,6 +111,7 @@ def run_retrieval_bench(corpora: Path | None = None, distractors: int = 10_000) 
         queries = alert_queries(corpora)
         with_name = score(index, queries, have, named=True)
         without = score(index, queries, have, named=False)
+        people = score(index, people_queries(), have, named=False)
         padded: dict[str, Any] = {}
         if distractors > 0:
             folder = Path(tmp) / "distractors"
@@ -122,10 +132,12 @@ def run_retrieval_bench(corpora: Path | None = None, distractors: int = 10_000) 
         "chunks": report.added,
         "index_chunks": padded.get("chunks", report.added),
         "without_alert_name": without,
+        "as_people_say_it": people,
         "with_distractors": padded,
         "note": (
             "quality: the public corpus alone, queries with the alert name (without it: "
             "without_alert_name); p50/p95: searches of the index padded with distractors "
-            "(index_chunks); with_distractors: every figure again at that size"
+            "(index_chunks); with_distractors: every figure again at that size; "
+            "as_people_say_it: evals/retrieval/people.yaml, symptoms as typed in a channel"
         ),
     }
