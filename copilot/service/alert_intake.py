@@ -60,18 +60,10 @@ class AlertIntake:
         """Record one webhook delivery: firing alerts open the group's incident or update
         it; resolved ones are recorded on it. A delivery seen before changes nothing.
         None when it holds only resolved alerts of a group with no incident."""
-        from sqlalchemy.exc import IntegrityError
-
         parts = self._parts
         batch = scrub(_secret_values_hidden(batch), parts.redactor)
-        for attempt in range(3):  # two deliveries of one new group racing on PostgreSQL
-            try:
-                with parts.door.deps.store.write() as conn:
-                    return self._receive(conn, batch)
-            except IntegrityError:
-                if attempt == 2:
-                    raise
-        return None  # pragma: no cover
+        # two deliveries of one new group racing on PostgreSQL: the second finds it open
+        return parts.door.deps.store.write_retrying(lambda conn: self._receive(conn, batch))
 
     def receive_webhook(self, kind: str, body: Any) -> AlertsReceived | None:
         """A webhook's JSON body (``alertmanager`` or ``generic``), parsed and recorded.

@@ -33,16 +33,10 @@ class Postmortems:
     @outbound
     def timeline(self, incident_id: str) -> Timeline:
         """Every event of the incident, in order, each with its stable id."""
-        from sqlalchemy.exc import IntegrityError
-
-        for attempt in range(3):  # two readers numbering the same new events at once
-            try:
-                with self._parts.door.deps.store.write() as conn:
-                    return self._timeline(conn, self._incident(conn, incident_id))
-            except IntegrityError:
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")  # pragma: no cover
+        # two readers numbering the same new events at once: the second reads the ids
+        return self._parts.door.deps.store.write_retrying(
+            lambda conn: self._timeline(conn, self._incident(conn, incident_id))
+        )
 
     def _timeline(self, conn: Connection, incident: Incident) -> Timeline:
         from copilot.incidents import timeline as tl
@@ -147,24 +141,6 @@ class Postmortems:
         render: Any,
         kind: str,
     ) -> Postmortem:
-        from sqlalchemy.exc import IntegrityError
-
-        for attempt in range(3):  # two drafts at once: the second takes the next version
-            try:
-                return self._store_once(incident, principal, draft, render, kind)
-            except IntegrityError:
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _store_once(
-        self,
-        incident: Incident,
-        principal: Principal,
-        draft: PostmortemDraft,
-        render: Any,
-        kind: str,
-    ) -> Postmortem:
         from copilot.store import incidents as rows
         from copilot.store.messages import add_message
 
@@ -172,18 +148,18 @@ class Postmortems:
         assert num is not None
         deps = self._parts.door.deps
         now = deps.clock()
-        with deps.store.write() as conn:
+
+        def write(conn: Connection) -> Postmortem:
             version = rows.next_postmortem_version(conn, num)
             text = render(version)
-            stored = rows.add_postmortem(
-                conn, num, principal.id, now, draft.model_dump(mode="json"), text
-            )
+            dumped = draft.model_dump(mode="json")
+            rows.add_postmortem(conn, num, version, principal.id, now, dumped, text)
             deps.audit.append(
                 conn,
                 kind,
                 actor=principal.id,
                 subject=incident.id,
-                data={"version": stored, "drafter": draft.drafter, "chars": len(text)},
+                data={"version": version, "drafter": draft.drafter, "chars": len(text)},
                 ts=now,
             )
             verb = "drafted" if kind.endswith("drafted") else "edited"
@@ -193,16 +169,19 @@ class Postmortems:
                 at=now,
                 author=principal.id,
                 role="event",
-                text=f"{principal.id} {verb} the postmortem of {incident.id} (v{stored})",
+                text=f"{principal.id} {verb} the postmortem of {incident.id} (v{version})",
             )
-        return Postmortem(
-            incident=incident.id,
-            version=stored,
-            author=principal.id,
-            created_at=now,
-            draft=draft,
-            markdown=text,
-        )
+            return Postmortem(
+                incident=incident.id,
+                version=version,
+                author=principal.id,
+                created_at=now,
+                draft=draft,
+                markdown=text,
+            )
+
+        # two drafts at once: the second takes the next version
+        return deps.store.write_retrying(write)
 
     @outbound
     def postmortems(self, incident_id: str) -> list[Postmortem]:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, insert, select, update
 from sqlalchemy.engine import make_url
@@ -15,6 +15,8 @@ from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 from copilot.errors import ConfigError, CopilotError
 from copilot.store.files import private_umask, tighten
 from copilot.store.schema import tool_state
+
+T = TypeVar("T")
 
 
 class StateConflict(CopilotError):
@@ -68,6 +70,23 @@ class Store:
         """A write transaction: committed on success, rolled back on any error."""
         with self.engine.begin() as conn:
             yield conn
+
+    def write_retrying(self, work: Callable[[Connection], T], attempts: int = 3) -> T:
+        """``work`` in a write transaction, run again from the start (a new transaction)
+        when a unique constraint refused it: another writer took the key it meant to
+        insert (a new incident's group, the next timeline id or postmortem version)."""
+        from tenacity import retry, retry_if_exception_type, stop_after_attempt
+
+        @retry(
+            retry=retry_if_exception_type(IntegrityError),
+            stop=stop_after_attempt(attempts),
+            reraise=True,
+        )
+        def once() -> T:
+            with self.write() as conn:
+                return work(conn)
+
+        return once()
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

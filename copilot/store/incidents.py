@@ -197,9 +197,16 @@ def next_postmortem_version(conn: Connection, num: int) -> int:
 
 
 def add_postmortem(
-    conn: Connection, num: int, author: str, at: datetime, draft: dict[str, Any], markdown: str
-) -> int:
-    version = next_postmortem_version(conn, num)
+    conn: Connection,
+    num: int,
+    version: int,
+    author: str,
+    at: datetime,
+    draft: dict[str, Any],
+    markdown: str,
+) -> None:
+    """Version ``version`` (``next_postmortem_version``): a key another writer took first
+    fails the insert, and the caller tries again with the next one."""
     conn.execute(
         insert(postmortems).values(
             incident=num,
@@ -210,7 +217,6 @@ def add_postmortem(
             markdown=markdown,
         )
     )
-    return version
 
 
 def postmortem_rows(conn: Connection, num: int) -> list[Any]:
