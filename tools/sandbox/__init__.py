@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from copilot.toolkit import ToolSpec
 
+from .alert_tools import alerts, create_silence, expire_silence, silences
 from .changes import (
     failover_database,
     pause_job,
@@ -61,6 +62,8 @@ TOOLS: list[ToolSpec] = [
     certificate_status,
     list_secrets,
     recent_changes,
+    alerts,
+    silences,
     rollback_deployment,
     restart_service,
     scale_service,
@@ -71,4 +74,6 @@ TOOLS: list[ToolSpec] = [
     renew_certificate,
     failover_database,
     rotate_secret,
+    create_silence,
+    expire_silence,
 ]

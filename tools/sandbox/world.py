@@ -150,6 +150,19 @@ class Change(BaseModel):
     summary: str
 
 
+class Silence(BaseModel):
+    """An alert silence: one alert name, optionally one service, for a bounded time."""
+
+    id: str
+    alertname: str
+    service: str | None = None
+    starts_at: datetime
+    ends_at: datetime
+    created_by: str
+    comment: str = ""
+    expired_at: datetime | None = None
+
+
 class World(BaseModel):
     schema_version: int = 1
     seed: int
@@ -161,6 +174,8 @@ class World(BaseModel):
     secrets: dict[str, Secret]
     faults: list[Fault] = Field(default_factory=list)
     changes: list[Change] = Field(default_factory=list)
+    # Worlds saved before silences existed load with none.
+    silences: list[Silence] = Field(default_factory=list)
 
 
 def rng(*parts: object) -> random.Random:
