@@ -75,6 +75,9 @@ class Shelf:
         self._lexical: LexicalIndex | None = None
         self.chunks: dict[str, dict[str, Any]] = {}
         self.alerts: set[str] = set()  # every alert some runbook on this shelf covers
+        # alert name lower-cased -> the runbooks listing it: a query naming an alert exactly
+        # finds its runbook first, whatever the wording around the name
+        self.alert_sources: dict[str, set[str]] = {}
 
     def count(self) -> int:
         return int(self.collection.count())
@@ -135,6 +138,11 @@ class Shelf:
                 i: {"text": d, **(m or {})}
                 for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
             }
+            self.alert_sources = {}
+            for m in self.chunks.values():
+                for a in str(m.get("alerts", "")).split(","):
+                    if a:
+                        self.alert_sources.setdefault(a.lower(), set()).add(str(m["source"]))
             self.alerts = {
                 a for m in self.chunks.values() for a in str(m.get("alerts", "")).split(",") if a
             }
