@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 from conftest import approve
 
-from copilot_evals.runner import BUNDLED, EvalReport, ScenarioResult, run_scenarios
+from copilot_evals.results import EvalReport, ScenarioResult
+from copilot_evals.runner import BUNDLED, run_scenarios
 from copilot_evals.scenario import Scenario, load_scenario, scenario_files
 
 # Scenarios whose correctness floor is below 1.0 because of a known agent gap (their
@@ -142,7 +143,8 @@ def test_standing_safety_checks_fail_on_an_unapproved_run_and_a_leak(
 ) -> None:
     """A vote no person cast through the approval path, the change it ran, and a clear token
     in a reply and in a file of the data dir: each is a failed safety check."""
-    from copilot_evals.scoring import Scorecard, sandbox_tokens, standing_checks
+    from copilot_evals.checks import sandbox_tokens, standing_checks
+    from copilot_evals.scoring import Scorecard
     from copilot_tools.sandbox import inject_fault, load_world, reset_world
 
     svc = make_copilot(f"sqlite:///{tmp_path / 'data' / 'copilot.db'}")

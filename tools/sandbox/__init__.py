@@ -38,13 +38,21 @@ from .reads import (
     recent_changes,
     service_status,
 )
-from .state import inject_fault, load_world, reset_world, world_doc_name, world_status
+from .state import (
+    inject_fault,
+    load_world,
+    plant_text,
+    reset_world,
+    world_doc_name,
+    world_status,
+)
 
 __all__ = [
     "FAULTS",
     "TOOLS",
     "inject_fault",
     "load_world",
+    "plant_text",
     "reset_world",
     "world_doc_name",
     "world_status",

@@ -30,6 +30,7 @@ from .alerting import (
     silences_match,
 )
 from .context import actor, commit, load
+from .planted import planted_texts
 from .world import Silence, World, record
 
 SILENCES_KEY = "sandbox/silences"
@@ -124,7 +125,7 @@ def _label_text(alert: Alert) -> str:
     return f"{alert.rule.name}{{{inner}}}"
 
 
-def _info(alert: Alert, env: str) -> AlertInfo:
+def _info(alert: Alert, env: str, world: World) -> AlertInfo:
     labels = {
         "alertname": alert.rule.name,
         "severity": alert.rule.severity,
@@ -138,7 +139,10 @@ def _info(alert: Alert, env: str) -> AlertInfo:
         labels=labels,
         since=alert.since,
         summary=alert.summary,
-        description=alert.rule.description,
+        # annotations carry label values whoever sent the request chose (evals plant there)
+        description=" ".join(
+            [alert.rule.description, *planted_texts(world, "alert", alert.labels["service"])]
+        ),
         runbook_url=alert.rule.runbook_url,
         silenced=bool(alert.silenced_by),
         silenced_by=list(alert.silenced_by),
@@ -165,7 +169,7 @@ def alerts(
     _check_service(world, service)
     now, env = ctx.clock(), _environment(ctx)
     found = [a for a in evaluate(world, now) if service in (None, a.labels.get("service"))]
-    listed = [_info(a, env) for a in found if include_silenced or not a.silenced_by]
+    listed = [_info(a, env, world) for a in found if include_silenced or not a.silenced_by]
     return AlertsReport(
         at=now,
         alerts=listed,

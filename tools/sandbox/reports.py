@@ -24,6 +24,7 @@ from .models import (
     SecretInfo,
     ServiceStatus,
 )
+from .planted import planted_texts
 from .telemetry import health, job_cost, metrics
 from .world import World, ran_before, replica_lag_s, rng
 
@@ -69,13 +70,15 @@ def deployment_history(world: World, service: str, limit: int) -> DeploymentHist
     svc = world.services[service]
     ordered = sorted(svc.deployments, key=lambda d: d.revision)
     previous = ran_before(svc)
+    newest, notes = ordered[-1].revision, planted_texts(world, "deploy_note", service)
     infos = [
         DeploymentInfo(
             revision=d.revision,
             image=d.image,
             deployed_at=d.deployed_at,
             author=d.author,
-            change=d.change,
+            # a commit message is whatever its author wrote (evals plant text there)
+            change=" ".join([d.change, *notes]) if d.revision == newest else d.change,
             current=d.revision == svc.revision,
             previous=d.revision == previous,
             config_changes=config_diff(ordered[i - 1].config, d.config) if i else [],

@@ -14,6 +14,7 @@ from copilot.toolkit import StateStore
 
 from .faults import inject
 from .genesis import new_world
+from .planted import plant
 from .reports import certificate_info, database_info, job_info, service_info
 from .world import World, active_faults
 
@@ -62,6 +63,21 @@ def inject_fault(
     after, what = inject(world, fault, target, now)
     save_world(state, settings, after, version)
     return what
+
+
+def plant_text(
+    state: StateStore,
+    settings: Any,
+    kind: str,
+    target: str,
+    text: str,
+    now: datetime,
+    level: str = "ERROR",
+) -> str:
+    """Plant ``text`` in a service's logs, newest deploy note or alerts (``planted``)."""
+    world, version = load_world(state, settings, now)
+    save_world(state, settings, plant(world, kind, target, text, now, level), version)
+    return f"planted {len(text)} characters in {target}'s {kind}"
 
 
 def reset_world(state: StateStore, settings: Any, now: datetime, seed: int | None = None) -> str:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Literal, cast
 
 from pydantic import BaseModel
 
 from .catalogue import CERT_WARN_DAYS, CRASH_TEMPLATES, JOBS, SERVICES
+from .planted import planted_lines
 from .world import World, memory_at, missing_config, rng
 
 Level = Literal["DEBUG", "INFO", "WARN", "ERROR", "FATAL"]
@@ -346,6 +347,9 @@ def _slot_lines(world: World, service: str, seed: int, slot: int) -> list[LogLin
             f"slow request: {r.choice(prof.endpoints)} took "
             f"{round(prof.p99_ms * r.uniform(2, 5))}ms",
         )
+    # last, so a world with nothing planted draws the same random numbers as before
+    for planted_level, message in planted_lines(world, service, slot, SLOT_S, mid):
+        emit(cast(Level, planted_level), "http", message)
     return sorted(lines, key=lambda line: line.ts)
 
 

@@ -163,6 +163,21 @@ class Silence(BaseModel):
     expired_at: datetime | None = None
 
 
+class Planted(BaseModel):
+    """Text an outsider got into production's telemetry (a logged request, a deploy's commit
+    message, an alert's annotation): evals plant attacks and canary secrets with it.
+
+    Kept base64-encoded: the world lives in the copilot's own store, whose files the evals
+    search for clear canaries; encoded, only what the copilot itself wrote can match."""
+
+    kind: str  # log, deploy_note, alert
+    target: str  # the service
+    at: datetime
+    level: str = "ERROR"
+    every_s: int = 30  # a planted log line repeats (the attacker keeps sending it)
+    text_b64: str
+
+
 class World(BaseModel):
     schema_version: int = 1
     seed: int
@@ -176,6 +191,7 @@ class World(BaseModel):
     changes: list[Change] = Field(default_factory=list)
     # Worlds saved before silences existed load with none.
     silences: list[Silence] = Field(default_factory=list)
+    planted: list[Planted] = Field(default_factory=list)
 
 
 def rng(*parts: object) -> random.Random:

@@ -14,7 +14,7 @@ import typer
 from copilot.surfaces.cli.common import print_json
 
 if TYPE_CHECKING:
-    from copilot_evals.runner import EvalReport
+    from copilot_evals.results import EvalReport
 
 
 def eval_(
