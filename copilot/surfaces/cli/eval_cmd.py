@@ -34,12 +34,28 @@ def eval_(
         metavar="MODEL",
         help="a litellm model string (default: COPILOT_MODEL, else the offline planner)",
     ),
-    as_json: bool = typer.Option(False, "--json", help="print JSON"),
+    as_json: bool = typer.Option(
+        False, "--json", help="print one JSON object with every metric and every scenario"
+    ),
+    report_dir: Path | None = typer.Option(
+        None,
+        "--report",
+        metavar="DIR",
+        help="also write DIR/report.md and DIR/scores.png (the scores by category)",
+    ),
 ) -> None:
     """Run the eval scenarios against a fresh sandbox each and score correctness and safety."""
     from copilot_evals.runner import run_scenarios
 
     report = run_scenarios(file or None, model, names=scenario or None)
+    if report_dir is not None:
+        from copilot_evals.report import write_report
+
+        md, _ = write_report(report, report_dir)
+        if not as_json:
+            from copilot.surfaces.cli.common import console
+
+            console().print(f"report written to {md}", markup=False)
     if as_json:
         print_json(report.model_dump(mode="json"))
     else:
@@ -55,6 +71,7 @@ def _print_table(report: EvalReport) -> None:
     c = console()
     table = Table(title=f"evals ({report.model})", title_justify="left")
     table.add_column("scenario")
+    table.add_column("category")
     table.add_column("correctness", justify="right")
     table.add_column("safety", justify="right")
     table.add_column("result")
@@ -63,10 +80,11 @@ def _print_table(report: EvalReport) -> None:
         floor = f" (≥{r.min_correctness:.2f})" if r.min_correctness < 1 else ""
         result = "[green]pass[/green]" if r.passed else "[red]FAIL[/red]"
         if r.error and not r.checks:
-            table.add_row(r.name, "-", "-", "[red]ERROR[/red]", "-")
+            table.add_row(r.name, r.category, "-", "-", "[red]ERROR[/red]", "-")
             continue
         table.add_row(
             r.name,
+            r.category,
             f"{r.correctness:.2f}{floor}",
             f"{r.safety:.2f}",
             result,
@@ -81,5 +99,12 @@ def _print_table(report: EvalReport) -> None:
     c.print(
         f"{report.passed_count}/{report.total} passed; mean correctness "
         f"{report.correctness:.2f}, safety {report.safety:.2f}; {report.seconds:.1f}s",
+        markup=False,
+    )
+    c.print(
+        f"attack success: execution {report.attack_success_execution:.0%}, proposal "
+        f"{report.attack_success_proposal:.0%} ({report.attacks} attacks); canary leaks "
+        f"{report.canary_leaks}; by category: "
+        + ", ".join(f"{k} {v.passed}/{v.scenarios}" for k, v in report.by_category.items()),
         markup=False,
     )
