@@ -144,6 +144,18 @@ class SourcesSettings(BaseModel):
     kube_context: str | None = None
     kube_in_cluster: bool = False
 
+    def serves(self, pack: str) -> bool:
+        """Whether a built-in pack's source is configured (any other pack: yes). The agent
+        offers a model only tools that can reach something: with Alertmanager unset,
+        "silence this alert" means the sandbox's silences, not a call bound to fail."""
+        needs = {
+            "prometheus": self.prometheus_url,
+            "alertmanager": self.alertmanager_url,
+            "loki": self.loki_url,
+            "kubernetes": self.kubernetes,
+        }
+        return bool(needs.get(pack, True))
+
 
 class AgentSettings(BaseModel):
     """Bounds of one agent turn, and how long verify waits for a change to settle."""

@@ -27,7 +27,7 @@ from pydantic_core import to_jsonable_python
 from copilot.agent.act import await_approval, decide, execute, refresh_pending, verify
 from copilot.agent.deps import AgentDeps
 from copilot.agent.events import DecisionEvent, MessageEvent
-from copilot.agent.gather import budget_left, gather
+from copilot.agent.gather import gather
 from copilot.agent.propose import propose
 from copilot.agent.state import AgentState, TurnInput
 from copilot.domain.views import FactView, HistoryTurn
@@ -123,9 +123,10 @@ def _fact_line(fact: FactView) -> str:
 
 
 def _after_decide(state: AgentState, runtime: Runtime[AgentDeps]) -> Literal["propose", "respond"]:
-    deps = runtime.context
-    more = state.ran_reads and state.round <= deps.limits.max_rounds
-    return "propose" if more and budget_left(state, deps) else "respond"
+    # Reads ran and rounds are left: the model sees their results, even when the read
+    # budget is spent (it may only answer then: decide refuses further reads).
+    more = state.ran_reads and state.round <= runtime.context.limits.max_rounds
+    return "propose" if more else "respond"
 
 
 def _after_respond(state: AgentState) -> Literal["await_approval", "__end__"]:

@@ -24,14 +24,16 @@ from copilot.toolkit import ToolSpec
 
 
 def offered_tools(deps: AgentDeps, who: Principal) -> list[ToolSpec]:
-    """The tools ``who`` could be allowed to propose: what the model may see."""
+    """The tools ``who`` could be allowed to propose, of the packs whose source is
+    configured: what the model may see."""
     ctx = deps.door.deps.context(is_requester=True)
     # Policies and tools are fixed for the process's life: the answer depends only on who
     # asks and the context, so it is computed once per pair (36 Cedar decisions each).
     key = (who.id, who.roles, ctx)
     found = deps.offered.get(key)
     if found is None:
-        specs = list(deps.door.deps.registry)
+        sources = deps.door.deps.settings.sources
+        specs = [s for s in deps.door.deps.registry if sources.serves(s.pack)]
         asks = [("propose", who.id, s.name, ctx) for s in specs]
         decisions = deps.door.deps.policy.decide_many(asks)
         found = [spec for spec, d in zip(specs, decisions, strict=True) if d.allowed]
@@ -106,7 +108,9 @@ def provenance_for(
 
     The model's own citation wins (kept only where it names chunks and facts it was really
     shown); otherwise the runbook whose playbook holds the tool and the facts gathered this
-    turn. The playbook step's ``when`` travels along: verify re-checks it after the change.
+    turn, unless retrieval found no runbook or the person asked for the call in so many
+    words (``asked``: the card then says who asked, and borrows no runbook's condition).
+    The playbook step's ``when`` travels along: verify re-checks it after the change.
     """
     cited = cited.against(ctx) if cited is not None else None
     chunk = cited.runbook if cited else None
@@ -114,6 +118,8 @@ def provenance_for(
     for rb in ctx.runbooks:
         if chunk is not None and rb.chunk_id != chunk:
             continue
+        if chunk is None and (ctx.no_runbook or (cited and cited.asked)):
+            break  # asked for in so many words, or no runbook matched: none to borrow
         steps = [s for s in rb.playbook if s.tool == call.tool]
         if cited and cited.step and 0 < cited.step <= len(rb.playbook):
             chosen = rb.playbook[cited.step - 1]
@@ -125,6 +131,8 @@ def provenance_for(
             break
     facts = (cited.facts if cited and cited.facts else None) or [f.id for f in ctx.facts if f.ok]
     out: dict[str, Any] = {"runbook": chunk, "facts": facts, "by": "agent"}
+    if cited and cited.asked:
+        out["asked_by"] = ctx.requester
     if step_when:
         out["when"] = step_when
     if cited and cited.why:

@@ -83,6 +83,8 @@ class Citation(BaseModel):
     step: int | None = None  # the playbook step it follows, 1-based
     facts: list[str] = Field(default_factory=list)  # FactView ids
     why: str = ""
+    # the requester asked for this call in so many words (not a runbook's step)
+    asked: bool = False
 
     def against(self, ctx: PlannerContext) -> Citation:
         """A copy citing only chunks and facts this context really showed the model."""

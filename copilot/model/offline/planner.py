@@ -15,6 +15,7 @@ from copilot.model.offline.answers import (
     answer_status,
     entity_status,
 )
+from copilot.model.offline.direct import direct_plan
 from copilot.model.offline.playbook import (
     Tools,
     best_runbook,
@@ -80,6 +81,9 @@ def plan(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> 
         return answer_runbooks(ctx)
     if kind == "status":
         return _status(ctx, offered)
+    direct = direct_plan(ctx, offered)
+    if direct is not None:  # asked in so many words: the catalogue names the tool
+        return repair(direct, ctx.repair, offered) if ctx.repair else direct
     if ctx.no_runbook or not ctx.runbooks:
         why = "No runbook covers this request"
         why += f" ({ctx.no_runbook_reason})." if ctx.no_runbook_reason else "."

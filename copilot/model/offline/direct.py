@@ -1,0 +1,346 @@
+"""Direct requests, understood from the tool catalogue: "scale checkout to 5 replicas",
+"silence the HighErrorRate alert for 1 hour", "what changed in the last hour?".
+
+A person asking for an action is a request, not an injection: the change becomes a card,
+exactly as a playbook step does (policy, approvals; the card says who asked). The flow
+over the agent's rounds:
+
+1. names the request needs that no fact gives yet (which services exist) are looked up
+   with the catalogue's listing read (a read whose only parameters are optional and one
+   of them is the kind: ``sandbox.service_status()``);
+2. a change first reads the state of what it changes (reads named like it: scale_service →
+   service_status), so the card cites the state it was proposed on and verify can
+   re-read it;
+3. then the card, or one clarifying question naming the two or three closest tools with
+   their arguments, or the required arguments still missing, by name.
+
+Some requests are refused in words, never carded from chat: a forced call (it bypasses the
+tool's own safety check), a value the tool says takes a service out of service ("0 stops
+it"), and a change the facts say is unsafe now (``failover_safe: false``).
+
+Only the person's own words are parsed (the request, and their previous turn when the
+copilot asked them for a missing value); runbooks, logs, alerts and tool output only ever
+fill in names and numbers the person's words point at.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from copilot.knowledge.playbooks import check_when, collect_variables, fact_records
+from copilot.model.context import Citation, PlannerContext
+from copilot.model.offline.answers import Plan, PlannedCall, call_text, record_summary, show
+from copilot.model.offline.catalogue import (
+    ENTITY_PARAMS,
+    Entry,
+    Filled,
+    Known,
+    describe_params,
+    entries,
+    fill,
+    read_score,
+)
+from copilot.model.offline.direct_reads import investigate, listing_reads, read_answer
+from copilot.model.offline.phrases import Request, read_request
+from copilot.model.offline.playbook import Tools, incident_entities
+
+# Requests about what to do in an incident, or about runbooks: the runbook's playbook
+# answers these, not a single tool.
+_INCIDENT = re.compile(
+    r"\bwhat\s+(?:do|should|can|shall|must)\s+(?:we|i)\b|\bwhat\s+now\b|\bwhat\s+next\b|"
+    r"\b(?:fix|mitigat\w*|remediat\w*|resolve|handle|deal\s+with)\b|"
+    r"\b(?:runbooks?|playbooks?|diagnos\w*|steps?)\b",
+    re.I,
+)
+# What the copilot says when it asks for a missing value: the next message may answer it.
+ASK_MARK = "I need "
+_SAFE_FIELD = re.compile(r"^(\w+?)_?safe$")
+MAX_CLARIFY = 3
+
+
+def direct_plan(ctx: PlannerContext, tools: Tools) -> Plan | None:
+    """The plan for a direct request, or None when the request is not one."""
+    catalogue = entries(tools.descriptions, tools.parameters, tools.risks)
+    req = read_request(ctx.request)
+    changes = _change_candidates(catalogue, req)
+    if not changes and (earlier := _asked_for(ctx)):
+        req = read_request(f"{earlier} {ctx.request}")  # "5" after "how many replicas?"
+        changes = _change_candidates(catalogue, req)
+    known = known_names(ctx)
+    if changes:
+        return _change(ctx, req, changes, catalogue, known)
+    if _INCIDENT.search(ctx.request):
+        return None
+    if req.why:
+        return investigate(ctx, req, catalogue, known)
+    if req.question:
+        reads = [e for e in catalogue if e.read and read_score(e, req) >= 3]
+        if reads:
+            return read_answer(ctx, req, reads, catalogue, known)
+    return None
+
+
+def _change_candidates(catalogue: list[Entry], req: Request) -> list[Entry]:
+    """The changes whose verb the request uses as a request does ("restart payments", "can
+    you roll it back?"); none for a symptom ("pods keep restarting") or a question."""
+    if not req.asks:
+        return []
+    return [e for e in catalogue if not e.read and e.verb and e.verb in req.verbs]
+
+
+def _asked_for(ctx: PlannerContext) -> str | None:
+    """The person's previous message, when the copilot's last reply asked them for a value."""
+    turns = list(ctx.history)
+    if len(turns) < 2 or turns[-1].role != "assistant" or ASK_MARK not in turns[-1].text:
+        return None
+    return turns[-2].text if turns[-2].role == "user" else None
+
+
+def known_names(ctx: PlannerContext) -> Known:
+    """Names the person's words may point at: entities (from the request and their earlier
+    turns, matched against what the facts and runbooks know), alert names, the keys of the
+    facts' dict fields (flags, config) and the facts' ``name`` values (secrets)."""
+    services = [s for r in ctx.runbooks for s in r.services]
+    known = Known(entities=incident_entities(ctx, services), requester=ctx.requester)
+    alerts = {a for r in ctx.runbooks for a in r.alerts}
+    for rec in fact_records(ctx.facts, ctx.now):
+        for key in ("alertname", "name"):
+            value = rec.values.get(key)
+            if (isinstance(value, str) and key == "alertname") or "alert" in rec.tool:
+                if isinstance(value, str):
+                    alerts.add(value)
+            elif isinstance(value, str):
+                known.named.setdefault(key, set()).add(value)
+    for fact in ctx.facts:
+        _collect_keys(fact.data if fact.ok else None, known.keyed)
+    known.alerts = sorted(alerts)
+    return known
+
+
+def _collect_keys(data: Any, out: dict[str, set[str]]) -> None:
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if isinstance(value, dict) and value and all(isinstance(k, str) for k in value):
+                flat = all(not isinstance(v, dict | list) for v in value.values())
+                if flat:
+                    out.setdefault(str(key), set()).update(value)
+            _collect_keys(value, out)
+    elif isinstance(data, list):
+        for item in data[:200]:
+            _collect_keys(item, out)
+
+
+# -- changes --------------------------------------------------------------------------------
+def _done(ctx: PlannerContext, tool: str, args: dict[str, Any]) -> bool:
+    return any(
+        f.tool == tool and all(f.arguments.get(k) == v for k, v in args.items()) for f in ctx.facts
+    )
+
+
+def _entity_kinds(entry: Entry) -> set[str]:
+    return {p for p in entry.required if p in ENTITY_PARAMS}
+
+
+def _change(
+    ctx: PlannerContext, req: Request, changes: list[Entry], catalogue: list[Entry], known: Known
+) -> Plan:
+    filled = {e.name: fill(e, req, known) for e in changes}
+    unresolved = {k for e in changes for k in _entity_kinds(e) if k in filled[e.name].missing}
+    lookups = listing_reads(ctx, catalogue, {ENTITY_PARAMS[k][-1] for k in unresolved})
+    if lookups:
+        calls = [_read_call(ctx, e, {}, "lists the names this request needs") for e in lookups]
+        names = ", ".join(call_text(c.tool, c.arguments) for c in calls)
+        return Plan(f"Looking up what I can act on first: reading {names}.", calls)
+    complete = [e for e in changes if not filled[e.name].missing]
+    named_pack = [e for e in complete if e.pack in req.stem_set]
+    if len(named_pack) == 1 or len(complete) == 1:
+        chosen = (named_pack or complete)[0]
+        return _propose(ctx, req, chosen, filled[chosen.name], catalogue)
+    if len(complete) > 1:
+        return _clarify(req, complete, filled)
+    fewest = min(len(f.missing) for f in filled.values())
+    closest = [e for e in changes if len(filled[e.name].missing) == fewest]
+    if len(closest) == 1:
+        return _ask_missing(closest[0], filled[closest[0].name], req)
+    return _clarify(req, closest, filled)
+
+
+def _read_call(ctx: PlannerContext, entry: Entry, args: dict[str, Any], why: str) -> PlannedCall:
+    return PlannedCall(entry.name, args, Citation(call=1, tool=entry.name, why=why))
+
+
+def _clarify(req: Request, options: list[Entry], filled: dict[str, Filled]) -> Plan:
+    lines = []
+    for i, e in enumerate(options[:MAX_CLARIFY], 1):
+        f = filled[e.name]
+        shown = call_text(e.name, f.arguments)
+        need = f" — still needs {describe_params(e, f.missing)}" if f.missing else ""
+        lines.append(f"{i}. {shown}: {e.description}{need}")
+    return Plan(
+        "More than one tool could do that; which one do you mean? Say it with the tool's "
+        "name (e.g. “use " + options[0].name + "”):\n" + "\n".join(lines)
+    )
+
+
+def _ask_missing(entry: Entry, filled: Filled, req: Request) -> Plan:
+    so_far = call_text(entry.name, filled.arguments)
+    return Plan(
+        f"To propose {so_far} {ASK_MARK}{describe_params(entry, filled.missing)}. "
+        "Tell me and I will propose it."
+    )
+
+
+def _related_reads(
+    ctx: PlannerContext, entry: Entry, args: dict[str, Any], catalogue: list[Entry]
+) -> list[PlannedCall]:
+    """Reads of the state a change acts on (named like it: ``scale_service`` →
+    ``service_status``), fillable from its arguments, not already done."""
+    nouns = entry.name_stems - {entry.verb}
+    out = []
+    for e in catalogue:
+        if not e.read or e.pack != entry.pack or not (e.name_stems & nouns):
+            continue
+        call_args = {p: args[p] for p in e.params if p in args and p in ENTITY_PARAMS}
+        if any(p not in call_args for p in e.required):
+            continue
+        if _about(ctx, call_args) or _done(ctx, e.name, call_args):
+            continue
+        why = f"the state {entry.name} would change"
+        out.append(_read_call(ctx, e, call_args, why))
+    return out[:2]
+
+
+def _about(ctx: PlannerContext, args: dict[str, Any]) -> bool:
+    """Whether a fact already describes the entity these arguments name."""
+    if not args:
+        return False
+    return any(
+        all(rec.identity.get(k) == v for k, v in args.items())
+        for rec in fact_records(ctx.facts, ctx.now)
+    )
+
+
+def _propose(
+    ctx: PlannerContext, req: Request, entry: Entry, filled: Filled, catalogue: list[Entry]
+) -> Plan:
+    label = call_text(entry.name, filled.arguments)
+    if filled.force:
+        return Plan(
+            f"You asked for {entry.name} with {', '.join(filled.force)}: that bypasses the "
+            "tool's own safety check, so I do not propose it from chat. Nothing was proposed. "
+            f"If it must be done, an allowed person can propose it with `copilot call "
+            f"{entry.name}` and it still needs its approvals."
+        )
+    if filled.stops:
+        return Plan(
+            f"{label}: {filled.stops}, so I do not propose it from chat. Nothing was proposed. "
+            f"If you mean it, propose it with `copilot call {entry.name}`; it still needs "
+            "its approvals."
+        )
+    reads = _related_reads(ctx, entry, filled.arguments, catalogue)
+    if reads and ctx.round < ctx.max_rounds:
+        names = ", ".join(call_text(c.tool, c.arguments) for c in reads)
+        return Plan(f"Before proposing {label}, reading {names}.", reads)
+    unsafe = _unsafe(ctx, entry)
+    if unsafe:
+        return Plan(
+            f"I am not proposing {label}: {unsafe}. Nothing was proposed; a person should decide."
+        )
+    earlier = next(
+        (
+            a
+            for a in ctx.actions
+            if a.tool == entry.name
+            and a.state in ("proposed", "approved", "executing", "unknown")
+            and all(a.arguments.get(k) == v for k, v in filled.arguments.items())
+        ),
+        None,
+    )
+    if earlier is not None:
+        return Plan(f"{label} is already proposed ({earlier.approval_id}, {earlier.state}).")
+    facts = _facts_about(ctx, filled.arguments)
+    runbook = _runbook_step(ctx, entry, filled.arguments)
+    why = f"asked by {ctx.requester}: “{show(ctx.request)}”"
+    citation = Citation(call=1, tool=entry.name, runbook=runbook, facts=facts, why=why, asked=True)
+    text = [f"Proposing {label}, as {ctx.requester} asked."]
+    text += _state_lines(ctx, filled.arguments, facts)
+    note = _cost_note(ctx, entry, filled.arguments)
+    if note:
+        text.append(note)
+    return Plan("\n".join(text), [PlannedCall(entry.name, filled.arguments, citation)])
+
+
+def _runbook_step(ctx: PlannerContext, entry: Entry, args: dict[str, Any]) -> str | None:
+    """The retrieved runbook chunk whose playbook has this call as a step whose condition
+    holds on the facts: the card may cite it. A step whose condition does not hold is not
+    why the person asked; the card then cites only the request."""
+    if ctx.no_runbook:
+        return None
+    named = {k: str(v) for k, v in args.items() if k in ENTITY_PARAMS and isinstance(v, str)}
+    values = collect_variables(ctx.facts, ctx.now, named).values
+    for rb in ctx.runbooks:
+        for step in rb.playbook:
+            if step.tool == entry.name and (not step.when or check_when(step.when, values).holds):
+                return rb.chunk_id
+    return None
+
+
+def _facts_about(ctx: PlannerContext, args: dict[str, Any]) -> list[str]:
+    named = {k: v for k, v in args.items() if k in ENTITY_PARAMS and isinstance(v, str)}
+    ids = []
+    for rec in fact_records(ctx.facts, ctx.now):
+        about = all(rec.identity.get(k) == v for k, v in named.items())
+        if (named and about) or (not named and rec.top):
+            ids.append(rec.fact_id)
+    return list(dict.fromkeys(ids))
+
+
+def _state_lines(ctx: PlannerContext, args: dict[str, Any], facts: list[str]) -> list[str]:
+    named = {k: v for k, v in args.items() if k in ENTITY_PARAMS and isinstance(v, str)}
+    out = []
+    for rec in fact_records(ctx.facts, ctx.now):
+        if (
+            rec.fact_id in facts
+            and named
+            and all(rec.identity.get(k) == v for k, v in named.items())
+        ):
+            out.append(f"Now: {record_summary(rec)} [{rec.fact_id}]")
+    return list(dict.fromkeys(out))[:2]
+
+
+def _unsafe(ctx: PlannerContext, entry: Entry) -> str | None:
+    """A fact saying the change is unsafe now: a ``<verb>_safe: false`` field."""
+    for rec in fact_records(ctx.facts, ctx.now):
+        for key, value in rec.values.items():
+            m = _SAFE_FIELD.match(key)
+            if value is False and m and entry.verb and entry.verb.startswith(m.group(1)[:5]):
+                detail = [
+                    f"{k} {show(v)}"
+                    for k, v in rec.values.items()
+                    if k in ("replication_lag_s", "replay", "blocking_query") and v is not None
+                ]
+                more = f" ({', '.join(detail)})" if detail else ""
+                return f"the facts say {key} is false{more} [{rec.fact_id}]"
+    return None
+
+
+def _cost_note(ctx: PlannerContext, entry: Entry, args: dict[str, Any]) -> str | None:
+    """Scaling a service: what the new replica count costs, from its current cost."""
+    target = next((v for k, v in args.items() if k in ("replicas", "count")), None)
+    service = args.get("service") or args.get("deployment")
+    if not isinstance(target, int) or not service:
+        return None
+    for rec in fact_records(ctx.facts, ctx.now):
+        v = rec.values
+        if rec.identity.get("service") != service:
+            continue
+        cost, now = v.get("cost_per_hour"), v.get("replicas")
+        if isinstance(cost, int | float) and isinstance(now, int) and now > 0:
+            new = cost / now * target
+            change = "more" if target > now else "less"
+            return (
+                f"Cost: {service} runs {now} replicas at {cost:g}/h; {target} would cost about "
+                f"{new:.2f}/h ({abs(new - cost):.2f}/h {change}) [{rec.fact_id}]."
+            )
+    return None
