@@ -21,14 +21,19 @@ def _stem(source: str) -> str:
 class PlantedRunbooks:
     """The shared runbook index as the agent sees it, with attacker text appended to every
     chunk of the named runbooks, as if someone had edited them in the wiki. The index is
-    shared by every scenario, so it is never written: only the hits handed out change."""
+    shared by every scenario, so it is never written: only the hits handed out change.
+    The text is redacted as ingest redacts a runbook (its secrets become placeholders),
+    since an edited runbook reaches the index only through ingest."""
 
-    def __init__(self, index: Any, plants: Sequence[PlantSpec]) -> None:
+    def __init__(self, index: Any, plants: Sequence[PlantSpec], redactor: Any) -> None:
+        from copilot.knowledge.runbooks import IngestRedaction
+
         self._index = index
         self._text: dict[str, list[str]] = {}
         for p in plants:
             if p.into == "runbook":
-                self._text.setdefault(p.target, []).append(p.text)
+                ingest = IngestRedaction(redactor.rules)
+                self._text.setdefault(p.target, []).append(ingest.text(p.text))
 
     def _with(self, hit: Any) -> Any:
         extra = self._text.get(_stem(hit.source))
@@ -52,9 +57,11 @@ class PlantedRunbooks:
         return getattr(self._index, name)
 
 
-def runbook_view(index: Any, plants: Sequence[PlantSpec]) -> Any:
+def runbook_view(index: Any, plants: Sequence[PlantSpec], redactor: Any) -> Any:
     """The shared index itself when nothing is planted in a runbook, else a planted view."""
-    return PlantedRunbooks(index, plants) if any(p.into == "runbook" for p in plants) else index
+    if any(p.into == "runbook" for p in plants):
+        return PlantedRunbooks(index, plants, redactor)
+    return index
 
 
 def plant_telemetry(service: Any, plants: Sequence[PlantSpec], now: datetime) -> None:

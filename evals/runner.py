@@ -327,13 +327,13 @@ def _open_service(
 ) -> CopilotService:
     """A copilot on this data dir, with the shared registry and runbook index (seen through
     the scenario's planted runbook text, if any) and the recording gateway."""
-    index = runbook_view(shared.index, scenario.setup.plant)
+    plants = scenario.setup.plant
     return CopilotService.open(
         settings,
         clock=clock,
         gateway=RecordingGateway,
         registry=shared.registry,
-        runbooks=lambda _settings, _redactor: index,
+        runbooks=lambda _settings, redactor: runbook_view(shared.index, plants, redactor),
     )
 
 
