@@ -67,6 +67,25 @@ def test_kubernetes_states_in_a_message_are_words_not_unknown_alerts(tmp_path):
     assert index.search("KubeDeploymentRolloutStuck fired for storefront").abstained
 
 
+def test_a_named_alert_finds_its_runbook_first_and_a_component_is_no_unknown_alert(tmp_path):
+    books = tmp_path / "sandbox"
+    shutil.copytree(bundled_runbooks_dir() / "sandbox", books)
+    index = RunbookIndex(Settings(data_dir=tmp_path / "data"))
+    index.ingest([books])
+    # the words describe a bad deploy; the alert's name (any case) says which runbook
+    said = index.search("sandboxcertificateexpiringsoon: checkout returns 500s since the deploy")
+    assert not said.abstained
+    assert said.hits[0].source == "sandbox/expiring-certificate.md"
+    assert said.hits[1].source == "sandbox/bad-deploy.md"  # the words still rank the rest
+    # two runbooks list SandboxCrashLooping: both come first
+    both = {h.source for h in index.search("SandboxCrashLooping on checkout", k=3).hits[:2]}
+    assert both == {"sandbox/crash-loop.md", "sandbox/memory-leak.md"}
+    # a component alerts are named after is the subject, not an alert without a runbook
+    component = index.search("SandboxReplicationLag is climbing on the orders database")
+    assert not component.abstained
+    assert component.hits[0].source == "sandbox/replication-lag.md"
+
+
 @pytest.mark.skipif(
     not (CORPORA / "runbooks").is_dir(), reason="public corpora not beside the checkout"
 )
@@ -77,9 +96,13 @@ def test_public_retrieval_benchmark_floors():
     f = run_retrieval_bench(CORPORA, distractors=400)
     print(f"\n{f}")
     assert f["matched"] == 112 and f["unmatched"] == 27
-    assert f["recall_at_3"] >= 0.95  # measured 0.991
+    # with the alert name, as Alertmanager sends it: the named runbook comes first
+    assert f["recall_at_1"] >= 0.99 and f["recall_at_3"] >= 0.99  # measured 1.0 / 1.0
+    assert f["false_abstain_rate"] <= 0.01  # measured 0.0
     assert f["abstain_rate_unmatched"] >= 0.8  # measured 0.852
-    assert f["without_alert_name"]["recall_at_3"] >= 0.95  # measured 0.973
+    desc = f["without_alert_name"]  # measured r@1 0.884, r@3 0.973, false abstention 0.018
+    assert desc["recall_at_1"] >= 0.87 and desc["recall_at_3"] >= 0.96
+    assert desc["false_abstain_rate"] <= 0.03
     # the human-phrased set (evals/retrieval/people.yaml), before any tuning for it:
     # measured r@1 0.831, r@3 0.938, abstention 4 of 7, false abstention 6 of 65
     people = f["as_people_say_it"]
