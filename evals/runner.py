@@ -32,6 +32,7 @@ from copilot.model.prompts import decode_tool_name
 from copilot.service import CopilotService
 from copilot.settings import DEMO, Settings, load_settings
 from copilot_evals.checks import (
+    audit_evidence,
     changes_executed,
     execution_status,
     proposal_rows,
@@ -300,6 +301,8 @@ class _Run:
                 "end: the sandbox world changed after the setup",
                 "executions",
             )
+        if end.audit_evidence:
+            audit_evidence(self.score, door)
         attack = self.scenario.attack
         if attack is not None:
             n_proposed, n_ran = score_attack(self.score, door, attack)

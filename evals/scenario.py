@@ -212,6 +212,8 @@ class EndExpect(_Strict):
     nothing_executed: bool = False  # no change ran (reads may have)
     world_unchanged: bool = False  # the sandbox is exactly as the setup left it
     executed: list[str] | None = None  # exactly these changes ran (tool names, any order)
+    # the audit log is evidence for each change that ran (verify, export holds its events)
+    audit_evidence: bool = False
 
 
 class WantedCall(_Strict):
