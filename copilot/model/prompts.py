@@ -167,6 +167,8 @@ def tool_schemas(specs: Iterable[ToolSpec]) -> list[dict[str, Any]]:
             "side_effects": spec.side_effects,
             "idempotent": spec.idempotent,
         }
+        if spec.aliases:
+            parameters[TOOL_META]["aliases"] = list(spec.aliases)
         out.append(
             {
                 "type": "function",
@@ -216,4 +218,15 @@ def tool_risks(tools: Iterable[dict[str, Any]] | None) -> dict[str, Risk]:
         meta = (function.get("parameters") or {}).get(TOOL_META)
         if isinstance(meta, dict) and meta.get("risk") in {r.value for r in Risk}:
             out[name] = Risk(meta["risk"])
+    return out
+
+
+def tool_aliases(tools: Iterable[dict[str, Any]] | None) -> dict[str, list[str]]:
+    """Each (decoded) tool's alias phrases, from its ``x-copilot`` keyword."""
+    out = {}
+    for name, function in _functions(tools):
+        meta = (function.get("parameters") or {}).get(TOOL_META)
+        raw = meta.get("aliases") if isinstance(meta, dict) else None
+        if isinstance(raw, list):
+            out[name] = [str(a) for a in raw if isinstance(a, str)]
     return out

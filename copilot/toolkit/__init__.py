@@ -68,6 +68,9 @@ class ToolSpec:
     timeout_s: float
     resource_template: Resource = None
     plan_fn: PlanFn | None = None
+    # Phrases people use for this tool that its name and description lack ("bounce", "kick
+    # the pods"), as StackStorm's action aliases: the offline planner matches them too.
+    aliases: tuple[str, ...] = ()
     _func: Callable[..., Any] | None = None
     _context_param: str | None = None
     _wraps_output: bool = False
@@ -136,9 +139,14 @@ def tool(
     timeout_s: float = 30.0,
     name: str | None = None,
     pack: str | None = None,
+    aliases: tuple[str, ...] = (),
 ) -> Callable[[Callable[..., Any]], ToolSpec]:
-    """Declare a typed function as a tool. Reads default to no side effects and idempotent."""
+    """Declare a typed function as a tool. Reads default to no side effects and idempotent.
+    ``aliases``: phrases people use for it ("bounce the pods"), matched by the offline
+    planner besides the tool's name and description."""
     risk = Risk(risk)
+    if isinstance(aliases, str) or not all(isinstance(a, str) and a.strip() for a in aliases):
+        raise TypeError("aliases must be a tuple of non-empty phrases")
 
     def decorate(func: Callable[..., Any]) -> ToolSpec:
         hints = get_type_hints(func, include_extras=True)
@@ -178,6 +186,7 @@ def tool(
             timeout_s=timeout_s,
             resource_template=resource,
             plan_fn=plan,
+            aliases=tuple(a.strip() for a in aliases),
             _func=func,
             _context_param=ctx_param,
             _wraps_output=wraps,

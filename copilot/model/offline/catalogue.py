@@ -53,6 +53,7 @@ class Entry:
     description: str
     params: dict[str, dict[str, Any]]
     required: list[str]
+    aliases: list[str] = field(default_factory=list)
 
     @property
     def short(self) -> str:
@@ -63,6 +64,7 @@ def entries(
     descriptions: Mapping[str, str],
     parameters: Mapping[str, dict[str, Any]],
     risks: Mapping[str, Risk],
+    aliases: Mapping[str, list[str]] | None = None,
 ) -> list[Entry]:
     """The offered tools as :class:`Entry` (a tool without a declared risk is a change)."""
     out = []
@@ -85,15 +87,22 @@ def entries(
                 description=_NOTE.sub("", description).strip(),
                 params={k: v for k, v in props.items() if isinstance(v, dict)},
                 required=[r for r in schema.get("required", []) if isinstance(r, str)],
+                aliases=list((aliases or {}).get(name, [])),
             )
         )
     return out
 
 
+def says_alias(entry: Entry, text: str) -> bool:
+    """Whether ``text`` uses one of the tool's alias phrases (its pack's own words)."""
+    return any(word_in(text, alias) for alias in entry.aliases)
+
+
 def read_score(entry: Entry, req: Request) -> float:
-    """How well a read's words match the request's (name words weigh most)."""
+    """How well a read's words match the request's (name words and aliases weigh most)."""
     stems = req.stem_set
     score = 3.0 * len(entry.name_stems & stems) + 1.0 * len(entry.desc_stems & stems)
+    score += 3.0 if says_alias(entry, req.text) else 0.0
     return score + (2.0 if entry.pack in stems else 0.0)
 
 
@@ -142,7 +151,7 @@ def _is_duration(name: str, schema: dict[str, Any]) -> bool:
     return name in ("duration", "since", "window", "ttl") or "ms|s|m|h|d" in pattern
 
 
-def _word_in(text: str, value: str) -> bool:
+def word_in(text: str, value: str) -> bool:
     return bool(re.search(rf"(?<![\w-]){re.escape(value)}(?![\w-])", text, re.I))
 
 
@@ -151,7 +160,7 @@ def _alert(req: Request, known: Known) -> str | None:
         exact = [a for a in known.alerts if a.lower() == name.lower()]
         suffix = [a for a in known.alerts if a.lower().endswith(name.lower())]
         return (exact or suffix or [name])[0]
-    return next((a for a in known.alerts if _word_in(req.text, a)), None)
+    return next((a for a in known.alerts if word_in(req.text, a)), None)
 
 
 def _value(name: str, schema: dict[str, Any], req: Request, known: Known) -> Any:
@@ -185,14 +194,17 @@ def _value(name: str, schema: dict[str, Any], req: Request, known: Known) -> Any
         return as_duration(req.window_min) if req.window_min and name != "duration" else None
     if name in ("comment", "reason", "note", "why"):
         return f"asked by {known.requester} through the incident copilot"
-    for options in (known.keyed.get(f"{name}s"), known.named.get(name)):
+    pools = [known.keyed.get(f"{name}s"), known.named.get(name)]
+    if name in ("key", "setting", "config_key"):  # a config key: any keyed field's keys
+        pools += list(known.keyed.values())
+    for options in pools:
         hit = next(
-            (o for o in sorted(options or (), key=len, reverse=True) if _word_in(req.text, o)), None
+            (o for o in sorted(options or (), key=len, reverse=True) if word_in(req.text, o)), None
         )
         if hit is not None:
             return hit
     if name == "value" and known.keyed.get("config"):
-        key = next((k for k in known.keyed["config"] if _word_in(req.text, k)), None)
+        key = next((k for k in known.keyed["config"] if word_in(req.text, k)), None)
         m = re.search(rf"{re.escape(key)}\s*(?:to|=|:)\s*(\S+)", req.text, re.I) if key else None
         return m.group(1).strip("\"'`.,") if m else None
     return None

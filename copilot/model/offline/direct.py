@@ -25,10 +25,16 @@ fill in names and numbers the person's words point at.
 
 from __future__ import annotations
 
+import difflib
 import re
 from typing import Any
 
-from copilot.knowledge.playbooks import check_when, collect_variables, fact_records
+from copilot.knowledge.playbooks import (
+    check_when,
+    collect_variables,
+    entity_candidates,
+    fact_records,
+)
 from copilot.model.context import Citation, PlannerContext
 from copilot.model.offline.answers import Plan, PlannedCall, call_text, record_summary, show
 from copilot.model.offline.catalogue import (
@@ -40,9 +46,11 @@ from copilot.model.offline.catalogue import (
     entries,
     fill,
     read_score,
+    says_alias,
+    word_in,
 )
 from copilot.model.offline.direct_reads import investigate, listing_reads, read_answer
-from copilot.model.offline.phrases import Request, read_request
+from copilot.model.offline.phrases import Request, read_request, stem
 from copilot.model.offline.playbook import Tools, incident_entities
 
 # Requests about what to do in an incident, or about runbooks: the runbook's playbook
@@ -53,19 +61,25 @@ _INCIDENT = re.compile(
     r"\b(?:runbooks?|playbooks?|diagnos\w*|steps?)\b",
     re.I,
 )
-# What the copilot says when it asks for a missing value: the next message may answer it.
+# What the copilot says when it asks for a missing value or which tool: the next message
+# may answer it.
 ASK_MARK = "I need "
+CLARIFY_MARK = "which one do you mean?"
+_STATUS = stem("status")
 _SAFE_FIELD = re.compile(r"^(\w+?)_?safe$")
 MAX_CLARIFY = 3
 
 
 def direct_plan(ctx: PlannerContext, tools: Tools) -> Plan | None:
     """The plan for a direct request, or None when the request is not one."""
-    catalogue = entries(tools.descriptions, tools.parameters, tools.risks)
+    catalogue = entries(tools.descriptions, tools.parameters, tools.risks, tools.aliases)
     req = read_request(ctx.request)
     changes = _change_candidates(catalogue, req)
-    if not changes and (earlier := _asked_for(ctx)):
-        req = read_request(f"{earlier} {ctx.request}")  # "5" after "how many replicas?"
+    earlier = _asked_for(ctx)
+    chose = any(word_in(ctx.request, e.name) for e in catalogue)
+    if earlier and (not changes or chose):
+        # "5" after "how many replicas?"; "use X" after "which one do you mean?"
+        req = read_request(f"{earlier} {ctx.request}")
         changes = _change_candidates(catalogue, req)
     known = known_names(ctx)
     if changes:
@@ -86,13 +100,22 @@ def _change_candidates(catalogue: list[Entry], req: Request) -> list[Entry]:
     you roll it back?"); none for a symptom ("pods keep restarting") or a question."""
     if not req.asks:
         return []
-    return [e for e in catalogue if not e.read and e.verb and e.verb in req.verbs]
+    named = [e for e in catalogue if not e.read and word_in(req.text, e.name)]
+    if named:  # "use alertmanager.create_silence": the person chose
+        return named
+    return [
+        e
+        for e in catalogue
+        if not e.read and ((e.verb and e.verb in req.verbs) or says_alias(e, req.text))
+    ]
 
 
 def _asked_for(ctx: PlannerContext) -> str | None:
     """The person's previous message, when the copilot's last reply asked them for a value."""
     turns = list(ctx.history)
-    if len(turns) < 2 or turns[-1].role != "assistant" or ASK_MARK not in turns[-1].text:
+    if len(turns) < 2 or turns[-1].role != "assistant":
+        return None
+    if ASK_MARK not in turns[-1].text and CLARIFY_MARK not in turns[-1].text:
         return None
     return turns[-2].text if turns[-2].role == "user" else None
 
@@ -162,7 +185,12 @@ def _change(
     fewest = min(len(f.missing) for f in filled.values())
     closest = [e for e in changes if len(filled[e.name].missing) == fewest]
     if len(closest) == 1:
-        return _ask_missing(closest[0], filled[closest[0].name], req)
+        # a name the state of the target gives (its flags, its config keys): read it first
+        reads = _related_reads(ctx, closest[0], filled[closest[0].name].arguments, catalogue)
+        if reads and ctx.round < ctx.max_rounds:
+            names = ", ".join(call_text(c.tool, c.arguments) for c in reads)
+            return Plan(f"Reading {names} first.", reads)
+        return _ask_missing(ctx, closest[0], filled[closest[0].name], req)
     return _clarify(req, closest, filled)
 
 
@@ -178,47 +206,51 @@ def _clarify(req: Request, options: list[Entry], filled: dict[str, Filled]) -> P
         need = f" — still needs {describe_params(e, f.missing)}" if f.missing else ""
         lines.append(f"{i}. {shown}: {e.description}{need}")
     return Plan(
-        "More than one tool could do that; which one do you mean? Say it with the tool's "
+        f"More than one tool could do that; {CLARIFY_MARK} Say it with the tool's "
         "name (e.g. “use " + options[0].name + "”):\n" + "\n".join(lines)
     )
 
 
-def _ask_missing(entry: Entry, filled: Filled, req: Request) -> Plan:
+def _ask_missing(ctx: PlannerContext, entry: Entry, filled: Filled, req: Request) -> Plan:
     so_far = call_text(entry.name, filled.arguments)
-    return Plan(
-        f"To propose {so_far} {ASK_MARK}{describe_params(entry, filled.missing)}. "
-        "Tell me and I will propose it."
-    )
+    text = f"To propose {so_far} {ASK_MARK}{describe_params(entry, filled.missing)}."
+    known = entity_candidates(ctx.facts)
+    for param in filled.missing:
+        names = next((known[k] for k in ENTITY_PARAMS.get(param, ()) if known.get(k)), [])
+        if not names:
+            continue
+        typed = [w for w in re.findall(r"[\w.-]+", req.text) if len(w) > 2]
+        close = {m for w in typed for m in difflib.get_close_matches(w, names, n=1, cutoff=0.75)}
+        if close:
+            text += f" Did you mean {' or '.join(sorted(close))}?"
+        text += f" Known {param}s: {', '.join(names[:12])}."
+    return Plan(text + " Tell me and I will propose it.")
 
 
 def _related_reads(
     ctx: PlannerContext, entry: Entry, args: dict[str, Any], catalogue: list[Entry]
 ) -> list[PlannedCall]:
-    """Reads of the state a change acts on (named like it: ``scale_service`` →
-    ``service_status``), fillable from its arguments, not already done."""
-    nouns = entry.name_stems - {entry.verb}
-    out = []
-    for e in catalogue:
-        if not e.read or e.pack != entry.pack or not (e.name_stems & nouns):
-            continue
+    """Reads of the state a change acts on, not yet done with these arguments: those named
+    like it (``rollback_deployment`` → ``list_deployments``, ``create_silence`` →
+    ``silences``) and the status read of what it names (``service_status(service=...)``),
+    so the card cites the state it was proposed on and verify can re-read its health."""
+    stems = entry.name_stems | {entry.verb}
+    named = {p for p in args if p in ENTITY_PARAMS}
+    related = [e for e in catalogue if e.read and e.pack == entry.pack and e.name_stems & stems]
+    related += [
+        e
+        for e in catalogue
+        if e.read and e.pack == entry.pack and named & set(e.params) and _STATUS in e.name_stems
+    ]
+    out: list[PlannedCall] = []
+    for e in {e.name: e for e in related}.values():
         call_args = {p: args[p] for p in e.params if p in args and p in ENTITY_PARAMS}
-        if any(p not in call_args for p in e.required):
+        if any(p not in call_args for p in e.required) or (named and not call_args):
             continue
-        if _about(ctx, call_args) or _done(ctx, e.name, call_args):
+        if _done(ctx, e.name, call_args):
             continue
-        why = f"the state {entry.name} would change"
-        out.append(_read_call(ctx, e, call_args, why))
-    return out[:2]
-
-
-def _about(ctx: PlannerContext, args: dict[str, Any]) -> bool:
-    """Whether a fact already describes the entity these arguments name."""
-    if not args:
-        return False
-    return any(
-        all(rec.identity.get(k) == v for k, v in args.items())
-        for rec in fact_records(ctx.facts, ctx.now)
-    )
+        out.append(_read_call(ctx, e, call_args, f"the state {entry.name} would change"))
+    return out[:3]
 
 
 def _propose(
@@ -287,7 +319,16 @@ def _runbook_step(ctx: PlannerContext, entry: Entry, args: dict[str, Any]) -> st
 
 
 def _facts_about(ctx: PlannerContext, args: dict[str, Any]) -> list[str]:
+    """The reads made about what the change names (its status, its history): what the card
+    cites and verify re-reads. A listing of every service is not about one of them."""
     named = {k: v for k, v in args.items() if k in ENTITY_PARAMS and isinstance(v, str)}
+    direct = [
+        f.id
+        for f in ctx.facts
+        if f.ok and named and all(f.arguments.get(k) == v for k, v in named.items())
+    ]
+    if direct:
+        return direct
     ids = []
     for rec in fact_records(ctx.facts, ctx.now):
         about = all(rec.identity.get(k) == v for k, v in named.items())

@@ -26,6 +26,7 @@ from copilot.model.offline.playbook import (
 )
 from copilot.model.prompts import (
     read_context,
+    tool_aliases,
     tool_descriptions,
     tool_parameters,
     tool_risks,
@@ -75,6 +76,7 @@ def plan(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> 
         descriptions=tool_descriptions(tools),
         parameters=tool_parameters(tools),
         risks=tool_risks(tools),
+        aliases=tool_aliases(tools),
     )
     kind = classify(ctx.request)
     if kind == "runbook":

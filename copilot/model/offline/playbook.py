@@ -43,6 +43,7 @@ class Tools:
     descriptions: dict[str, str] = field(default_factory=dict)
     parameters: dict[str, dict[str, Any]] = field(default_factory=dict)
     risks: dict[str, Risk] = field(default_factory=dict)
+    aliases: dict[str, list[str]] = field(default_factory=dict)
 
     def has(self, name: str) -> bool:
         return name in self.descriptions
