@@ -155,6 +155,13 @@ def word_in(text: str, value: str) -> bool:
     return bool(re.search(rf"(?<![\w-]){re.escape(value)}(?![\w-])", text, re.I))
 
 
+def mentions(text: str, name: str) -> bool:
+    """``name`` said whole, or each of its parts as words ("the payments PSP key" names
+    ``payments-psp-key``)."""
+    parts = [p for p in re.split(r"[-_.]", name) if p]
+    return word_in(text, name) or (len(parts) > 1 and all(word_in(text, p) for p in parts))
+
+
 def _alert(req: Request, known: Known) -> str | None:
     for name in req.camel:  # "HighErrorRate"; a rule may prefix it ("SandboxHighErrorRate")
         exact = [a for a in known.alerts if a.lower() == name.lower()]
@@ -198,9 +205,9 @@ def _value(name: str, schema: dict[str, Any], req: Request, known: Known) -> Any
     if name in ("key", "setting", "config_key"):  # a config key: any keyed field's keys
         pools += list(known.keyed.values())
     for options in pools:
-        hit = next(
-            (o for o in sorted(options or (), key=len, reverse=True) if word_in(req.text, o)), None
-        )
+        ranked = sorted(options or (), key=len, reverse=True)
+        hit = next((o for o in ranked if word_in(req.text, o)), None)
+        hit = hit or next((o for o in ranked if mentions(req.text, o)), None)
         if hit is not None:
             return hit
     if name == "value" and known.keyed.get("config"):

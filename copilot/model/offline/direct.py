@@ -49,7 +49,7 @@ from copilot.model.offline.catalogue import (
     says_alias,
     word_in,
 )
-from copilot.model.offline.direct_reads import investigate, listing_reads, read_answer
+from copilot.model.offline.direct_reads import investigate, listing_reads, read_answer, rows
 from copilot.model.offline.phrases import Request, read_request, stem
 from copilot.model.offline.playbook import Tools, incident_entities
 
@@ -127,16 +127,19 @@ def known_names(ctx: PlannerContext) -> Known:
     services = [s for r in ctx.runbooks for s in r.services]
     known = Known(entities=incident_entities(ctx, services), requester=ctx.requester)
     alerts = {a for r in ctx.runbooks for a in r.alerts}
-    for rec in fact_records(ctx.facts, ctx.now):
-        for key in ("alertname", "name"):
-            value = rec.values.get(key)
-            if (isinstance(value, str) and key == "alertname") or "alert" in rec.tool:
-                if isinstance(value, str):
-                    alerts.add(value)
-            elif isinstance(value, str):
-                known.named.setdefault(key, set()).add(value)
     for fact in ctx.facts:
-        _collect_keys(fact.data if fact.ok else None, known.keyed)
+        if not fact.ok:
+            continue
+        for row in rows(fact.data):
+            for key in ("alertname", "name"):
+                value = row.get(key)
+                if not isinstance(value, str):
+                    continue
+                if key == "alertname" or "alert" in fact.tool:
+                    alerts.add(value)
+                else:
+                    known.named.setdefault(key, set()).add(value)
+        _collect_keys(fact.data, known.keyed)
     known.alerts = sorted(alerts)
     return known
 
@@ -224,7 +227,7 @@ def _ask_missing(ctx: PlannerContext, entry: Entry, filled: Filled, req: Request
         if close:
             text += f" Did you mean {' or '.join(sorted(close))}?"
         text += f" Known {param}s: {', '.join(names[:12])}."
-    return Plan(text + " Tell me and I will propose it.")
+    return Plan(text + " What should it be? Tell me and I will propose it.")
 
 
 def _related_reads(

@@ -9,6 +9,7 @@ abnormal; they never infer a cause the facts do not show.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -176,24 +177,25 @@ def _row_text(row: dict[str, Any]) -> str:
 
 
 def _lines(listed: list[dict[str, Any]]) -> list[str]:
-    """One line per row; the same text again is counted on its first line."""
+    """One line per kind of row: rows that differ only in their numbers (latencies, ids)
+    are folded onto the first one's line with a count."""
     order: list[str] = []
     first: dict[str, str] = {}
     counts: dict[str, int] = {}
     for row in listed:
         kind = str(row.get("level") or row.get("action") or "")
         name = next((str(row[k]) for k in _NAME_FIELDS if row.get(k)), "")
-        body = (
-            f"{kind} {name + ': ' if name and name not in _row_text(row) else ''}{_row_text(row)}"
-        )
-        body = body.strip()
-        when = _when(row)
-        if body not in first:
+        text = _row_text(row)
+        about = f"{name}: " if name and name not in text else ""
+        body = f"{kind} {about}{text}".strip()
+        shape = re.sub(r"\d+", "#", body)
+        if shape not in first:
+            when = _when(row)
             stamp = when.strftime("%H:%M:%S ") if when else ""
-            first[body] = stamp + body
-            order.append(body)
-        counts[body] = counts.get(body, 0) + 1
-    return [first[b] + (f" (×{counts[b]})" if counts[b] > 1 else "") for b in order]
+            first[shape] = stamp + body
+            order.append(shape)
+        counts[shape] = counts.get(shape, 0) + 1
+    return [first[k] + (f" (×{counts[k]})" if counts[k] > 1 else "") for k in order]
 
 
 def _minutes(minutes: int) -> str:
