@@ -416,7 +416,7 @@ def test_secrets_rotate_by_fingerprint_and_never_expose_a_value(box: Sandbox) ->
     plan = str(box.plan(sb.rotate_secret, name="orders-db-password"))
     rotated = box.run(sb.rotate_secret, name="orders-db-password")
     assert rotated.version == old.version + 1 and rotated.fingerprint in plan
-    assert rotated.restarted == ["checkout", "payments", "inventory"]
+    assert rotated.restarted == ["checkout", "payments", "inventory", "orders"]
     assert "value" not in json.dumps(box.status())
 
 

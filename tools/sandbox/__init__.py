@@ -13,6 +13,7 @@ from copilot.toolkit import ToolSpec
 
 from .alert_tools import alerts, create_silence, expire_silence, silences
 from .changes import (
+    cancel_query,
     failover_database,
     pause_job,
     renew_certificate,
@@ -81,6 +82,7 @@ TOOLS: list[ToolSpec] = [
     resume_job,
     renew_certificate,
     failover_database,
+    cancel_query,
     rotate_secret,
     create_silence,
     expire_silence,

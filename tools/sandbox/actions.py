@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from copilot.errors import InvalidInput, ToolFailed
 
 from .catalogue import CERT_VALIDITY_DAYS, FAILOVER_MAX_LAG_S, JOBS
+from .replica import blocking_pid
 from .world import (
     MAX_ROLLOUTS,
     Certificate,
@@ -244,11 +245,44 @@ def failover(world: World, now: datetime, actor: str, force: bool) -> tuple[Worl
     # The old primary rejoins as a fresh replica; the conflicting query died with the role change.
     db.replay_blocked_since = db.blocked_by = None
     db.last_failover_at, db.failovers = now, db.failovers + 1
+    # A primary that had stopped answering is replaced by a freshly built replica.
+    db.down_node = db.down_since = None
     summary = f"{db.name}: primary {old} → {db.primary}"
     if lost:
         summary += f" (forced; up to {lost:.0f} s of writes lost)"
     record(w, now, actor, "failover", db.name, summary)
     return w, lost
+
+
+def check_blocking(world: World, pid: int) -> str:
+    """The application whose query ``pid`` blocks replay; else InvalidInput naming it."""
+    db, blocking = world.database, blocking_pid(world)
+    if blocking is None:
+        raise InvalidInput(
+            f"no query blocks WAL replay on {db.replica}",
+            "database_status shows replay streaming: nothing to cancel",
+        )
+    if pid != blocking:
+        raise InvalidInput(
+            f"pid {pid} is not the query blocking replay on {db.replica}",
+            f"database_status names the blocking one: pid {blocking}",
+        )
+    return db.blocked_by or "unknown"
+
+
+def cancel_query(world: World, pid: int, now: datetime, actor: str) -> World:
+    """Cancel the query that blocks WAL replay (pg_cancel_backend): replay resumes."""
+    w, now = _start(world, now)
+    app, db = check_blocking(w, pid), w.database
+    job = w.jobs.get(app)
+    if job is not None and job.running_since is not None:
+        # the job's run loses its query and fails; it runs again at its next slot
+        _stop(w, job, now)
+        job.last_status = "failed"
+    db.replay_blocked_since = db.blocked_by = None
+    summary = f"{db.name}: cancelled pid {pid} ({app}) on {db.replica}; WAL replay resumes"
+    record(w, now, actor, "cancel_query", db.name, summary)
+    return w
 
 
 def rotate_secret(world: World, name: str, now: datetime, actor: str) -> World:
@@ -257,6 +291,7 @@ def rotate_secret(world: World, name: str, now: datetime, actor: str) -> World:
     sec = get_secret(w, name)
     sec.version += 1
     sec.rotated_at, sec.fingerprint = now, fingerprint(w.seed, name, sec.version)
+    sec.exposed_at = sec.exposed_in = None  # the exposed version is revoked
     for consumer in sec.used_by:
         svc = w.services[consumer]
         roll(svc, now, svc.revision, "secret-rotation")

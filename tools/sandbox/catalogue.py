@@ -20,6 +20,9 @@ class FlagProfile:
     p99_ms: float = 0.0
     load: float = 0.0  # extra CPU utilisation, as a fraction of capacity
     error_rate: float = 0.0
+    # What its code path throws when a broken build of it is switched on (the bad_flag
+    # fault); empty: the flag has no such failure in the sandbox.
+    failure: str = ""
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,10 @@ class JobProfile:
     runaway_workers: int
     typical_minutes: int
     runaway_log: str
+    # Utilisation one worker adds to ``service`` (a miner burns its own nodes: none).
+    load_per_worker: float = 0.008
+    # Not part of a healthy world: created only by a fault (the suspicious_job fault).
+    rogue: bool = False
 
 
 CRASH_TEMPLATES = {
@@ -108,7 +115,14 @@ SERVICES: dict[str, ServiceProfile] = {
             flags={
                 "express_checkout": FlagProfile(True, "one-click checkout for saved cards"),
                 "new_tax_engine": FlagProfile(
-                    False, "tax quotes from the new engine", 35, 180, 0.05, 0.006
+                    False,
+                    "tax quotes from the new engine",
+                    35,
+                    180,
+                    0.05,
+                    0.006,
+                    failure="com.shop.tax.TaxQuoteException: no rate for region EU-OSS "
+                    "at com.shop.tax.NewTaxEngine.quote(NewTaxEngine.java:77)",
                 ),
             },
             endpoints=(
@@ -126,7 +140,7 @@ SERVICES: dict[str, ServiceProfile] = {
             leak_change="cache tax quotes per cart in memory",
             db_client=True,
             domain="api.shop.example.com",
-            upstreams=(("payments", 0.2), ("inventory", 0.3)),
+            upstreams=(("payments", 0.2), ("inventory", 0.3), ("orders", 0.25)),
         ),
         ServiceProfile(
             name="payments",
@@ -153,7 +167,13 @@ SERVICES: dict[str, ServiceProfile] = {
             flags={
                 "three_ds_v2": FlagProfile(True, "3-D Secure 2 challenge flow"),
                 "retry_soft_declines": FlagProfile(
-                    False, "retry soft declines once", 0, 400, 0.05, 0.0
+                    False,
+                    "retry soft declines once",
+                    0,
+                    400,
+                    0.05,
+                    0.0,
+                    failure="psp: duplicate charge rejected (idempotency key reused on retry)",
                 ),
             },
             endpoints=("POST /v1/charges", "POST /v1/refunds", "GET /v1/charges/ch_31Hk"),
@@ -190,7 +210,14 @@ SERVICES: dict[str, ServiceProfile] = {
             config_rename=("INDEX_URL", "OPENSEARCH_URL"),
             flags={
                 "semantic_ranking": FlagProfile(
-                    False, "re-rank results with the embedding model", 25, 140, 0.25, 0.0
+                    False,
+                    "re-rank results with the embedding model",
+                    25,
+                    140,
+                    0.25,
+                    0.0,
+                    failure="TimeoutError: embedding service did not answer in 800 ms "
+                    "at reranker.embed (reranker.py:41)",
                 ),
                 "typo_tolerance": FlagProfile(True, "fuzzy matching of query terms"),
             },
@@ -225,7 +252,14 @@ SERVICES: dict[str, ServiceProfile] = {
             config_rename=("SEARCH_API_URL", "SEARCH_URL"),
             flags={
                 "new_homepage": FlagProfile(
-                    False, "redesigned homepage (server-side rendered)", 15, 220, 0.1, 0.002
+                    False,
+                    "redesigned homepage (server-side rendered)",
+                    15,
+                    220,
+                    0.1,
+                    0.002,
+                    failure="TypeError: Cannot read properties of null (reading 'hero') "
+                    "at renderHome (home.js:23:9)",
                 ),
                 "recommendations": FlagProfile(True, "recommendations carousel", 0, 40),
             },
@@ -262,7 +296,14 @@ SERVICES: dict[str, ServiceProfile] = {
             flags={
                 "bulk_reserve": FlagProfile(True, "reserve all cart lines in one transaction"),
                 "reservation_ttl_v2": FlagProfile(
-                    False, "adaptive reservation expiry", 4, 30, 0.05, 0.003
+                    False,
+                    "adaptive reservation expiry",
+                    4,
+                    30,
+                    0.05,
+                    0.003,
+                    failure="recovered panic: negative reservation ttl at stock.(*TTL).Next "
+                    "(ttl.go:31)",
                 ),
             },
             endpoints=("GET /v1/stock/8812", "POST /v1/reservations", "GET /v1/stock/1207"),
@@ -276,8 +317,57 @@ SERVICES: dict[str, ServiceProfile] = {
             reads_replica=True,
             db_client=True,
         ),
+        ServiceProfile(
+            name="orders",
+            owner="team-orders",
+            lang="go",
+            version="4.1",
+            replicas=3,
+            base_rps=110,
+            rps_per_replica=60,
+            p50_ms=18,
+            p99_ms=90,
+            memory_mb=220,
+            memory_limit_mb=512,
+            cost_per_replica_hour=0.11,
+            config={
+                "DB_READ_URL": "postgres://orders-db-replica.prod.svc:5432/orders",
+                "DB_WRITE_URL": "postgres://orders-db-primary.prod.svc:5432/orders",
+                "DB_PASSWORD": "secret:orders-db-password",
+                # past this lag, reads go to the primary (whose pool is sized for writes)
+                "REPLICA_MAX_STALENESS_S": "600",
+            },
+            required_config=("DB_READ_URL", "DB_WRITE_URL"),
+            config_rename=("DB_READ_URL", "DB_REPLICA_URL"),
+            flags={
+                "split_shipments": FlagProfile(True, "ship an order's lines from several sites"),
+                "order_history_v2": FlagProfile(
+                    False,
+                    "paginated order history",
+                    5,
+                    40,
+                    0.04,
+                    0.002,
+                    failure="recovered panic: cursor out of range at history.(*Pager).Next "
+                    "(pager.go:88)",
+                ),
+            },
+            endpoints=("GET /v1/orders/88123", "GET /v1/orders?customer=c-5521", "POST /v1/orders"),
+            defect_endpoint="POST /v1/orders",
+            defect=(
+                "recovered panic: assignment to entry in nil map at orders.(*Order).AddLine "
+                "(order.go:142)"
+            ),
+            defect_change="split orders per warehouse",
+            leak_change="cache order summaries per customer",
+            reads_replica=True,
+            db_client=True,
+        ),
     )
 }
+
+# A job nobody owns, started with a leaked credential: the suspicious_job fault creates it.
+ROGUE_JOB = "tmp-data-sync"
 
 JOBS: dict[str, JobProfile] = {
     j.name: j
@@ -315,6 +405,19 @@ JOBS: dict[str, JobProfile] = {
             3,
             "warm-up crawl re-queued 12000 URLs after a redirect loop",
         ),
+        JobProfile(
+            ROGUE_JOB,
+            "none (started by hand)",
+            "search",
+            "unknown",
+            64,
+            2.50,
+            64,
+            0,
+            "worker connected to pool stratum+tcp://198.51.100.23:3333; hashrate 41.2 kH/s",
+            load_per_worker=0.0,
+            rogue=True,
+        ),
     )
 }
 
@@ -328,7 +431,7 @@ CERTIFICATES: dict[str, tuple[str, str]] = {
 # secret -> services that mount it (they restart when it rotates)
 SECRETS: dict[str, tuple[str, ...]] = {
     "payments-psp-key": ("payments",),
-    "orders-db-password": ("checkout", "payments", "inventory"),
+    "orders-db-password": ("checkout", "payments", "inventory", "orders"),
     "session-signing-key": ("frontend",),
     "search-index-token": ("search",),
 }
@@ -338,7 +441,21 @@ DATABASE_NODES = ("orders-db-0", "orders-db-1")
 DATABASE_ENGINE = "PostgreSQL 15.6"
 # The job whose long read on the replica blocks WAL replay in the replication-lag fault.
 REPLICA_READER_JOB = "invoice-export"
+# The ad-hoc session whose report query blocks replay in the replica_lag_cascade fault.
+AD_HOC_READER = "metabase"
+# What each reader's long query on the replica looks like in pg_stat_activity.
+BLOCKING_QUERIES: dict[str, str] = {
+    REPLICA_READER_JOB: "SELECT ... FROM invoices JOIN order_lines ...",
+    AD_HOC_READER: "SELECT customer_id, sum(total) FROM orders JOIN order_lines ... "
+    "GROUP BY customer_id (quarterly revenue report)",
+}
+# The secret the rogue job was started with (it is then exposed: rotate it).
+ROGUE_JOB_SECRET = "search-index-token"
 SECRET_MAX_AGE_DAYS = 90
 CERT_WARN_DAYS = 14
 CERT_VALIDITY_DAYS = 90
 FAILOVER_MAX_LAG_S = 30.0
+# The CPU an autoscaler aims for; like a Kubernetes HPA it leaves a 10 % band alone.
+TARGET_CPU_PCT = 60.0
+HPA_TOLERANCE = 0.1
+MAX_REPLICAS = 50

@@ -26,6 +26,7 @@ from .models import (
     FlagName,
     JobChange,
     JobName,
+    QueryCancellation,
     ScaleChange,
     SecretName,
     SecretRotation,
@@ -229,6 +230,40 @@ def failover_database(
         replica=db.replica,
         replication_lag_s=lag,
         data_loss_window_s=lost,
+        summary=summary,
+    )
+
+
+# Not idempotent: once the query is gone its pid may be reused by another backend.
+# Locked like a failover: both act on orders-db's replica.
+@tool(
+    risk="medium",
+    idempotent=False,
+    resource="sandbox/database/orders-db",
+    plan=plan_from(plans.cancel_query),
+)
+def cancel_query(
+    ctx: ToolContext,
+    pid: Annotated[
+        int, Field(ge=1, le=4_194_304, description="the blocking query's pid (database_status)")
+    ],
+) -> QueryCancellation:
+    """Cancel the query that blocks WAL replay on orders-db's replica, so the replica
+    catches up; its client gets an error and may run it again later."""
+    world, version = load(ctx)
+    now = ctx.clock()
+    app = act.check_blocking(world, pid)
+    lag = replica_lag_s(world, now)
+    after = act.cancel_query(world, pid, now, actor(ctx))
+    summary = commit(ctx, world, after, version)
+    return QueryCancellation(
+        database=after.database.name,
+        node=after.database.replica,
+        pid=pid,
+        application=app,
+        replay_before="blocked",
+        replay="streaming" if after.database.replay_blocked_since is None else "blocked",
+        replication_lag_s_before=lag,
         summary=summary,
     )
 

@@ -11,10 +11,19 @@ from datetime import datetime, timedelta
 
 from copilot.errors import InvalidInput
 
-from .catalogue import DATABASE_NAME, JOBS, REPLICA_READER_JOB, SERVICES
+from .catalogue import (
+    AD_HOC_READER,
+    DATABASE_NAME,
+    JOBS,
+    REPLICA_READER_JOB,
+    ROGUE_JOB,
+    ROGUE_JOB_SECRET,
+    SERVICES,
+)
 from .world import (
     Deployment,
     Fault,
+    FlagToggle,
     Job,
     World,
     add_revision,
@@ -38,6 +47,19 @@ FAULTS: dict[str, str] = {
     "and failover becomes unsafe (target: orders-db)",
     "memory_leak": "a build with an unbounded cache, deployed 3 h ago: memory climbs until the "
     "pods are OOMKilled (target: a service, default search)",
+    "replica_lag_cascade": "an analyst's report query on the replica blocks WAL replay for 15 "
+    "min: orders sends its reads to the primary and times out, checkout (which calls orders) "
+    "slows down (target: orders-db)",
+    "traffic_surge": "a campaign brings 1.8x the usual traffic to a service running its usual "
+    "replicas: CPU saturates, latency and errors climb (target: a service, default search)",
+    "bad_flag": "someone turns on a feature flag whose code path is broken: errors right after "
+    "the flag change (target: a service, default checkout)",
+    "leaked_secret": "a debug config dump writes a secret's value into its consumer's logs "
+    "(target: a secret, default payments-psp-key)",
+    "suspicious_job": "a job nobody owns, started with a leaked search-index-token, runs 64 "
+    "costly workers (a crypto miner) (target: tmp-data-sync)",
+    "primary_down": "orders-db's primary host stops answering: every write fails; the replica "
+    "is caught up, so a failover is safe (target: orders-db)",
 }
 
 FAULT_TARGETS: dict[str, str] = {
@@ -47,7 +69,15 @@ FAULT_TARGETS: dict[str, str] = {
     "expiring_cert": "api.shop.example.com",
     "replication_lag": DATABASE_NAME,
     "memory_leak": "search",
+    "replica_lag_cascade": DATABASE_NAME,
+    "traffic_surge": "search",
+    "bad_flag": "checkout",
+    "leaked_secret": "payments-psp-key",
+    "suspicious_job": ROGUE_JOB,
+    "primary_down": DATABASE_NAME,
 }
+SURGE_TRAFFIC = 1.8
+CASCADE_BACKDATE = timedelta(minutes=15)
 
 LEAK_BACKDATE = timedelta(hours=3)
 # Chosen so that a leaking pod fills its memory headroom in about 4.5 hours.
@@ -66,13 +96,25 @@ def _start_run(job: Job, not_after: datetime) -> None:
 
 
 def _targets(world: World, fault: str) -> list[str]:
-    if fault in ("bad_deploy", "crash_loop", "memory_leak"):
+    if fault in ("bad_deploy", "crash_loop", "memory_leak", "traffic_surge"):
         return sorted(world.services)
+    if fault == "bad_flag":
+        return sorted(s for s in world.services if _breakable_flag(s))
     if fault == "runaway_job":
-        return sorted(world.jobs)
+        return sorted(j for j in world.jobs if not JOBS[j].rogue)
     if fault == "expiring_cert":
         return sorted(world.certificates)
+    if fault == "leaked_secret":
+        return sorted(world.secrets)
+    if fault == "suspicious_job":
+        return [ROGUE_JOB]
     return [world.database.name]
+
+
+def _breakable_flag(service: str) -> str | None:
+    """The service's first flag that is off by default and has a failure to show."""
+    flags = SERVICES[service].flags
+    return next((n for n, f in flags.items() if not f.default and f.failure), None)
 
 
 def inject(world: World, fault: str, target: str | None, now: datetime) -> tuple[World, str]:
@@ -137,11 +179,64 @@ def inject(world: World, fault: str, target: str | None, now: datetime) -> tuple
             f"acme: DNS-01 challenge for _acme-challenge.{target} failed: NXDOMAIN"
         )
         what = f"{fault}: {target} renewal failing, expires {cert.not_after.isoformat()}"
-    else:
+    elif fault == "replication_lag":
         db, job = w.database, w.jobs[REPLICA_READER_JOB]
         started = now - timedelta(minutes=3)
         _start_run(job, now - timedelta(minutes=20))
         db.replay_blocked_since, db.blocked_by = started, REPLICA_READER_JOB
         what = f"{fault}: {REPLICA_READER_JOB} query on {db.replica} blocks WAL replay"
+    else:
+        started, what = _inject_later(w, fault, target, now, pr)
     w.faults.append(Fault(kind=fault, target=target, started_at=started))
     return w, what
+
+
+def _inject_later(
+    w: World, fault: str, target: str, now: datetime, pr: str
+) -> tuple[datetime, str]:
+    """The faults added after the first six (mutates ``w``): when each started, and what."""
+    db = w.database
+    if fault == "replica_lag_cascade":
+        started = now - CASCADE_BACKDATE
+        db.replay_blocked_since, db.blocked_by = started, AD_HOC_READER
+        return started, f"{fault}: a {AD_HOC_READER} report query on {db.replica} blocks replay"
+    if fault == "traffic_surge":
+        w.services[target].traffic = SURGE_TRAFFIC
+        return now, f"{fault}: {target} receives {SURGE_TRAFFIC:g}x its usual traffic"
+    if fault == "bad_flag":
+        svc, flag = w.services[target], _breakable_flag(target)
+        assert flag is not None  # _targets lists only services with one
+        started = now - timedelta(minutes=8)
+        svc.broken_flags.append(flag)
+        if not svc.flags[flag]:
+            svc.flags[flag] = True
+            svc.toggles.append(FlagToggle(at=started, flag=flag, before=False, after=True))
+            who = pr.rsplit(" ", 1)[-1]
+            record(w, started, who, "toggle_flag", target, f"{target}: flag {flag} → on")
+        return started, f"{fault}: {target}'s flag {flag} turned on; its code path throws"
+    if fault == "leaked_secret":
+        sec, started = w.secrets[target], now - timedelta(minutes=20)
+        sec.exposed_at, sec.exposed_in = started, f"logs of {sec.used_by[0]} (config dump)"
+        return started, f"{fault}: {target} v{sec.version} written to {sec.used_by[0]}'s logs"
+    if fault == "suspicious_job":
+        jp, started = JOBS[target], now - timedelta(minutes=40)
+        w.jobs[target] = Job(
+            name=target,
+            running_since=started,
+            workers=jp.workers,
+            last_run_at=started,
+            last_duration_min=0,
+            last_status="running",
+        )
+        sec = w.secrets[ROGUE_JOB_SECRET]
+        sec.exposed_at = sec.exposed_at or started
+        sec.exposed_in = sec.exposed_in or f"used from 198.51.100.23 to start job {target}"
+        cost = jp.workers * jp.worker_cost_per_hour
+        return (
+            started,
+            f"{fault}: {target} ({jp.owner} owner) runs {jp.workers} workers (${cost:.2f}/h)",
+        )
+    # primary_down
+    started = now - timedelta(minutes=4)
+    db.down_node, db.down_since = db.primary, started
+    return started, f"{fault}: {db.primary} (primary of {db.name}) stopped answering"

@@ -59,7 +59,7 @@ def _in_window(fault: Fault, kind: str, target: str, at: datetime) -> bool:
     )
 
 
-def _service_at(svc: Service, at: datetime) -> Service:
+def _service_at(svc: Service, faults: Sequence[Fault], at: datetime) -> Service:
     revision = svc.rollout_at(at).revision
     if svc.deployment(revision) is None:  # pruned from the history: the nearest we know
         revision = svc.revision
@@ -68,7 +68,13 @@ def _service_at(svc: Service, at: datetime) -> Service:
     for toggle in reversed(svc.toggles):  # undo the toggles made after ``at``, newest first
         if toggle.at > at:
             flags[toggle.flag] = toggle.before
-    return svc.model_copy(update={"revision": revision, "replicas": replicas, "flags": flags})
+    traffic = svc.traffic
+    surge = [f for f in faults if f.kind == "traffic_surge" and f.target == svc.name]
+    if surge and at < min(f.started_at for f in surge):
+        traffic = 1.0  # before the surge began
+    return svc.model_copy(
+        update={"revision": revision, "replicas": replicas, "flags": flags, "traffic": traffic}
+    )
 
 
 def _job_at(job: Job, faults: Sequence[Fault], at: datetime) -> Job:
@@ -87,19 +93,35 @@ def _database_at(db: Database, faults: Sequence[Fault], at: datetime) -> Databas
     blocked = db.replay_blocked_since
     if blocked is None or blocked > at:
         blocked = next(
-            (f.started_at for f in faults if _in_window(f, "replication_lag", db.name, at)), None
+            (
+                f.started_at
+                for f in faults
+                if _in_window(f, "replication_lag", db.name, at)
+                or _in_window(f, "replica_lag_cascade", db.name, at)
+            ),
+            None,
         )
+    down, down_since = db.down_node, db.down_since
+    if down_since is not None and down_since > at:
+        down = down_since = None
     failed_over = db.last_failover_at
     if failed_over is not None and failed_over > at:
         failed_over = None
-    return db.model_copy(update={"replay_blocked_since": blocked, "last_failover_at": failed_over})
+    return db.model_copy(
+        update={
+            "replay_blocked_since": blocked,
+            "last_failover_at": failed_over,
+            "down_node": down,
+            "down_since": down_since,
+        }
+    )
 
 
 def world_at(world: World, at: datetime) -> World:
     """The world's state at ``at``, as far as it records its past (see the module doc)."""
     return world.model_copy(
         update={
-            "services": {n: _service_at(s, at) for n, s in world.services.items()},
+            "services": {n: _service_at(s, world.faults, at) for n, s in world.services.items()},
             "jobs": {n: _job_at(j, world.faults, at) for n, j in world.jobs.items()},
             "database": _database_at(world.database, world.faults, at),
         }

@@ -41,6 +41,14 @@ ConfigValue = Annotated[
 ]
 
 
+class FlagChangeInfo(BaseModel):
+    """The latest change of one of a service's feature flags."""
+
+    flag: str
+    enabled: bool
+    at: datetime
+
+
 class ServiceStatus(BaseModel):
     service: str
     owner: str
@@ -59,6 +67,8 @@ class ServiceStatus(BaseModel):
     cost_per_hour: float
     flags: dict[str, bool]
     config: dict[str, str]
+    # errors that start right after a flag change point at the flag (None: never changed)
+    last_flag_change: FlagChangeInfo | None = None
 
 
 class StatusReport(BaseModel):
@@ -126,6 +136,9 @@ class DatabaseStatus(BaseModel):
     replication_lag_s: float
     replay: str
     blocking_query: str | None
+    blocking_pid: int | None  # what cancel_query takes
+    blocking_application: str | None
+    primary_up: bool
     failover_safe: bool
     last_failover_at: datetime | None
     failovers: int
@@ -156,10 +169,16 @@ class SecretInfo(BaseModel):
     stale: bool
     fingerprint: str
     used_by: list[str]
+    # this version's value was seen outside the secret store: rotate it
+    exposed: bool = False
+    exposed_at: datetime | None = None
+    exposed_in: str | None = None
 
 
 class SecretsReport(BaseModel):
     secrets: list[SecretInfo]
+    exposed_count: int = 0
+    exposed_secret: str | None = None  # the one exposed first: rotate it first
 
 
 class ChangeInfo(BaseModel):
@@ -226,6 +245,17 @@ class FailoverResult(BaseModel):
     replica: str
     replication_lag_s: float
     data_loss_window_s: float
+    summary: str
+
+
+class QueryCancellation(BaseModel):
+    database: str
+    node: str
+    pid: int
+    application: str
+    replay_before: str
+    replay: str
+    replication_lag_s_before: float
     summary: str
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from . import actions as act
 from .catalogue import CERT_VALIDITY_DAYS, FAILOVER_MAX_LAG_S, JOBS, SERVICES
 from .models import SECRET_REFERENCE
+from .replica import blocking_query
 from .reports import config_diff
 from .telemetry import job_cost
 from .world import World, fingerprint, missing_config, next_revision
@@ -66,9 +67,12 @@ def scale(world: World, args: Any) -> str:
     if a == b:
         return f"{svc.name}: already at {a} replicas; no change"
     unit = prof.cost_per_replica_hour
+    delta = (b - a) * unit
     text = (
         f"{svc.name}: replicas {a} → {b} ({b - a:+d} pods); "
-        f"pod cost ${a * unit:.2f}/h → ${b * unit:.2f}/h"
+        f"pod cost ${a * unit:.2f}/h → ${b * unit:.2f}/h "
+        f"({'+' if delta >= 0 else '-'}${abs(delta):.2f}/h, "
+        f"{'+' if delta >= 0 else '-'}${abs(delta) * 24:.2f}/day)"
     )
     peak = prof.base_rps * 1.1
     if b == 0:
@@ -149,6 +153,11 @@ def failover(world: World, args: Any) -> str:
         f"{db.name}: promote {db.replica} to primary and demote {db.primary} to replica; "
         f"writes fail for ~10-20 s while {clients} reconnect"
     )
+    if db.down_node == db.primary:
+        text += (
+            f"; {db.primary} has not answered since {_iso(db.down_since)}: writes fail until "
+            f"the promotion; it is rebuilt as the new replica"
+        )
     if db.replay_blocked_since is not None:
         text += (
             f"; WAL replay on {db.replica} has been blocked since "
@@ -161,11 +170,32 @@ def failover(world: World, args: Any) -> str:
     return text
 
 
+def _iso(at: Any) -> str:
+    return at.isoformat() if at is not None else "an unknown time"
+
+
+def cancel_query(world: World, args: Any) -> str:
+    app, db = act.check_blocking(world, args.pid), world.database
+    since = db.replay_blocked_since
+    text = (
+        f"{db.name}: cancel pid {args.pid} on {db.replica} (application_name={app}, blocking "
+        f"WAL replay since {_iso(since)}): {blocking_query(world)}; replay resumes and the "
+        "replica catches up; the client gets 'canceling statement due to user request'"
+    )
+    job = world.jobs.get(app)
+    if job is not None and job.running_since is not None:
+        text += f"; {app}'s run fails and runs again at its next slot"
+    return text
+
+
 def rotate_secret(world: World, args: Any) -> str:
     sec = act.get_secret(world, args.name)
     new = fingerprint(world.seed, sec.name, sec.version + 1)
-    return (
+    text = (
         f"{sec.name}: version {sec.version} → {sec.version + 1} (fingerprint {sec.fingerprint} "
         f"→ {new}); restarts {', '.join(sec.used_by)} to load it; version {sec.version} is "
         "revoked, so anything else still using it fails to authenticate"
     )
+    if sec.exposed_at is not None:
+        text += f"; ends the exposure of version {sec.version} ({sec.exposed_in})"
+    return text

@@ -152,7 +152,8 @@ def list_jobs(ctx: ToolContext) -> JobsReport:
 
 @tool(risk="read")
 def database_status(ctx: ToolContext) -> DatabaseStatus:
-    """Primary and replica of orders-db, replication lag, what blocks replay, failover safety."""
+    """Primary and replica of orders-db, replication lag, what blocks replay (its pid),
+    whether the primary answers, failover safety."""
     world, _ = load(ctx)
     return database_info(world, ctx.clock())
 
@@ -169,10 +170,16 @@ def certificate_status(ctx: ToolContext) -> CertificatesReport:
 
 @tool(risk="read")
 def list_secrets(ctx: ToolContext) -> SecretsReport:
-    """Secrets' versions, age, fingerprints and consumers (never their values)."""
+    """Secrets' versions, age, fingerprints, consumers and any exposure (never values)."""
     world, _ = load(ctx)
     now = ctx.clock()
-    return SecretsReport(secrets=[secret_info(world, n, now) for n in world.secrets])
+    secrets = [secret_info(world, n, now) for n in world.secrets]
+    exposed = sorted((s for s in secrets if s.exposed_at), key=lambda s: s.exposed_at or now)
+    return SecretsReport(
+        secrets=secrets,
+        exposed_count=len(exposed),
+        exposed_secret=exposed[0].name if exposed else None,
+    )
 
 
 @tool(risk="read")

@@ -20,13 +20,15 @@ from .models import (
     DatabaseStatus,
     DeploymentHistory,
     DeploymentInfo,
+    FlagChangeInfo,
     JobInfo,
     SecretInfo,
     ServiceStatus,
 )
 from .planted import planted_texts
+from .replica import blocking_pid, blocking_query
 from .telemetry import health, job_cost, metrics
-from .world import World, ran_before, replica_lag_s, rng
+from .world import Service, World, ran_before, replica_lag_s
 
 
 def config_diff(before: dict[str, str], after: dict[str, str]) -> list[str]:
@@ -63,7 +65,13 @@ def service_info(world: World, service: str, now: datetime) -> ServiceStatus:
         cost_per_hour=m.cost_per_hour,
         flags=dict(svc.flags),
         config=dict(dep.config),
+        last_flag_change=_last_toggle(svc),
     )
+
+
+def _last_toggle(svc: Service) -> FlagChangeInfo | None:
+    last = max(svc.toggles, key=lambda t: t.at, default=None)
+    return None if last is None else FlagChangeInfo(flag=last.flag, enabled=last.after, at=last.at)
 
 
 def deployment_history(world: World, service: str, limit: int) -> DeploymentHistory:
@@ -113,16 +121,16 @@ def job_info(world: World, job: str, now: datetime) -> JobInfo:
 def database_info(world: World, now: datetime) -> DatabaseStatus:
     db = world.database
     lag = replica_lag_s(world, now)
-    query = None
-    if db.replay_blocked_since is not None and db.blocked_by:
-        job = world.jobs.get(db.blocked_by)
+    query, pid = None, blocking_pid(world)
+    if pid is not None and db.replay_blocked_since is not None:
+        job = world.jobs.get(db.blocked_by or "")
         since = job.running_since if job and job.running_since else db.replay_blocked_since
-        pid = rng(world.seed, "pid", db.blocked_by).randint(20000, 60000)
         query = (
             f"pid {pid} on {db.replica} (application_name={db.blocked_by}, running since "
-            f"{since.isoformat()}): SELECT ... FROM invoices JOIN order_lines ...; "
+            f"{since.isoformat()}): {blocking_query(world)}; "
             "conflicts with WAL replay (max_standby_streaming_delay = -1)"
         )
+    primary_up = db.down_node != db.primary
     return DatabaseStatus(
         database=db.name,
         engine=db.engine,
@@ -131,7 +139,10 @@ def database_info(world: World, now: datetime) -> DatabaseStatus:
         replication_lag_s=lag,
         replay="blocked" if db.replay_blocked_since is not None else "streaming",
         blocking_query=query,
-        failover_safe=lag <= FAILOVER_MAX_LAG_S,
+        blocking_pid=pid,
+        blocking_application=db.blocked_by if pid is not None else None,
+        primary_up=primary_up,
+        failover_safe=lag <= FAILOVER_MAX_LAG_S and db.down_node != db.replica,
         last_failover_at=db.last_failover_at,
         failovers=db.failovers,
     )
@@ -160,4 +171,7 @@ def secret_info(world: World, name: str, now: datetime) -> SecretInfo:
         stale=age > SECRET_MAX_AGE_DAYS,
         fingerprint=sec.fingerprint,
         used_by=list(sec.used_by),
+        exposed=sec.exposed_at is not None,
+        exposed_at=sec.exposed_at,
+        exposed_in=sec.exposed_in,
     )

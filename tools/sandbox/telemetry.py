@@ -1,28 +1,40 @@
-"""Telemetry derived from the world: metrics and log lines, deterministic for seed and clock.
+"""Metrics derived from the world, deterministic for seed and clock (log lines: ``loglines``).
 
-Noise comes from generators keyed on (seed, service, time bucket), so the same world,
-seed and clock always give the same numbers and lines, and a log line once written keeps
-its content when the clock moves on, as in a real log store.
+Noise comes from generators keyed on (seed, service, minute), so the same world, seed and
+clock always give the same numbers.
 """
 
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta
-from typing import Literal, cast
+from datetime import datetime
 
 from pydantic import BaseModel
 
-from .catalogue import CERT_WARN_DAYS, CRASH_TEMPLATES, JOBS, SERVICES
-from .planted import planted_lines
-from .world import World, memory_at, missing_config, rng
+from .catalogue import HPA_TOLERANCE, JOBS, MAX_REPLICAS, SERVICES, TARGET_CPU_PCT
+from .loglines import LEVELS, SLOT_S, Level, LogLine, _session_token, logs
+from .replica import reads_off_primary
+from .world import World, diurnal, memory_at, missing_config, rng
 
-Level = Literal["DEBUG", "INFO", "WARN", "ERROR", "FATAL"]
-LEVELS: tuple[str, ...] = ("DEBUG", "INFO", "WARN", "ERROR", "FATAL")
-SLOT_S = 5
-MAX_SLOTS = 720  # how far back logs reach: one hour
-JOB_LOAD_PER_WORKER = 0.008  # utilisation a job worker adds to the service it runs against
-_POD_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+__all__ = [
+    "LEVELS",
+    "SLOT_S",
+    "Level",
+    "LogLine",
+    "ServiceMetrics",
+    "_session_token",
+    "diurnal",
+    "health",
+    "job_cost",
+    "logs",
+    "metrics",
+]
+
+JOB_LOAD_PER_WORKER = 0.008  # kept for callers; a job's own figure is in its profile
+# A caller waits on its dependency's slow tail once that tail is clearly abnormal; a
+# healthy dependency's noise (within 1.5x of its normal p99) leaves the caller's as it was.
+UPSTREAM_TAIL_FACTOR = 1.5
+PRIMARY_POOL_TIMEOUT_MS = 2500  # reads sent to the primary queue for its pool, then fail
 
 
 class ServiceMetrics(BaseModel):
@@ -41,21 +53,37 @@ class ServiceMetrics(BaseModel):
     ready_replicas: int
     restarts: int
     cost_per_hour: float
+    # What a CPU autoscaler (HPA, target TARGET_CPU_PCT) would run: ceil(replicas x cpu /
+    # target) from the CPU demand before saturation caps it, never below the usual replicas.
+    recommended_replicas: int
 
 
-class LogLine(BaseModel):
-    ts: datetime
-    level: Level
-    pod: str
-    revision: int
-    logger: str
-    message: str
+def _database_effects(world: World, service: str, now: datetime) -> tuple[float, float, float]:
+    """(error rate, p50 ms, p99 ms) the database adds to ``service`` now."""
+    prof, db = SERVICES[service], world.database
+    err = p50 = p99 = 0.0
+    failed_over = db.last_failover_at
+    if prof.db_client and failed_over and 0 <= (now - failed_over).total_seconds() < 30:
+        err += 0.2
+    if prof.db_client and db.down_node is not None and db.down_node == db.primary:
+        err += 0.4  # every write fails: the primary does not answer
+    if reads_off_primary(world, service, now):
+        err += 0.18  # reads that queue past the pool's timeout fail
+        p50 += 300
+        p99 += PRIMARY_POOL_TIMEOUT_MS
+    elif prof.reads_replica and db.replay_blocked_since is not None:
+        p99 += 45  # stale reads are retried on the primary
+    return err, p50, p99
 
 
-def diurnal(now: datetime) -> float:
-    """Traffic shape over the day: trough around 03:00 UTC, peak around 15:00 UTC."""
-    hour = now.hour + now.minute / 60
-    return 0.8 + 0.3 * math.sin(2 * math.pi * (hour - 9) / 24)
+def recommended_replicas(replicas: int, usual: int, cpu_demand_pct: float) -> int:
+    """An HPA's desired replicas: ceil(replicas x cpu / target), unchanged within the
+    tolerance band, between the usual replicas (its minimum) and MAX_REPLICAS."""
+    if replicas == 0:
+        return usual
+    ratio = cpu_demand_pct / TARGET_CPU_PCT
+    desired = replicas if abs(ratio - 1) <= HPA_TOLERANCE else math.ceil(replicas * ratio)
+    return max(usual, min(MAX_REPLICAS, desired))
 
 
 def crash_restarts(elapsed_s: float) -> int:
@@ -79,7 +107,7 @@ def metrics(world: World, service: str, now: datetime, seed: int | None = None) 
     prof, svc = SERVICES[service], world.services[service]
     r = rng(seed, "metrics", service, int(now.timestamp()) // 60)
     dep = svc.current
-    rps = prof.base_rps * diurnal(now) * r.uniform(0.96, 1.04)
+    rps = prof.base_rps * svc.traffic * diurnal(now) * r.uniform(0.96, 1.04)
     crashing = bool(missing_config(world, service))
     ready = 0 if crashing else svc.replicas
     mem, kills = memory_at(world, service, now)
@@ -88,7 +116,8 @@ def metrics(world: World, service: str, now: datetime, seed: int | None = None) 
     flags = [prof.flags[f] for f, on in sorted(svc.flags.items()) if on and f in prof.flags]
     jobs = [j for j in world.jobs.values() if JOBS[j.name].service == service]
     running = [j for j in jobs if j.running_since is not None]
-    load = sum(j.workers for j in running) * JOB_LOAD_PER_WORKER + sum(f.load for f in flags)
+    load = sum(j.workers * JOBS[j.name].load_per_worker for j in running)
+    load += sum(f.load for f in flags)
     util = (rps / (ready * prof.rps_per_replica) if ready else 0.0) + load
     sat = max(0.0, util - 0.75)
     p50 = prof.p50_ms * (1 + 2.5 * sat) + sum(f.p50_ms for f in flags)
@@ -98,20 +127,23 @@ def metrics(world: World, service: str, now: datetime, seed: int | None = None) 
     )
     if dep.bad:
         err += 0.31
+    err += 0.22 * sum(1 for f in svc.broken_flags if svc.flags.get(f))
     for upstream, share in prof.upstreams:
-        err += share * metrics(world, upstream, now, seed).error_rate
+        up = metrics(world, upstream, now, seed)
+        err += share * up.error_rate
+        normal = SERVICES[upstream]
+        # the tail: any dependency a sizeable share of requests waits on shows in the p99
+        p99 += max(0.0, up.p99_ms - UPSTREAM_TAIL_FACTOR * normal.p99_ms)
+        p50 += share * max(0.0, up.p50_ms - UPSTREAM_TAIL_FACTOR * normal.p50_ms)
     cert = world.certificates.get(prof.domain or "")
     if cert is not None and now >= cert.not_after:
         err += 0.55  # clients refuse the expired certificate: those requests never succeed
     if mem > 0.92 * prof.memory_limit_mb:
         err += 0.02  # requests in flight die with each OOM kill
-    db = world.database
-    failed_over = db.last_failover_at
-    if prof.db_client and failed_over and 0 <= (now - failed_over).total_seconds() < 30:
-        err += 0.2
-    if prof.reads_replica and db.replay_blocked_since is not None:
-        p99 += 45  # stale reads are retried on the primary
-    cpu = min(99.0, 6 + 78 * util) * r.uniform(0.95, 1.05)
+    db_err, db_p50, db_p99 = _database_effects(world, service, now)
+    err, p50, p99 = err + db_err, p50 + db_p50, p99 + db_p99
+    demand = 6 + 78 * util  # CPU the traffic asks for; the pods give at most 99 %
+    cpu = min(99.0, demand) * r.uniform(0.95, 1.05)
     if ready == 0:
         err, p50, p99 = 1.0, 2.0, 8.0  # the ingress answers 503 at once: no endpoints
         cpu, mem = (4.0, prof.memory_mb * 0.3) if svc.replicas else (0.0, 0.0)
@@ -130,6 +162,7 @@ def metrics(world: World, service: str, now: datetime, seed: int | None = None) 
         ready_replicas=ready,
         restarts=restarts,
         cost_per_hour=round(cost, 2),
+        recommended_replicas=recommended_replicas(svc.replicas, prof.replicas, demand),
     )
 
 
@@ -147,234 +180,3 @@ def health(m: ServiceMetrics) -> str:
     ):
         return "degraded"
     return "healthy"
-
-
-def _pods(seed: int, service: str, started: datetime, replicas: int) -> list[str]:
-    r = rng(seed, "pods", service, started.isoformat())
-    template = "".join(r.choice(_POD_ALPHABET) for _ in range(9))
-    return [
-        f"{service}-{template}-{''.join(r.choice(_POD_ALPHABET) for _ in range(5))}"
-        for _ in range(max(1, replicas))
-    ]
-
-
-def _session_token(seed: int, service: str, slot: int) -> str:
-    """A made-up bearer token (random characters, deterministic per seed and slot)."""
-    r = rng(seed, "token", service, slot)
-    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-    return "".join(r.choice(alphabet) for _ in range(40))
-
-
-def _failing(world: World, service: str, at: datetime) -> str | None:
-    """How calls to ``service`` fail at ``at`` as a caller sees it (None: they succeed)."""
-    svc, prof = world.services[service], SERVICES[service]
-    dep = svc.deployment(svc.rollout_at(at).revision) or svc.current
-    if svc.replicas == 0 or any(k not in dep.config for k in prof.required_config):
-        return "503 Service Unavailable (no healthy upstream)"
-    if dep.bad:
-        return f"500 Internal Server Error on {prof.defect_endpoint}"
-    return None
-
-
-def _slot_lines(world: World, service: str, seed: int, slot: int) -> list[LogLine]:
-    """The log lines one service wrote during one 5-second slot."""
-    prof, svc, db = SERVICES[service], world.services[service], world.database
-    r = rng(seed, "log", service, slot)
-    t0 = datetime.fromtimestamp(slot * SLOT_S, UTC)
-    mid = t0 + timedelta(seconds=SLOT_S / 2)
-    scaled = [c.at for c in world.changes if c.action == "scale" and c.target == service]
-    if svc.replicas == 0 and scaled and scaled[-1] <= mid:
-        return []
-    ro = svc.rollout_at(mid)
-    dep = svc.deployment(ro.revision) or svc.current
-    pods = _pods(seed, service, ro.at, svc.replicas)
-    lines: list[LogLine] = []
-
-    def emit(
-        level: Level, logger: str, message: str, pod: str | None = None, follow: bool = False
-    ) -> None:
-        # ``follow``: the line comes shortly after the previous one (same process, same story).
-        if follow and lines:
-            ts = lines[-1].ts + timedelta(milliseconds=r.randrange(150, 900))
-        else:
-            ts = t0 + timedelta(milliseconds=r.randrange(SLOT_S * 1000))
-        pod = pod or r.choice(pods)
-        lines.append(
-            LogLine(
-                ts=ts, level=level, pod=pod, revision=dep.revision, logger=logger, message=message
-            )
-        )
-
-    missing = [k for k in prof.required_config if k not in dep.config]
-    if missing:
-        if r.random() < 0.35:
-            pod = r.choice(pods)
-            version = dep.image.rsplit(":", 1)[-1]
-            emit("INFO", "main", f"starting {service} {version} (revision {dep.revision})", pod)
-            emit("FATAL", "main", CRASH_TEMPLATES[prof.lang].format(key=missing[0]), pod, True)
-        if r.random() < 0.25:
-            pod = r.choice(pods)
-            emit(
-                "WARN",
-                "kubelet",
-                f"Back-off restarting failed container {service} in pod {pod}",
-                pod,
-            )
-        return sorted(lines, key=lambda line: line.ts)
-
-    cert = world.certificates.get(prof.domain or "")
-    expired = cert is not None and mid >= cert.not_after
-    endpoints = (*prof.endpoints, prof.defect_endpoint)
-    for _ in range(1 + (r.random() < prof.base_rps / 600)):
-        endpoint = r.choice(endpoints)
-        ms = round(prof.p50_ms * r.lognormvariate(0, 0.5))
-        if dep.bad and endpoint == prof.defect_endpoint:
-            emit("ERROR", "http", f"{endpoint} 500 {ms}ms (revision {dep.revision})")
-        elif expired and r.random() < 0.6:
-            continue  # clients that reject the certificate never get to send a request
-        else:
-            status = 404 if r.random() < 0.02 else 200
-            emit("INFO", "http", f"{endpoint} {status} {ms}ms")
-    if dep.bad and r.random() < 0.85:
-        emit("ERROR", "http", f"{prof.defect_endpoint} 500 (revision {dep.revision})")
-        emit(
-            "ERROR",
-            "app",
-            f"unhandled exception on {prof.defect_endpoint}: {prof.defect}",
-            lines[-1].pod,
-            follow=True,
-        )
-        # Like many real error handlers, this one dumps the request, credentials and all:
-        # the copilot must never show this token to a person or a model.
-        emit(
-            "DEBUG",
-            "app",
-            f"request: {prof.defect_endpoint} headers={{'Authorization': "
-            f"'Bearer {_session_token(seed, service, slot)}', 'X-Request-Id': "
-            f"'{rng(seed, 'rid', service, slot).getrandbits(64):016x}'}}",
-            lines[-1].pod,
-            follow=True,
-        )
-
-    for upstream, share in prof.upstreams:
-        failing = _failing(world, upstream, mid)
-        if failing and r.random() < min(0.9, 3 * share):
-            emit("ERROR", "http", f"call to {upstream} failed: {failing}")
-
-    if dep.leak_mb_per_hour > 0:
-        mem = memory_at(world, service, mid)[0]
-        _, kills_before = memory_at(world, service, t0)
-        _, kills_after = memory_at(world, service, t0 + timedelta(seconds=SLOT_S))
-        limit = prof.memory_limit_mb
-        if kills_after > kills_before:
-            pod = r.choice(pods)
-            emit(
-                "ERROR",
-                "kubelet",
-                f"container {service} in pod {pod} OOMKilled "
-                f"(exit code 137, memory limit {limit:.0f} MB); restarting",
-                pod,
-            )
-        elif r.random() < 0.08:
-            level: Level = "WARN" if mem > 0.8 * limit else "INFO"
-            emit(level, "runtime", f"memory: heap in use {mem:.0f} MB of {limit:.0f} MB limit")
-
-    for job in world.jobs.values():
-        jp = JOBS[job.name]
-        if jp.service != service or job.running_since is None or job.running_since > mid:
-            continue
-        if job.runaway and r.random() < 0.5:
-            attempt = int((mid - job.running_since).total_seconds() // 20) + 1
-            emit(
-                "WARN",
-                f"job:{job.name}",
-                f"{jp.runaway_log} (attempt {attempt}, {job.workers} workers)",
-            )
-        elif not job.runaway and r.random() < 0.05:
-            minutes = int((mid - job.running_since).total_seconds() // 60)
-            emit("INFO", f"job:{job.name}", f"{job.name} still running ({minutes} min)")
-
-    blocked = db.replay_blocked_since
-    if prof.reads_replica and blocked is not None and blocked <= mid and r.random() < 0.3:
-        lag = (mid - blocked).total_seconds() + 0.4
-        emit(
-            "WARN",
-            "db",
-            f"stale read from replica {db.replica} (replication lag {lag:.0f}s): "
-            f"reservation r-{r.randint(10000, 99999)} not visible yet; retrying on primary",
-        )
-    failed_over = db.last_failover_at
-    if prof.db_client and failed_over and 0 <= (mid - failed_over).total_seconds() < 20:
-        emit(
-            "ERROR",
-            "db",
-            f"connection to {db.replica}:5432 lost: server closed the connection "
-            "unexpectedly; reconnecting",
-        )
-
-    if cert is not None:
-        left = cert.not_after - mid
-        if expired and r.random() < 0.6:
-            ip = f"10.{r.randint(0, 255)}.{r.randint(0, 255)}.{r.randint(1, 254)}"
-            emit(
-                "ERROR",
-                "tls",
-                f"TLS handshake error from {ip}:{r.randint(30000, 60999)}: "
-                f"remote error: tls: bad certificate (certificate for {cert.domain} "
-                f"expired at {cert.not_after.isoformat()})",
-            )
-        elif not expired and left <= timedelta(days=CERT_WARN_DAYS) and slot % 120 == 0:
-            hours = int(left.total_seconds() // 3600)
-            emit(
-                "WARN",
-                "tls",
-                f"certificate for {cert.domain} expires at "
-                f"{cert.not_after.isoformat()} (in {hours // 24}d {hours % 24}h)",
-            )
-            if cert.last_renewal_error:
-                emit(
-                    "WARN",
-                    "cert-manager",
-                    f"auto-renewal of {cert.domain} failed: {cert.last_renewal_error}",
-                )
-
-    if r.random() < 0.04:
-        emit("DEBUG", "cache", f"cache hit ratio {r.uniform(0.82, 0.97):.2f}")
-    if r.random() < 0.015:
-        emit(
-            "WARN",
-            "http",
-            f"slow request: {r.choice(prof.endpoints)} took "
-            f"{round(prof.p99_ms * r.uniform(2, 5))}ms",
-        )
-    # last, so a world with nothing planted draws the same random numbers as before
-    for planted_level, message in planted_lines(world, service, slot, SLOT_S, mid):
-        emit(cast(Level, planted_level), "http", message)
-    return sorted(lines, key=lambda line: line.ts)
-
-
-def logs(
-    world: World,
-    service: str,
-    now: datetime,
-    seed: int | None = None,
-    limit: int = 50,
-    min_level: str | None = None,
-    contains: str | None = None,
-) -> list[LogLine]:
-    """The newest ``limit`` lines at or before ``now`` (oldest first), up to one hour back."""
-    seed = world.seed if seed is None else seed
-    floor = LEVELS.index(min_level) if min_level else 0
-    needle = contains.lower() if contains else None
-    newest_first: list[LogLine] = []
-    last = int(now.timestamp()) // SLOT_S
-    for slot in range(last, last - MAX_SLOTS, -1):
-        for line in reversed(_slot_lines(world, service, seed, slot)):
-            if line.ts > now or LEVELS.index(line.level) < floor:
-                continue
-            if needle and needle not in line.message.lower():
-                continue
-            newest_first.append(line)
-        if len(newest_first) >= limit:
-            break
-    return sorted(newest_first[:limit], key=lambda line: line.ts)

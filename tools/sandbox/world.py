@@ -8,19 +8,24 @@ operator can see what was injected and when the matching remedy resolved it.
 from __future__ import annotations
 
 import hashlib
+import math
 import random
+import string
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel, Field
 
 from .catalogue import (
     CERT_WARN_DAYS,
+    ROGUE_JOB_SECRET,
     SERVICES,
 )
 
 MAX_DEPLOYMENTS = 30
 MAX_ROLLOUTS = 60
 MAX_CHANGES = 100
+# Above this share of capacity a surging service saturates (latency and errors climb).
+SURGE_UTILISATION = 0.85
 
 
 class Deployment(BaseModel):
@@ -69,6 +74,10 @@ class Service(BaseModel):
     # load with empty lists, and their past is then read as the present replicas and flags.
     scalings: list[Scaling] = Field(default_factory=list)
     toggles: list[FlagToggle] = Field(default_factory=list)
+    # Requests per second as a multiple of the profile's usual traffic (a surge: > 1).
+    traffic: float = 1.0
+    # Hidden from tools: flags whose code path is broken (errors while they are on).
+    broken_flags: list[str] = Field(default_factory=list)
 
     def deployment(self, revision: int) -> Deployment | None:
         return next((d for d in self.deployments if d.revision == revision), None)
@@ -107,6 +116,9 @@ class Database(BaseModel):
     blocked_by: str | None = None
     last_failover_at: datetime | None = None
     failovers: int = 0
+    # A node that stopped answering (host failure); the primary being down stops writes.
+    down_node: str | None = None
+    down_since: datetime | None = None
 
     @property
     def replica(self) -> str:
@@ -132,6 +144,9 @@ class Secret(BaseModel):
     rotated_at: datetime
     fingerprint: str
     used_by: list[str]
+    # Where and when this version's value was seen outside the secret store (a leak).
+    exposed_at: datetime | None = None
+    exposed_in: str | None = None
 
 
 class Fault(BaseModel):
@@ -205,6 +220,31 @@ def fingerprint(seed: int, name: str, version: int) -> str:
     return f"sha256:{digest[:16]}"
 
 
+_VALUE_SHAPES = {"payments-psp-key": ("sk_live_", 32), "orders-db-password": ("", 24)}
+
+
+def secret_value(seed: int, name: str, version: int) -> str:
+    """The clear value of one secret version: the sandbox computes it only to write it where
+    a leak put it (a log line), never stores it. Shaped like the real thing (sk_live_...)."""
+    prefix, length = _VALUE_SHAPES.get(name, ("", 40))
+    r = rng(seed, "secret-value", name, version)
+    return prefix + "".join(r.choice(string.ascii_letters + string.digits) for _ in range(length))
+
+
+def diurnal(now: datetime) -> float:
+    """Traffic shape over the day: trough around 03:00 UTC, peak around 15:00 UTC."""
+    hour = now.hour + now.minute / 60
+    return 0.8 + 0.3 * math.sin(2 * math.pi * (hour - 9) / 24)
+
+
+def nominal_utilisation(world: World, service: str, now: datetime) -> float:
+    """Share of a service's capacity its traffic needs now, without noise (inf at 0 ready)."""
+    prof, svc = SERVICES[service], world.services[service]
+    if svc.replicas == 0:
+        return math.inf
+    return prof.base_rps * svc.traffic * diurnal(now) / (svc.replicas * prof.rps_per_replica)
+
+
 def serial(seed: int, domain: str, issued_at: datetime) -> str:
     digest = hashlib.sha256(f"{seed}:{domain}:{issued_at.isoformat()}".encode()).hexdigest()
     return ":".join(digest[i : i + 2] for i in range(0, 16, 2))
@@ -269,8 +309,22 @@ def fault_active(world: World, fault: Fault, now: datetime) -> bool:
             return world.jobs[t].runaway
         case "expiring_cert":
             return world.certificates[t].not_after - now <= timedelta(days=CERT_WARN_DAYS)
-        case "replication_lag":
+        case "replication_lag" | "replica_lag_cascade":
             return world.database.replay_blocked_since is not None
+        case "traffic_surge":
+            svc = world.services[t]
+            return svc.traffic > 1 and nominal_utilisation(world, t, now) > SURGE_UTILISATION
+        case "bad_flag":
+            svc = world.services[t]
+            return any(svc.flags.get(f) for f in svc.broken_flags)
+        case "leaked_secret":
+            return world.secrets[t].exposed_at is not None
+        case "suspicious_job":
+            # contained once the job is stopped and the credential it used is rotated
+            running = t in world.jobs and world.jobs[t].running_since is not None
+            return running or world.secrets[ROGUE_JOB_SECRET].exposed_at is not None
+        case "primary_down":
+            return world.database.down_node == world.database.primary
     return False
 
 
