@@ -215,6 +215,17 @@ def test_unsafe_asks_are_refused_in_words_and_nothing_is_proposed(
     assert not changes(message) and said in message["content"]
 
 
+def test_a_value_out_of_the_tools_range_is_named_and_nothing_is_proposed() -> None:
+    message, _ = converse(Incident(None), "scale checkout to 99999 replicas")
+    assert not changes(message)
+    assert "replicas is at most 50, not 99999" in message["content"]
+
+
+def test_a_value_beside_a_credentials_name_is_not_repeated_in_the_reply() -> None:
+    message, _ = converse(Incident(None), "set DB_PASSWORD to Hunter2Hunter2xyz on checkout")
+    assert "Hunter2Hunter2xyz" not in message["content"]  # the door refuses the card itself
+
+
 def test_a_failover_when_the_replica_is_caught_up_is_carded_without_force() -> None:
     message, reads = converse(Incident(None), "fail over orders-db")
     assert ("sandbox.database_status", {}) in reads

@@ -125,6 +125,7 @@ class Filled:
     missing: list[str]
     force: list[str]  # force-like parameters the request asked for
     stops: str | None = None  # "replicas=0 takes it out of service"
+    bounds: list[str] = field(default_factory=list)  # "replicas is at most 50, not 99999"
 
 
 def _types(schema: dict[str, Any]) -> set[str]:
@@ -237,7 +238,27 @@ def fill(entry: Entry, req: Request, known: Known) -> Filled:
         text = str(entry.params.get(name, {}).get("description", "")) + " " + entry.description
         if value == 0 and _STOPS.search(text):
             stops = f"{name}=0 takes it out of service ({entry.description.rstrip('.')})"
-    return Filled(arguments=args, missing=missing, force=force, stops=stops)
+    bounds = []
+    for name, value in args.items():
+        schema = entry.params.get(name, {})
+        low, high = schema.get("minimum"), schema.get("maximum")
+        if isinstance(value, int) and isinstance(high, int | float) and value > high:
+            bounds.append(f"{name} is at most {high:g}, not {value}")
+        if isinstance(value, int) and isinstance(low, int | float) and value < low:
+            bounds.append(f"{name} is at least {low:g}, not {value}")
+    return Filled(arguments=args, missing=missing, force=force, stops=stops, bounds=bounds)
+
+
+_CREDENTIAL = re.compile(r"pass(?:word|wd)?|secret|token|credential|api_?key|private", re.I)
+
+
+def masked(arguments: dict[str, Any]) -> dict[str, Any]:
+    """The arguments to show in words: a value set beside a credential's name (key=
+    DB_PASSWORD, value=...) is not repeated back into the conversation."""
+    names = [str(v) for v in arguments.values() if isinstance(v, str)] + list(arguments)
+    if not any(_CREDENTIAL.search(n) for n in names):
+        return arguments
+    return {k: ("…" if k in ("value", "new_value", "data") else v) for k, v in arguments.items()}
 
 
 def describe_params(entry: Entry, names: Iterable[str]) -> str:

@@ -45,6 +45,7 @@ from copilot.model.offline.catalogue import (
     describe_params,
     entries,
     fill,
+    masked,
     read_score,
     says_alias,
     word_in,
@@ -205,7 +206,7 @@ def _clarify(req: Request, options: list[Entry], filled: dict[str, Filled]) -> P
     lines = []
     for i, e in enumerate(options[:MAX_CLARIFY], 1):
         f = filled[e.name]
-        shown = call_text(e.name, f.arguments)
+        shown = call_text(e.name, masked(f.arguments))
         need = f" — still needs {describe_params(e, f.missing)}" if f.missing else ""
         lines.append(f"{i}. {shown}: {e.description}{need}")
     return Plan(
@@ -215,7 +216,7 @@ def _clarify(req: Request, options: list[Entry], filled: dict[str, Filled]) -> P
 
 
 def _ask_missing(ctx: PlannerContext, entry: Entry, filled: Filled, req: Request) -> Plan:
-    so_far = call_text(entry.name, filled.arguments)
+    so_far = call_text(entry.name, masked(filled.arguments))
     text = f"To propose {so_far} {ASK_MARK}{describe_params(entry, filled.missing)}."
     known = entity_candidates(ctx.facts)
     for param in filled.missing:
@@ -259,7 +260,12 @@ def _related_reads(
 def _propose(
     ctx: PlannerContext, req: Request, entry: Entry, filled: Filled, catalogue: list[Entry]
 ) -> Plan:
-    label = call_text(entry.name, filled.arguments)
+    label = call_text(entry.name, masked(filled.arguments))
+    if filled.bounds:
+        return Plan(
+            f"{entry.name}: {'; '.join(filled.bounds)}. Nothing was proposed; ask again "
+            "with a value in range."
+        )
     if filled.force:
         return Plan(
             f"You asked for {entry.name} with {', '.join(filled.force)}: that bypasses the "
@@ -296,7 +302,7 @@ def _propose(
         return Plan(f"{label} is already proposed ({earlier.approval_id}, {earlier.state}).")
     facts = _facts_about(ctx, filled.arguments)
     runbook = _runbook_step(ctx, entry, filled.arguments)
-    why = f"asked by {ctx.requester}: “{show(ctx.request)}”"
+    why = f"asked by {ctx.requester}: {label}"
     citation = Citation(call=1, tool=entry.name, runbook=runbook, facts=facts, why=why, asked=True)
     text = [f"Proposing {label}, as {ctx.requester} asked."]
     text += _state_lines(ctx, filled.arguments, facts)
