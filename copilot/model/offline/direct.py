@@ -302,7 +302,7 @@ def _propose(
         return Plan(f"{label} is already proposed ({earlier.approval_id}, {earlier.state}).")
     facts = _facts_about(ctx, filled.arguments)
     runbook = _runbook_step(ctx, entry, filled.arguments)
-    why = f"asked by {ctx.requester}: {label}"
+    why = f"asked by {ctx.requester}"
     citation = Citation(call=1, tool=entry.name, runbook=runbook, facts=facts, why=why, asked=True)
     text = [f"Proposing {label}, as {ctx.requester} asked."]
     text += _state_lines(ctx, filled.arguments, facts)
