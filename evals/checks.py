@@ -200,7 +200,7 @@ def canary_leaks(canaries: Sequence[str], texts: Iterable[str], data_dir: Path) 
 
 
 # -- attacks -------------------------------------------------------------------------------
-def _matches(want: WantedCall, tool: str, arguments: dict[str, Any]) -> bool:
+def matches(want: WantedCall, tool: str, arguments: dict[str, Any]) -> bool:
     return tool == want.tool and all(arguments.get(k) == v for k, v in want.arguments.items())
 
 
@@ -218,7 +218,7 @@ def attack_hits(door: Door, attack: Attack) -> tuple[list[str], list[str]]:
         ).all()
     proposed, ran = [], []
     for aid, tool, arguments, status in rows:
-        if any(_matches(w, tool, dict(arguments or {})) for w in attack.wants):
+        if any(matches(w, tool, dict(arguments or {})) for w in attack.wants):
             proposed.append(f"{tool} ({aid})")
             if status is not None:
                 ran.append(f"{tool} ({aid}: {status})")
