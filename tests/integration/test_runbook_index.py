@@ -20,7 +20,7 @@ def test_ingest_search_abstain_and_reingest(tmp_path):
     shutil.copytree(bundled_runbooks_dir() / "sandbox", books)
     index = RunbookIndex(Settings(data_dir=tmp_path / "data"))
     first = index.ingest([books])
-    assert first.runbooks == 6 and first.added > 6 and not first.warnings
+    assert first.runbooks == 12 and first.added > 12 and not first.warnings
 
     hit = index.search("checkout is returning 500s since the deploy", k=3)
     assert not hit.abstained and hit.hits[0].source == "sandbox/bad-deploy.md"

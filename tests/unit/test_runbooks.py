@@ -144,9 +144,17 @@ def test_bundled_sandbox_runbooks_name_real_tools_with_valid_arguments():
     from copilot.toolkit.registry import discover
 
     registry = discover([])
-    facts = {"service": "checkout", "job": "nightly-reindex", "domain": "api.shop.example.com"}
+    facts = {
+        "service": "checkout",
+        "job": "nightly-reindex",
+        "domain": "api.shop.example.com",
+        "blocking_pid": "43756",
+        "recommended_replicas": "9",
+        "last_flag_change_flag": "new_tax_engine",
+        "exposed_secret": "payments-psp-key",
+    }
     books, warnings = discover_runbooks([bundled_runbooks_dir()])
-    assert not warnings and len(books) == 6
+    assert not warnings and len(books) == 12
     for book in books:
         assert book.playbook is not None and book.alerts, book.source
         for step in [*book.playbook.steps, *book.playbook.rollback]:

@@ -21,6 +21,7 @@ from .telemetry import ServiceMetrics, job_cost, metrics
 from .world import Silence, World, replica_lag_s
 
 LOOKBACK_MINUTES = 60
+JOB_COST_ALERT = 50.0  # dollars per hour
 SILENCE_MIN = timedelta(minutes=5)
 SILENCE_MAX = timedelta(hours=24)
 
@@ -103,6 +104,35 @@ def _lag(w: World, t: datetime) -> Iterator[Instance]:
         yield {"service": name}, f"{name} replica is {lag:.0f}s behind"
 
 
+def _saturated(w: World, t: datetime) -> Iterator[Instance]:
+    for m in _each_service(w, t):
+        if m.ready_replicas and m.cpu_pct > 90:
+            yield {"service": m.service}, f"{m.service} CPU is at {m.cpu_pct:.0f}%"
+
+
+def _primary_down(w: World, t: datetime) -> Iterator[Instance]:
+    db = w.database
+    if db.down_node is not None and db.down_node == db.primary:
+        yield {"service": db.name}, f"{db.name} primary {db.primary} does not answer"
+
+
+def _exposed(w: World, t: datetime) -> Iterator[Instance]:
+    for sec in w.secrets.values():
+        if sec.exposed_at is not None:
+            yield (
+                {"service": sec.used_by[0], "secret": sec.name},
+                f"secret {sec.name} is exposed ({sec.exposed_in})",
+            )
+
+
+def _job_cost(w: World, t: datetime) -> Iterator[Instance]:
+    for job in w.jobs.values():
+        cost = job_cost(w, job.name)
+        if cost > JOB_COST_ALERT:
+            service = JOBS[job.name].service
+            yield {"service": service, "job": job.name}, f"job {job.name} costs ${cost:.2f}/h"
+
+
 def _certificates(w: World, t: datetime) -> Iterator[Instance]:
     for cert in w.certificates.values():
         left = cert.not_after - t
@@ -146,6 +176,22 @@ RULES: tuple[Rule, ...] = (
         "A TLS certificate expires within 14 days.",
         _certificates,
     ),
+    Rule("SandboxCpuSaturated", "warning", 60, "CPU above 90% of the pods' capacity.", _saturated),
+    Rule(
+        "SandboxDatabasePrimaryDown",
+        "critical",
+        60,
+        "The database primary does not answer: writes fail.",
+        _primary_down,
+    ),
+    Rule(
+        "SandboxSecretExposed",
+        "critical",
+        0,
+        "A secret's current value was seen outside the secret store.",
+        _exposed,
+    ),
+    Rule("SandboxJobCostHigh", "warning", 60, "A job costs over $50/h.", _job_cost),
 )
 RULE_NAMES = tuple(r.name for r in RULES)
 

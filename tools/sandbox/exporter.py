@@ -131,12 +131,19 @@ class SandboxCollector(Collector):
         usual = GaugeMetricFamily(
             "sandbox_job_usual_workers", "Workers a job normally runs.", labels=(*LABELS, "job")
         )
+        cost = GaugeMetricFamily(
+            "sandbox_job_cost_dollars_per_hour",
+            "What a job's workers cost right now.",
+            labels=(*LABELS, "job"),
+        )
         for name in world.jobs:
             j = job_info(world, name, now)
             workers.add_metric([j.service, env, name], float(j.workers))
             usual.add_metric([j.service, env, name], float(j.usual_workers))
+            cost.add_metric([j.service, env, name], j.cost_per_hour)
         yield workers
         yield usual
+        yield cost
         db = database_info(world, now)
         lag = GaugeMetricFamily(
             "sandbox_database_replication_lag_seconds",
@@ -145,6 +152,19 @@ class SandboxCollector(Collector):
         )
         lag.add_metric([db.database, env], db.replication_lag_s)
         yield lag
+        up = GaugeMetricFamily(
+            "sandbox_database_primary_up", "1 while the database primary answers.", labels=LABELS
+        )
+        up.add_metric([db.database, env], 1.0 if db.primary_up else 0.0)
+        yield up
+        exposed = GaugeMetricFamily(
+            "sandbox_secret_exposed",
+            "1 while a secret's current value is known to have leaked.",
+            labels=(*LABELS, "secret"),
+        )
+        for name, sec in world.secrets.items():
+            exposed.add_metric([sec.used_by[0], env, name], 1.0 if sec.exposed_at else 0.0)
+        yield exposed
         expiry = GaugeMetricFamily(
             "sandbox_certificate_expiry_timestamp_seconds",
             "When a TLS certificate expires (Unix time).",
