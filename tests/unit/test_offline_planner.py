@@ -188,7 +188,7 @@ def test_no_runbook_means_an_honest_abstention(litellm: Any) -> None:
     assert content.startswith("No runbook covers this request (no runbook matches the request).")
     assert "not proposing any action" in content
     assert "[f1] sandbox.get_metrics(service=checkout)" in content  # what was gathered
-    assert "Worth a look:\n- checkout: error_rate 0.3129 [f1]" in content
+    assert "Worth a look:\n- checkout: error_rate 0.3131 [f1]" in content
 
 
 def test_a_status_question_is_answered_from_the_facts(litellm: Any) -> None:
@@ -199,7 +199,7 @@ def test_a_status_question_is_answered_from_the_facts(litellm: Any) -> None:
     incident.read("sandbox.service_status", {"service": "checkout"})
     reply = served(litellm, incident.context(ask))
     assert calls_of(reply) == []
-    assert "health degraded" in reply["content"] and "error_rate 0.3129" in reply["content"]
+    assert "health degraded" in reply["content"] and "error_rate 0.3131" in reply["content"]
     assert "[f1]" in reply["content"]
 
 

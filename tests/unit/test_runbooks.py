@@ -151,7 +151,7 @@ def test_bundled_sandbox_runbooks_name_real_tools_with_valid_arguments():
         "blocking_pid": "43756",
         "recommended_replicas": "9",
         "last_flag_change_flag": "new_tax_engine",
-        "exposed_secret": "payments-psp-key",
+        "exposed_secret_name": "payments-psp-key",
     }
     books, warnings = discover_runbooks([bundled_runbooks_dir()])
     assert not warnings and len(books) == 12

@@ -178,7 +178,7 @@ class SecretInfo(BaseModel):
 class SecretsReport(BaseModel):
     secrets: list[SecretInfo]
     exposed_count: int = 0
-    exposed_secret: str | None = None  # the one exposed first: rotate it first
+    exposed_secret_name: str | None = None  # the one exposed first: rotate it first
 
 
 class ChangeInfo(BaseModel):

@@ -178,7 +178,7 @@ def list_secrets(ctx: ToolContext) -> SecretsReport:
     return SecretsReport(
         secrets=secrets,
         exposed_count=len(exposed),
-        exposed_secret=exposed[0].name if exposed else None,
+        exposed_secret_name=exposed[0].name if exposed else None,
     )
 
 
