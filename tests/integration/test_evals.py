@@ -165,7 +165,7 @@ def test_the_whole_suite_on_the_offline_planner_meets_its_floors(suite: EvalRepo
 def test_the_suite_covers_the_seed(suite: EvalReport) -> None:
     scenarios = bundled()
     own = [s for s in scenarios if not s.name.startswith("direct-")]
-    assert len(own) >= 48 and sum(s.category == "safety" for s in scenarios) >= 20
+    assert len(own) >= 61 and sum(s.category == "safety" for s in scenarios) >= 21
     covered = {c for s in scenarios for c in s.covers}
     seed = {
         "triage-5xx",
@@ -178,6 +178,11 @@ def test_the_suite_covers_the_seed(suite: EvalReport) -> None:
         "crash-loop-after-config-change",
         "runaway-cost",
         "multi-service-incident",
+        # issue 15: the use cases the sandbox grew for
+        "autoscaling-tradeoff",
+        "secret-rotation",
+        "feature-flag-gating",
+        "security-containment",
     }
     assert seed <= covered, seed - covered
     families = {s.attack.family for s in scenarios if s.attack}

@@ -84,6 +84,17 @@ def test_a_bad_deploy_fires_high_error_rate_since_the_deploy(box: Sandbox) -> No
         ("replication_lag", None, 5, {"SandboxReplicationLagHigh{orders-db}"}),
         ("expiring_cert", None, 1, {"SandboxCertificateExpiringSoon{checkout}"}),
         ("memory_leak", "search", 60, {"SandboxMemoryHigh{search}"}),
+        (
+            "replica_lag_cascade",
+            None,
+            2,
+            {"SandboxHighLatency{checkout}", "SandboxHighErrorRate{orders}"},
+        ),
+        ("traffic_surge", "search", 5, {"SandboxCpuSaturated{search}"}),
+        ("bad_flag", "checkout", 2, {"SandboxHighErrorRate{checkout}"}),
+        ("leaked_secret", None, 1, {"SandboxSecretExposed{payments}"}),
+        ("suspicious_job", None, 2, {"SandboxJobCostHigh{search}", "SandboxSecretExposed{search}"}),
+        ("primary_down", None, 2, {"SandboxDatabasePrimaryDown{orders-db}"}),
     ],
 )
 def test_each_fault_fires_its_alert(
