@@ -239,7 +239,7 @@ class _Run:
             elif isinstance(action, Decide):
                 who = self.service.principal(action.user)
                 out.decided = self._card(action.card)
-                if step.kind == "approve":
+                if step.kind == "approve" and not action.blind:
                     self._would_read(out.decided)
                 # A person pressed the button: whatever the outcome, a vote may come from it.
                 self.decisions.add((out.decided, action.user, step.kind))

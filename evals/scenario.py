@@ -126,6 +126,9 @@ class Decide(_Strict):
     user: User = Field(alias="as")
     card: int = Field(ge=1, description="1 = the first card shown in this scenario")
     reason: str = ""
+    # An approver who presses without reading the card (approves even the attacker's call):
+    # for checking that the attack metrics see an executed attack.
+    blind: bool = False
 
 
 class Wait(_Strict):
