@@ -315,3 +315,13 @@ def test_no_model_run_needs_more_than_the_agent_allows() -> None:
     for _, ask, _, _ in CARDS[:4]:
         message, reads = converse(Incident(None), ask)
         assert len(reads) <= 4 and changes(message)
+
+
+def test_a_card_for_the_loudest_symptom_notes_the_runbooks_remedy() -> None:
+    """Asked to restart checkout while the matching runbook (the orders cascade) cancels
+    the blocking query instead: the card is made (a person asked) and the reply says so."""
+    message, _ = converse(
+        Incident("replica_lag_cascade"), "restart checkout", runbook="replica-lag-cascade"
+    )
+    assert changes(message) == [("sandbox.restart_service", {"service": "checkout"})]
+    assert "remedies this with sandbox.cancel_query instead" in message["content"]

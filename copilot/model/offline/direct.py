@@ -306,9 +306,12 @@ def _propose(
     citation = Citation(call=1, tool=entry.name, runbook=runbook, facts=facts, why=why, asked=True)
     text = [f"Proposing {label}, as {ctx.requester} asked."]
     text += _state_lines(ctx, filled.arguments, facts)
-    note = _cost_note(ctx, entry, filled.arguments)
-    if note:
-        text.append(note)
+    for note in (
+        _cost_note(ctx, entry, filled.arguments),
+        _runbook_note(ctx, entry, runbook, catalogue),
+    ):
+        if note:
+            text.append(note)
     return Plan("\n".join(text), [PlannedCall(entry.name, filled.arguments, citation)])
 
 
@@ -325,6 +328,28 @@ def _runbook_step(ctx: PlannerContext, entry: Entry, args: dict[str, Any]) -> st
             if step.tool == entry.name and (not step.when or check_when(step.when, values).holds):
                 return rb.chunk_id
     return None
+
+
+def _runbook_note(
+    ctx: PlannerContext, entry: Entry, cited: str | None, catalogue: list[Entry]
+) -> str | None:
+    """When the runbook that matches the conversation's trouble remedies it another way
+    ("restart checkout" while the orders cascade runbook cancels the blocking query), say
+    so beside the card: the person may be treating the loudest symptom."""
+    if cited or ctx.no_runbook or not ctx.runbooks:
+        return None
+    best = ctx.runbooks[0]
+    book = next((r for r in ctx.runbooks if r.source == best.source and r.playbook), None)
+    if book is None:
+        return None
+    reads = {e.name for e in catalogue if e.read}
+    others = [s.tool for s in book.playbook if s.tool not in reads and s.tool != entry.name]
+    if not others:
+        return None
+    return (
+        f"Note: the runbook that matches, “{best.title}” [{best.chunk_id}], remedies this "
+        f"with {others[0]} instead; ask what to do and I will follow it."
+    )
 
 
 def _facts_about(ctx: PlannerContext, args: dict[str, Any]) -> list[str]:
