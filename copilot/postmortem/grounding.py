@@ -27,7 +27,9 @@ from copilot.domain.incidents import (
 CITE = re.compile(r"\[(E\d+)\]")
 # a number starting a token, with or without a unit after it ("45min", "10x", "5xx")
 _NUMBER = re.compile(r"(?<![\w.])(\d+(?:[.,]\d+)*)")
-_TIME = re.compile(r"\b(\d{1,2}:\d{2}(?::\d{2})?)\b")
+# A clock time, whole: in "2026-12-04T05:03:12Z" it is 05:03:12 (never 03:12), and a word
+# boundary would not do, as T05 has none.
+_TIME = re.compile(r"(?<![\d:])(\d{1,2}:\d{2}(?::\d{2})?)(?![\d:])")
 _TOOL = re.compile(r"\b([a-z][a-z0-9_]+\.[a-z][a-z0-9_]+)\b")  # not "i.e." or "e.g."
 MAX_CITES = 8  # a claim resting on more events than this rests on none in particular
 # numbers a sentence may say without evidence: "1 of 2" counts are in the events, but

@@ -94,10 +94,15 @@ def _proposed(service: CopilotService) -> list[tuple[str, str, Risk]]:
 
 
 def _may_propose(service: CopilotService, user: str) -> set[str]:
+    """What policy lets ``user`` propose, of the packs whose source is configured (here
+    the sandbox alone: Prometheus, Alertmanager, Loki and Kubernetes are unset)."""
     deps = service.door.deps
     ctx = deps.context(is_requester=True)
+    sources = deps.settings.sources
     return {
-        s.name for s in deps.registry if deps.policy.decide("propose", user, s.name, ctx).allowed
+        s.name
+        for s in deps.registry
+        if sources.serves(s.pack) and deps.policy.decide("propose", user, s.name, ctx).allowed
     }
 
 
@@ -162,6 +167,7 @@ def test_a_hosted_model_drives_the_graph_to_a_verified_rollback(open_service, cl
         # only what alice may propose (a responder: changes too), exactly
         assert _offered(body) == _may_propose(service, "alice")
         assert "sandbox.rollback_deployment" in _offered(body)
+        assert not any(t.startswith(("kubernetes.", "alertmanager.")) for t in _offered(body))
         # everything from outside sits in untrusted blocks; the system message holds none
         system, user = body["messages"][0], body["messages"][-1]
         assert system["role"] == "system" and parse_untrusted(system["content"]) == {}

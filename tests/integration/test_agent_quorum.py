@@ -50,9 +50,14 @@ def service(tmp_path: Path, clock: Any, runbook_index: Any, db_url: str):  # typ
     svc.close()
 
 
-def _runs(svc: CopilotService) -> list[tuple[str, str]]:
+def _runs(svc: CopilotService, approval_id: str) -> list[tuple[str, str]]:
+    """The executions of one card (the playbook's reads run too, each its own approval)."""
     with svc.door.deps.store.read() as conn:
-        rows = conn.execute(select(executions.c.approval_id, executions.c.status)).all()
+        rows = conn.execute(
+            select(executions.c.approval_id, executions.c.status).where(
+                executions.c.approval_id == approval_id
+            )
+        ).all()
     return [(r.approval_id, r.status) for r in rows]
 
 
@@ -80,10 +85,10 @@ def test_the_conversation_waits_for_the_whole_quorum(service):
     assert first.pending == [aid] and first.execution is None
     assert service.waiting_on(aid)
     assert service.door.deps.load(aid, "test")[0].state is ApprovalState.PROPOSED
-    assert _runs(service) == [] and _secret_version(service) == before
+    assert _runs(service, aid) == [] and _secret_version(service) == before
 
     done = service.decide(aid, service.principal("carol"), "approve")
     assert done.pending == [] and not service.waiting_on(aid)
     assert done.cards[0].state == "succeeded"
-    assert _runs(service) == [(aid, "succeeded")]
+    assert _runs(service, aid) == [(aid, "succeeded")]
     assert _secret_version(service) == before + 1

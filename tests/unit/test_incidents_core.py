@@ -172,6 +172,11 @@ def test_the_grounding_check_keeps_what_the_events_hold_and_removes_the_rest() -
         found = grounding.problems(text, cites, tl, vocab)
         assert any(why in p for p in found), (text, found)
     assert grounding.problems("It was checkout, i.e. the shop [E1].", [], tl, vocab) == []
+    # an ISO time in an event (T10:03:12) holds 10:03, never its minutes and seconds 03:12
+    iso = event(3, 3.2, "deploy at 2026-11-27T10:03:12.512+00:00", "execution.succeeded")
+    tl3 = Timeline(incident=incident(), events=[*tl.events, iso])
+    found = grounding.problems("It broke at 03:12 UTC [E3].", [], tl3, vocab)
+    assert any("the time 03:12" in p for p in found), found
     draft = PostmortemDraft(
         incident="INC-7",
         title="t",
