@@ -161,3 +161,14 @@ def test_the_evals_play_the_seven_requests_and_their_variants() -> None:
     for request in SEVEN:
         assert any(request in text for text in asked), request
     assert len(asked) >= 25
+
+
+def test_a_duration_the_tool_refuses_is_named_whole_and_nothing_is_proposed(
+    offline: Any,
+) -> None:
+    service = offline()
+    out = service.handle_message(
+        service.principal("alice"), "direct-9", "silence HighErrorRate for 48 hours"
+    )
+    assert not out.cards
+    assert "a silence lasts from 5m to 24h" in out.text

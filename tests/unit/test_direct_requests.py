@@ -215,10 +215,30 @@ def test_unsafe_asks_are_refused_in_words_and_nothing_is_proposed(
     assert not changes(message) and said in message["content"]
 
 
-def test_a_value_out_of_the_tools_range_is_named_and_nothing_is_proposed() -> None:
-    message, _ = converse(Incident(None), "scale checkout to 99999 replicas")
+@pytest.mark.parametrize(
+    ("request_", "said"),
+    [
+        ("scale checkout to 99999 replicas", "replicas is at most 50, not 99999"),
+        # every digit and the sign are kept: read as 3, or as nothing, these were a card
+        # for 3 replicas and a question for a count the person had given
+        ("scale checkout to 99999999999 replicas", "at most 50, not 99999999999"),
+        ("scale checkout to -3 replicas", "replicas is at least 0, not -3"),
+        ("scale checkout to -3", "replicas is at least 0, not -3"),
+    ],
+)
+def test_a_value_out_of_the_tools_range_is_named_and_nothing_is_proposed(
+    request_: str, said: str
+) -> None:
+    message, _ = converse(Incident(None), request_)
     assert not changes(message)
-    assert "replicas is at most 50, not 99999" in message["content"]
+    assert said in message["content"]
+
+
+def test_full_width_letters_and_digits_read_as_what_they_show() -> None:
+    message, _ = converse(Incident(None), "scale ｃｈｅｃｋｏｕｔ to ５ replicas")
+    assert changes(message) == [("sandbox.scale_service", {"service": "checkout", "replicas": 5})]
+    message, _ = converse(Incident(None), "scale payments to ０")  # still refused
+    assert not changes(message) and "takes it out of service" in message["content"]
 
 
 def test_a_value_beside_a_credentials_name_is_not_repeated_in_the_reply() -> None:
@@ -325,3 +345,12 @@ def test_a_card_for_the_loudest_symptom_notes_the_runbooks_remedy() -> None:
     )
     assert changes(message) == [("sandbox.restart_service", {"service": "checkout"})]
     assert "remedies this with sandbox.cancel_query instead" in message["content"]
+
+
+def test_a_runbook_whose_remedy_the_facts_refute_is_not_offered_instead() -> None:
+    """ "restart the payments pods" on a healthy service matches the crash-loop runbook by
+    its words; its rollback (when restarts > 3) is no advice there."""
+    message, _ = converse(Incident(None), "restart the payments pods", runbook="crash-loop")
+    assert changes(message) == [("sandbox.restart_service", {"service": "payments"})]
+    assert "remedies this" not in message["content"]
+    assert "no values" not in message["content"]  # a read of lists is not a state line

@@ -31,7 +31,11 @@ def runbook_step(ctx: PlannerContext, entry: Entry, args: dict[str, Any]) -> str
 
 
 def runbook_note(
-    ctx: PlannerContext, entry: Entry, cited: str | None, catalogue: list[Entry]
+    ctx: PlannerContext,
+    entry: Entry,
+    args: dict[str, Any],
+    cited: str | None,
+    catalogue: list[Entry],
 ) -> str | None:
     """When the runbook that matches the conversation's trouble remedies it another way
     ("restart checkout" while the orders cascade runbook cancels the blocking query), say
@@ -43,7 +47,19 @@ def runbook_note(
     if book is None:
         return None
     reads = {e.name for e in catalogue if e.read}
-    others = [s.tool for s in book.playbook if s.tool not in reads and s.tool != entry.name]
+    # A remedy whose condition the facts refute is not this trouble's: "restart the payments
+    # pods" on a healthy service matched the crash-loop runbook by its words, and its
+    # rollback (when restarts > 3) is no advice there. Unknown still counts: the cause may
+    # sit elsewhere (the orders database behind a slow checkout).
+    named = {k: str(v) for k, v in args.items() if k in ENTITY_PARAMS and isinstance(v, str)}
+    values = collect_variables(ctx.facts, ctx.now, named).values
+    others = [
+        s.tool
+        for s in book.playbook
+        if s.tool not in reads
+        and s.tool != entry.name
+        and check_when(s.when, values).holds is not False
+    ]
     if not others:
         return None
     return (
@@ -80,7 +96,9 @@ def state_lines(ctx: PlannerContext, args: dict[str, Any], facts: list[str]) -> 
             and named
             and all(rec.identity.get(k) == v for k, v in named.items())
         ):
-            out.append(f"Now: {record_summary(rec)} [{rec.fact_id}]")
+            summary = record_summary(rec)
+            if not summary.endswith("no values"):  # a read of lists (log templates) says
+                out.append(f"Now: {summary} [{rec.fact_id}]")  # nothing in one line
     return list(dict.fromkeys(out))[:2]
 
 

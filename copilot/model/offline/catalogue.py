@@ -197,7 +197,7 @@ def _value(name: str, schema: dict[str, Any], req: Request, known: Known) -> Any
     if enum:
         return next((v for v in enum if stem(v) in req.stem_set), None)
     if _is_duration(name, schema):
-        if name == "duration" and req.duration_min:
+        if name == "duration" and req.duration_min is not None:
             return as_duration(req.duration_min)
         return as_duration(req.window_min) if req.window_min and name != "duration" else None
     if name in ("comment", "reason", "note", "why"):

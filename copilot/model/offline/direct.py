@@ -312,7 +312,7 @@ def _propose(
     text += state_lines(ctx, filled.arguments, facts)
     for note in (
         cost_note(ctx, entry, filled.arguments),
-        runbook_note(ctx, entry, runbook, catalogue),
+        runbook_note(ctx, entry, filled.arguments, runbook, catalogue),
     ):
         if note:
             text.append(note)

@@ -15,6 +15,7 @@ answer, it never becomes a request.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 # What people type → the word tool names and descriptions use (both sides are mapped).
@@ -85,9 +86,13 @@ _WHY = re.compile(
     r"|\b(?:investigate|diagnose|troubleshoot|look into|dig into)\b",
     re.I,
 )
-_COUNT = re.compile(r"\b(\d{1,4})\s*(replicas?|pods?|instances?|copies|workers?|nodes?)\b", re.I)
-_TO_NUMBER = re.compile(r"\b(?:to|=|at)\s*(\d{1,6})\b(?!\s*(?:ms|s|m|h|d|min|minutes?|hours?))")
-_BARE_NUMBER = re.compile(r"(?<![\w.:/-])(\d{1,6})(?![\w.:/-])")
+# Numbers keep their sign and every digit: "-3 replicas" or "99999999999 replicas" must
+# reach the tool's bounds and be refused there, never be read as 3 or as nothing.
+_COUNT = re.compile(
+    r"(?<![\w.])(-?\d{1,15})\s*(replicas?|pods?|instances?|copies|workers?|nodes?)\b", re.I
+)
+_TO_NUMBER = re.compile(r"\b(?:to|=|at)\s*(-?\d{1,15})\b(?!\s*(?:ms|s|m|h|d|min|minutes?|hours?))")
+_BARE_NUMBER = re.compile(r"(?<![\w.:/-])(-?\d{1,15})(?![\w.:/-])")
 _DURATION = re.compile(
     r"\bfor\s+(?:the\s+next\s+)?(an?|\d{1,4})\s*"
     r"(h|hrs?|hours?|m|mins?|minutes?|d|days?|w|weeks?)\b",
@@ -197,6 +202,8 @@ class Request:
 
 def read_request(text: str) -> Request:
     """Everything :class:`Request` holds, from one message a person typed."""
+    # Full-width and other compatibility forms ("ｃｈｅｃｋｏｕｔ", "５") read as what they show.
+    text = unicodedata.normalize("NFKC", text)
     req = Request(text=text, stems=words(text), verbs=base_verbs(text))
     req.question = bool(_QUESTION.search(text))
     req.asks = not req.question or bool(_POLITE.search(text))

@@ -4,6 +4,7 @@ honest "no runbook covers this", or the next steps of the best runbook's playboo
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any
 
 from copilot.model.context import Citation, PlannerContext
@@ -72,6 +73,9 @@ def plan(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> 
             "copilot gathers for an incident, which these messages do not carry. Ask through "
             "the copilot, or set COPILOT_MODEL to a chat model for free-form questions."
         )
+    # Read what the person sees: full-width and other compatibility forms ("ｃｈｅｃｋｏｕｔ",
+    # "ｆｏｒｃｅ") as the plain letters they show, so names match and refusals hold.
+    ctx = ctx.model_copy(update={"request": unicodedata.normalize("NFKC", ctx.request)})
     offered = Tools(
         descriptions=tool_descriptions(tools),
         parameters=tool_parameters(tools),
