@@ -366,9 +366,7 @@ def _complaints(error: str, calls: list[PlannedCall]) -> dict[str, set[str]]:
 
 
 def _reason(error: str) -> str:
-    """The rejection as the door worded it (its own message, already redacted), whole up
-    to a limit: "a silence lasts from 5m to 24h, not 48h" cut to "a silence lasts ..." told
-    the person nothing."""
+    """The door's own words, whole: "a silence lasts ..." told the person nothing."""
     return error if len(error) <= 400 else error[:397] + "..."
 
 
