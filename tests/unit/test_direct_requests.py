@@ -224,6 +224,7 @@ def test_unsafe_asks_are_refused_in_words_and_nothing_is_proposed(
         ("scale checkout to 99999999999 replicas", "at most 50, not 99999999999"),
         ("scale checkout to -3 replicas", "replicas is at least 0, not -3"),
         ("scale checkout to -3", "replicas is at least 0, not -3"),
+        ("scale checkout to 0.5 replicas", "replicas is a whole number, not 0.5"),
     ],
 )
 def test_a_value_out_of_the_tools_range_is_named_and_nothing_is_proposed(
@@ -307,6 +308,8 @@ def test_a_request_about_runbooks_or_diagnosis_goes_to_the_runbooks() -> None:
 def test_words_numbers_and_durations_are_read_from_the_request() -> None:
     r = read_request("mute it for 2 hours, then scale search to 4 replicas")
     assert (r.duration_min, r.count, r.number) == (120, 4, 4)
+    r = read_request("silence it for 1.5 hours; at 10:30 scale search to 3")
+    assert (r.duration_min, r.number) == (90, 3)  # not 1 hour, not 10 replicas
     r = read_request("what changed in the past 30 minutes?")
     assert r.window_min == 30 and r.question and not r.asks
     r = read_request("can you roll checkout back to the previous version?")
@@ -354,3 +357,28 @@ def test_a_runbook_whose_remedy_the_facts_refute_is_not_offered_instead() -> Non
     assert changes(message) == [("sandbox.restart_service", {"service": "payments"})]
     assert "remedies this" not in message["content"]
     assert "no values" not in message["content"]  # a read of lists is not a state line
+
+
+@pytest.mark.parametrize(
+    "request_",
+    ["roll back payments and checkout", "scale checkout to 5 replicas and payments to 0"],
+)
+def test_a_change_naming_two_targets_is_not_half_done(request_: str) -> None:
+    """One card would act on one of them and silently drop the other."""
+    message, _ = converse(Incident(None), request_)
+    assert not changes(message)
+    assert "You named" in message["content"] and "nothing was proposed" in message["content"]
+
+
+def test_a_change_the_state_already_has_is_not_carded() -> None:
+    incident = Incident(None)
+    status = incident.read("sandbox.service_status", {"service": "orders"})
+    replicas = int(status.data["services"][0]["replicas"])  # type: ignore[index]
+    incident.facts.clear()
+    message, reads = converse(incident, f"scale orders to {replicas}")
+    assert reads and not changes(message)
+    assert f"replicas is already {replicas}" in message["content"]
+    message, _ = converse(Incident(None), f"scale orders to {replicas + 1}")
+    assert changes(message) == [
+        ("sandbox.scale_service", {"service": "orders", "replicas": replicas + 1})
+    ]

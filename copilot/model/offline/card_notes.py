@@ -102,6 +102,30 @@ def state_lines(ctx: PlannerContext, args: dict[str, Any], facts: list[str]) -> 
     return list(dict.fromkeys(out))[:2]
 
 
+def already(ctx: PlannerContext, args: dict[str, Any]) -> str | None:
+    """The facts say what the change would set is already so ("scale orders to 3" while
+    it runs 3): a card would change nothing."""
+    named = {k: v for k, v in args.items() if k in ENTITY_PARAMS and isinstance(v, str)}
+    # counts only: a flag's ``enabled`` in a listing may be another flag's
+    wanted = {
+        k: v
+        for k, v in args.items()
+        if k not in named and isinstance(v, int) and not isinstance(v, bool)
+    }
+    if not named or not wanted:
+        return None
+    for rec in reversed(fact_records(ctx.facts, ctx.now)):  # the newest read decides
+        if not all(rec.identity.get(k) == v for k, v in named.items()):
+            continue
+        if not all(k in rec.values for k in wanted):
+            continue
+        if all(rec.values[k] == v for k, v in wanted.items()):
+            said = ", ".join(f"{k} is already {show(v)}" for k, v in wanted.items())
+            return f"{', '.join(named.values())}: {said} [{rec.fact_id}]"
+        return None
+    return None
+
+
 def unsafe_now(ctx: PlannerContext, entry: Entry) -> str | None:
     """A fact saying the change is unsafe now: a ``<verb>_safe: false`` field."""
     for rec in fact_records(ctx.facts, ctx.now):

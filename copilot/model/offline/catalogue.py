@@ -241,6 +241,9 @@ def fill(entry: Entry, req: Request, known: Known) -> Filled:
     bounds = []
     for name, value in args.items():
         schema = entry.params.get(name, {})
+        if isinstance(value, float) and "integer" in _types(schema):
+            bounds.append(f"{name} is a whole number, not {value}")
+            continue
         low, high = schema.get("minimum"), schema.get("maximum")
         if isinstance(value, int) and isinstance(high, int | float) and value > high:
             bounds.append(f"{name} is at most {high:g}, not {value}")

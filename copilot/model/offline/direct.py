@@ -35,6 +35,7 @@ from copilot.knowledge.playbooks import (
 from copilot.model.context import Citation, PlannerContext
 from copilot.model.offline.answers import Plan, PlannedCall, call_text
 from copilot.model.offline.card_notes import (
+    already,
     cost_note,
     facts_about,
     runbook_note,
@@ -261,6 +262,20 @@ def _related_reads(
     return out[:3]
 
 
+def _several_targets(ctx: PlannerContext, req: Request, args: dict[str, Any]) -> list[str]:
+    """Names of the kind the change acts on, when the request says more than one ("roll
+    back payments and checkout", "scale checkout to 5 and payments to 0")."""
+    known = entity_candidates(ctx.facts, {"service": [s for r in ctx.runbooks for s in r.services]})
+    for param in args:
+        for kind in ENTITY_PARAMS.get(param, ()):
+            said = [n for n in known.get(kind, []) if word_in(req.text, n)]
+            # "api.shop.example.com" says one domain, not also "shop.example.com"
+            said = [n for n in said if not any(n != m and n in m for m in said)]
+            if len(said) > 1:
+                return sorted(said, key=lambda n: req.text.lower().find(n.lower()))
+    return []
+
+
 def _propose(
     ctx: PlannerContext, req: Request, entry: Entry, filled: Filled, catalogue: list[Entry]
 ) -> Plan:
@@ -269,6 +284,13 @@ def _propose(
         return Plan(
             f"{entry.name}: {'; '.join(filled.bounds)}. Nothing was proposed; ask again "
             "with a value in range."
+        )
+    several = _several_targets(ctx, req, filled.arguments)
+    if several:
+        return Plan(
+            f"You named {' and '.join(several)}; a card changes one, so nothing was proposed "
+            f"(one of them would have been dropped). Ask for each on its own: {entry.name} "
+            f"for {several[0]}, then for {', '.join(several[1:])}."
         )
     if filled.force:
         return Plan(
@@ -287,6 +309,9 @@ def _propose(
     if reads and ctx.round < ctx.max_rounds:
         names = ", ".join(call_text(c.tool, c.arguments) for c in reads)
         return Plan(f"Before proposing {label}, reading {names}.", reads)
+    same = already(ctx, filled.arguments)
+    if same:
+        return Plan(f"Not proposing {label}: {same}. Nothing to change.")
     unsafe = unsafe_now(ctx, entry)
     if unsafe:
         return Plan(

@@ -89,12 +89,15 @@ _WHY = re.compile(
 # Numbers keep their sign and every digit: "-3 replicas" or "99999999999 replicas" must
 # reach the tool's bounds and be refused there, never be read as 3 or as nothing.
 _COUNT = re.compile(
-    r"(?<![\w.])(-?\d{1,15})\s*(replicas?|pods?|instances?|copies|workers?|nodes?)\b", re.I
+    r"(?<![\w.])(-?\d{1,15}(?:\.\d+)?)\s*(replicas?|pods?|instances?|copies|workers?|nodes?)\b",
+    re.I,
 )
-_TO_NUMBER = re.compile(r"\b(?:to|=|at)\s*(-?\d{1,15})\b(?!\s*(?:ms|s|m|h|d|min|minutes?|hours?))")
-_BARE_NUMBER = re.compile(r"(?<![\w.:/-])(-?\d{1,15})(?![\w.:/-])")
+_TO_NUMBER = re.compile(
+    r"\b(?:to|=|at)\s*(-?\d{1,15}(?:\.\d+)?)\b(?![.:]\d)(?!\s*(?:ms|s|m|h|d|min|minutes?|hours?))"
+)
+_BARE_NUMBER = re.compile(r"(?<![\w.:/-])(-?\d{1,15}(?:\.\d+)?)(?![\w.:/-])")
 _DURATION = re.compile(
-    r"\bfor\s+(?:the\s+next\s+)?(an?|\d{1,4})\s*"
+    r"\bfor\s+(?:the\s+next\s+)?(an?|\d{1,4}(?:\.\d+)?)\s*"
     r"(h|hrs?|hours?|m|mins?|minutes?|d|days?|w|weeks?)\b",
     re.I,
 )
@@ -161,8 +164,8 @@ def base_verbs(text: str) -> set[str]:
 
 
 def _unit_minutes(amount: str, unit: str) -> int:
-    n = 1 if amount.lower() in ("a", "an", "") else int(amount)
-    return n * _UNITS[unit.lower()[0]]
+    n = 1.0 if amount.lower() in ("a", "an", "") else float(amount)
+    return round(n * _UNITS[unit.lower()[0]])  # "1.5 hours" is 90 minutes
 
 
 def as_duration(minutes: int) -> str:
@@ -184,9 +187,9 @@ class Request:
     question: bool = False
     asks: bool = False  # phrased as a request: an imperative, "can you ...", "please ..."
     why: bool = False
-    count: int | None = None  # "5 replicas"
+    count: int | float | None = None  # "5 replicas" ("0.5 replicas" is refused)
     count_unit: str = ""
-    number: int | None = None  # "to 5", or the one bare number
+    number: int | float | None = None  # "to 5", or the one bare number
     duration_min: int | None = None  # "for 1 hour"
     window_min: int | None = None  # "in the last hour"
     revision: int | None = None  # "revision 41"
@@ -209,7 +212,7 @@ def read_request(text: str) -> Request:
     req.asks = not req.question or bool(_POLITE.search(text))
     req.why = bool(_WHY.search(text))
     if m := _COUNT.search(text):
-        req.count, req.count_unit = int(m.group(1)), stem(m.group(2))
+        req.count, req.count_unit = _number(m.group(1)), stem(m.group(2))
     if m := _DURATION.search(text):
         req.duration_min = _unit_minutes(m.group(1), m.group(2))
     if m := _WINDOW.search(text):
@@ -225,15 +228,20 @@ def read_request(text: str) -> Request:
     req.camel = _CAMEL.findall(text)
     used = {req.count, req.revision}
     if m := _TO_NUMBER.search(text):
-        req.number = int(m.group(1))
+        req.number = _number(m.group(1))
     else:
-        bare = [int(n) for n in _BARE_NUMBER.findall(_without_values(text))]
+        bare = [_number(n) for n in _BARE_NUMBER.findall(_without_values(text))]
         bare = [n for n in bare if n not in used]
         if len(bare) == 1:
             req.number = bare[0]
     if req.number is None and req.count is not None:
         req.number = req.count
     return req
+
+
+def _number(text: str) -> int | float:
+    """A whole number as an int; "0.5" stays a float so the tool's integer is refused."""
+    return float(text) if "." in text else int(text)
 
 
 def _without_values(text: str) -> str:
