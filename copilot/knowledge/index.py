@@ -223,6 +223,9 @@ class RunbookIndex:
             # disappeared", KubeControllerManagerDown) is a subject, not another alert.
             if any(a.startswith(word) for a in known):
                 continue
+            # People drop a rule's prefix ("HighErrorRate" for SandboxHighErrorRate).
+            if len(word) >= 8 and any(a.endswith(word) for a in known):
+                continue
             return str(word)
         return None
 
@@ -274,7 +277,14 @@ def _pinned(shelf: Shelf, query: str) -> list[str]:
     recall@1 0.964 -> 1.0 on the public benchmark)."""
     out: list[str] = []
     for word in _IDENT.findall(query):
-        for source in sorted(shelf.alert_sources.get(word.lower(), ())):
+        low = word.lower()
+        sources = shelf.alert_sources.get(low, set())
+        if not sources and len(low) >= 8 and _ALERT_LIKE.match(word):
+            # the rule's name without its prefix ("HighErrorRate": SandboxHighErrorRate)
+            for alert, where in shelf.alert_sources.items():
+                if alert.endswith(low):
+                    sources = sources | where
+        for source in sorted(sources):
             if source not in out:
                 out.append(source)
     return out

@@ -172,3 +172,16 @@ def test_a_duration_the_tool_refuses_is_named_whole_and_nothing_is_proposed(
     )
     assert not out.cards
     assert "a silence lasts from 5m to 24h" in out.text
+
+
+def test_a_question_about_a_service_no_tool_or_runbook_words_match_reads_its_status(
+    offline: Any,
+) -> None:
+    service = offline()
+    replicas = _replicas(service, "payments")
+    out = service.handle_message(
+        service.principal("alice"), "direct-10", "how many replicas does payments have?"
+    )
+    assert not out.cards
+    assert f"replicas {replicas}" in out.text and "payments" in out.text
+    assert "No runbook covers" not in out.text

@@ -84,6 +84,15 @@ def test_a_named_alert_finds_its_runbook_first_and_a_component_is_no_unknown_ale
     component = index.search("SandboxReplicationLag is climbing on the orders database")
     assert not component.abstained
     assert component.hits[0].source == "sandbox/replication-lag.md"
+    # the rule's name without its prefix, as people say it
+    short = index.search("HighErrorRate is firing for checkout", k=3)
+    assert not short.abstained
+    assert {h.source for h in short.hits[:2]} == {
+        "sandbox/bad-deploy.md",
+        "sandbox/feature-flag.md",
+    }
+    # but a short CamelCase word is no alert name, and an unknown one still abstains
+    assert index.search("ErrorRateHighForTheWholeFleet on checkout").abstained
 
 
 @pytest.mark.skipif(

@@ -12,6 +12,7 @@ from test_offline_planner import ALL_TOOLS, SPECS, Incident, calls_of, offline
 
 from copilot.domain import Risk
 from copilot.domain.views import FactView, HistoryTurn
+from copilot.errors import CopilotError
 from copilot.model.offline.phrases import read_request
 from copilot.model.prompts import tool_risks, tool_schemas
 from copilot.toolkit import tool
@@ -44,11 +45,16 @@ def converse(
         for tool_name, args in asked:
             reads.append((tool_name, args))
             if tool_name in SPECS:
-                incident.read(tool_name, args)
-                continue
+                try:
+                    incident.read(tool_name, args)
+                    continue
+                except CopilotError as exc:  # the agent keeps a failed read as a fact
+                    error = exc.message
+            else:
+                error = "unavailable"
             fact_id = f"f{len(incident.facts) + 1}"
             incident.facts.append(
-                FactView(id=fact_id, tool=tool_name, arguments=args, ok=False, error="unavailable")
+                FactView(id=fact_id, tool=tool_name, arguments=args, ok=False, error=error)
             )
     return message, reads
 
@@ -382,3 +388,17 @@ def test_a_change_the_state_already_has_is_not_carded() -> None:
     assert changes(message) == [
         ("sandbox.scale_service", {"service": "orders", "replicas": replicas + 1})
     ]
+
+
+def test_on_call_questions_read_what_they_name_and_answer_from_it() -> None:
+    # a database, not a service: the status reads that need no name find it
+    message, reads = converse(Incident(None), "is orders-db healthy?")
+    assert ("sandbox.database_status", {}) in reads
+    assert "database orders-db" in message["content"] and "replication_lag_s" in message["content"]
+    # a name nothing knows: say so, with the names the reads did find
+    message, _ = converse(Incident(None), "is foo healthy?")
+    assert "no telemetry" in message["content"] and "services checkout" in message["content"]
+    # "firing" means alerts
+    message, reads = converse(Incident("bad_deploy"), "what's firing?")
+    assert [t for t, _ in reads] == ["sandbox.alerts"]
+    assert "firing SandboxHighErrorRate" in message["content"]

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from copilot.domain.views import FactView, RunbookView
-from copilot.knowledge.playbooks import Record, fact_records
+from copilot.knowledge.playbooks import Record, entity_candidates, fact_records
 from copilot.model.context import Citation, PlannerContext
 
 # The fields worth showing a person, in the order they read best; other records fall back
@@ -201,8 +201,15 @@ def answer_status(ctx: PlannerContext, entities: dict[str, str]) -> Plan:
         if lines:
             parts.append(f"{kind} {name}:\n- " + _join(lines))
         else:
-            parts.append(f"{kind} {name}: no telemetry about it was gathered.")
+            parts.append(f"{kind} {name}: no telemetry about it was gathered.{_known(ctx)}")
     return Plan("\n".join(parts))
+
+
+def _known(ctx: PlannerContext) -> str:
+    """The names the reads did find, so a typo or a wrong kind is seen at once."""
+    found = entity_candidates(ctx.facts)
+    shown = [f"{kind}s {', '.join(names[:8])}" for kind, names in sorted(found.items()) if names]
+    return f" The reads know {'; '.join(shown)}." if shown else ""
 
 
 def answer_runbooks(ctx: PlannerContext) -> Plan:

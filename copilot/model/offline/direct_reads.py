@@ -31,9 +31,9 @@ from copilot.model.offline.phrases import Request, stem
 MAX_LINES = 12
 # What a "why" question reads about its subject first (name words of the catalogue's reads).
 _INVESTIGATE_ORDER = (("statu",), ("metric",), ("pattern", "log"), ("history",))
-_NAME_FIELDS = ("job", "domain", "database", "deployment", "target", "service", "name")
+_NAME_FIELDS = ("alertname", "job", "domain", "database", "deployment", "target", "service", "name")
 _LISTING = frozenset({stem("status"), stem("list")})
-_TIME_FIELDS = ("at", "ts", "time", "timestamp", "started_at", "deployed_at", "created_at")
+_TIME_FIELDS = ("at", "ts", "time", "timestamp", "started_at", "deployed_at", "created_at", "since")
 _TEXT_FIELDS = ("summary", "message", "template", "example", "description")
 
 
@@ -183,7 +183,7 @@ def _lines(listed: list[dict[str, Any]]) -> list[str]:
     first: dict[str, str] = {}
     counts: dict[str, int] = {}
     for row in listed:
-        kind = str(row.get("level") or row.get("action") or "")
+        kind = str(row.get("level") or row.get("action") or row.get("state") or "")
         name = next((str(row[k]) for k in _NAME_FIELDS if row.get(k)), "")
         text = _row_text(row)
         about = f"{name}: " if name and name not in text else ""

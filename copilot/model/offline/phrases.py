@@ -37,6 +37,7 @@ SYNONYMS: dict[str, str] = {
     "disable": "toggle",
     "enable": "toggle",
     "flip": "toggle",
+    "firing": "alert",  # "what's firing?"
     "logs": "log",
     "logline": "log",
     "deploy": "change",

@@ -14,6 +14,7 @@ from copilot.model.offline.answers import (
     abstain,
     answer_runbooks,
     answer_status,
+    call_text,
     entity_status,
 )
 from copilot.model.offline.direct import direct_plan
@@ -42,6 +43,7 @@ _RUNBOOK_Q = re.compile(
     r"\b(which|what|is there|are there|any|do we have|find|show)\b.*\b(runbooks?|playbooks?)\b",
     re.I,
 )
+_QUESTION = re.compile(r"\?\s*$|^\s*(?:how|what|which|is|are|does|do|did)\b", re.I)
 _STATUS_Q = re.compile(
     r"^\s*(?:what(?:'s| is| are)?\s+(?:the\s+)?(?:current\s+)?(?:status|state|health)\b"
     r"|how(?:'s| is| are)\b"
@@ -91,6 +93,10 @@ def plan(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> 
     if direct is not None:  # asked in so many words: the catalogue names the tool
         return repair(direct, ctx.repair, offered) if ctx.repair else direct
     if ctx.no_runbook or not ctx.runbooks:
+        if _QUESTION.search(ctx.request) and incident_entities(ctx, []):
+            # "how many replicas does payments have?": no tool's words, no runbook, but a
+            # question about something named: its status answers it
+            return _status(ctx, offered)
         why = "No runbook covers this request"
         why += f" ({ctx.no_runbook_reason})." if ctx.no_runbook_reason else "."
         return abstain(ctx, why)
@@ -128,4 +134,22 @@ def _status(ctx: PlannerContext, tools: Tools) -> Plan:
                 Citation(call=1, tool=status_tool, why=f"the question asks about {service}"),
             )
             return Plan(f"Reading the status of {service} first.", [call])
+        # Not a service ("is orders-db healthy?"): the status reads that need no name list
+        # the databases, certificates and jobs; the next round finds it among them.
+        listings = _status_listings(ctx, tools, service)
+        if listings and ctx.round < ctx.max_rounds:
+            names = ", ".join(call_text(c.tool, c.arguments) for c in listings)
+            return Plan(f"{service} is no service; reading {names} to find it.", listings)
     return answer_status(ctx, entities)
+
+
+def _status_listings(ctx: PlannerContext, tools: Tools, name: str) -> list[PlannedCall]:
+    done = {f.tool for f in ctx.facts if not f.arguments}  # service_status(): all of them
+    return [
+        PlannedCall(tool, {}, Citation(call=1, tool=tool, why=f"the question asks about {name}"))
+        for tool, schema in tools.parameters.items()
+        if tools.is_read(tool)
+        and "status" in tool.rsplit(".", 1)[-1]
+        and not schema.get("required")
+        and tool not in done
+    ][:4]
