@@ -63,7 +63,8 @@ def search_by_alerts(
 ) -> tuple[Any, dict[str, str]]:
     """The first confident search among the firing alerts, and that alert's labels."""
     for alert in alerts[:MAX_ALERT_SEARCHES]:
-        result = index.search(alert_query(alert), k=k)
+        # the alert's own name, from data: exact, never read as a shortened rule name
+        result = index.search(alert_query(alert), k=k, short_names=False)
         if not result.abstained:
             return result, alert_entities(alert)
     return None, {}

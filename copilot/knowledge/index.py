@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -212,7 +213,7 @@ class RunbookIndex:
                 return _hit(chunk_id, meta, 0.0, None, None)
         return None
 
-    def _unknown_alert(self, query: str) -> str | None:
+    def _unknown_alert(self, query: str, short_names: bool) -> str | None:
         """An alert name in the query (as Alertmanager puts it) that no runbook lists: a
         similar runbook for a different alert is the wrong answer, so abstain."""
         known = self._team.alerts | self._bundled.alerts | _STATUS_WORDS
@@ -224,24 +225,26 @@ class RunbookIndex:
             if any(a.startswith(word) for a in known):
                 continue
             # People drop a rule's prefix ("HighErrorRate" for SandboxHighErrorRate).
-            if len(word) >= 8 and any(a.endswith(word) for a in known):
+            if short_names and _prefixed(word, known):
                 continue
             return str(word)
         return None
 
-    def search(self, query: str, k: int = 3) -> SearchResult:
+    def search(self, query: str, k: int = 3, *, short_names: bool = True) -> SearchResult:
         """The ``k`` best runbooks for ``query`` (best chunk each), or an abstention: from
-        the team's runbooks when they match, else from the bundled ones."""
+        the team's runbooks when they match, else from the bundled ones. ``short_names``:
+        an alert may be named without its rule's prefix, as people do; an alert's own name
+        (from Alertmanager) is searched exactly (``short_names=False``)."""
         if not PLACEHOLDER.sub(" ", query).strip():
             return SearchResult(query=query, hits=[], abstained=True, reason="empty query")
         self._team.load()
         self._bundled.load()
-        named = self._unknown_alert(query)
+        named = self._unknown_alert(query, short_names)
         first: SearchResult | None = None
         for shelf in (self._team, self._bundled):
             if not shelf.chunks:
                 continue
-            result = _search(shelf, PLACEHOLDER.sub(" ", query), k, named)
+            result = _search(shelf, PLACEHOLDER.sub(" ", query), k, named, short_names)
             result.query = query
             if not result.abstained:
                 return result
@@ -269,7 +272,24 @@ def _hit(
     )
 
 
-def _pinned(shelf: Shelf, query: str) -> list[str]:
+def _prefixed(word: str, known: Iterable[str]) -> list[str]:
+    """The known alerts ``word`` is the tail of, at a word boundary of the name
+    ("HighErrorRate" of SandboxHighErrorRate; not "ErrorRate" of SandboxHighErrorRate's
+    middle, nor "ighErrorRate")."""
+    if len(word) < 8 or not word[0].isupper() or not _ALERT_LIKE.match(word):
+        return []
+    low = word.lower()
+    return [
+        a
+        for a in known
+        if len(a) > len(word)
+        and a.lower().endswith(low)
+        and a[-len(word)].isupper()
+        and not a[-len(word) - 1].isupper()
+    ]
+
+
+def _pinned(shelf: Shelf, query: str, short_names: bool) -> list[str]:
     """Runbooks listing an alert the query names exactly (any case), in the query's order.
 
     An alert's name is the one field that says which runbook is meant; ranked by words
@@ -279,11 +299,12 @@ def _pinned(shelf: Shelf, query: str) -> list[str]:
     for word in _IDENT.findall(query):
         low = word.lower()
         sources = shelf.alert_sources.get(low, set())
-        if not sources and len(low) >= 8 and _ALERT_LIKE.match(word):
-            # the rule's name without its prefix ("HighErrorRate": SandboxHighErrorRate)
-            for alert, where in shelf.alert_sources.items():
-                if alert.endswith(low):
-                    sources = sources | where
+        if not sources and short_names:
+            # the rule's name without its prefix, as people say it ("HighErrorRate"), when
+            # exactly one alert ends so
+            tails = _prefixed(word, shelf.alerts)
+            if len(tails) == 1:
+                sources = shelf.alert_sources.get(tails[0].lower(), set())
         for source in sorted(sources):
             if source not in out:
                 out.append(source)
@@ -297,7 +318,9 @@ def _first_chunk(shelf: Shelf, source: str) -> str | None:
     return next((i for i, m in shelf.chunks.items() if m.get("source") == source), None)
 
 
-def _search(shelf: Shelf, query: str, k: int, named: str | None) -> SearchResult:
+def _search(
+    shelf: Shelf, query: str, k: int, named: str | None, short_names: bool = True
+) -> SearchResult:
     """One shelf's ``k`` best runbooks (best chunk each), or its abstention."""
     ranked = shelf.rank(query, k)
     best: dict[str, tuple[str, float]] = {}  # source -> its best fused chunk
@@ -305,7 +328,7 @@ def _search(shelf: Shelf, query: str, k: int, named: str | None) -> SearchResult
         meta = shelf.chunks.get(chunk_id)
         if meta is not None and meta["source"] not in best:
             best[str(meta["source"])] = (chunk_id, score)
-    pinned = _pinned(shelf, query)
+    pinned = _pinned(shelf, query, short_names)
     for source in pinned:
         if source not in best and (first := _first_chunk(shelf, source)) is not None:
             best[source] = (first, 0.0)

@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from copilot.bench.retrieval import default_corpora
-from copilot.knowledge.index import RunbookIndex
+from copilot.knowledge.index import RunbookIndex, _prefixed
 from copilot.knowledge.runbooks import bundled_runbooks_dir
 from copilot.settings import Settings
 
@@ -91,8 +91,18 @@ def test_a_named_alert_finds_its_runbook_first_and_a_component_is_no_unknown_ale
         "sandbox/bad-deploy.md",
         "sandbox/feature-flag.md",
     }
-    # but a short CamelCase word is no alert name, and an unknown one still abstains
-    assert index.search("ErrorRateHighForTheWholeFleet on checkout").abstained
+    # an alert's own name from Alertmanager is searched exactly: another rule set's
+    # HighErrorRate is not the sandbox's
+    assert index.search("HighErrorRate is firing for checkout", short_names=False).abstained
+
+
+def test_a_shortened_alert_name_is_a_tail_of_exactly_the_known_name_at_a_word_boundary():
+    known = ["SandboxHighErrorRate", "SandboxNoReadyReplicas", "TeamNoReadyReplicas"]
+    assert _prefixed("HighErrorRate", known) == ["SandboxHighErrorRate"]
+    assert _prefixed("ighErrorRate", known) == []  # not at a capital
+    assert _prefixed("ErrorRat", known) == []  # not the tail
+    assert _prefixed("Rate", known) == []  # too short to say which
+    assert len(_prefixed("NoReadyReplicas", known)) == 2  # two rules: no pin (see _pinned)
 
 
 @pytest.mark.skipif(

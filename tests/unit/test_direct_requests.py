@@ -316,6 +316,21 @@ def test_words_numbers_and_durations_are_read_from_the_request() -> None:
     assert (r.duration_min, r.count, r.number) == (120, 4, 4)
     r = read_request("silence it for 1.5 hours; at 10:30 scale search to 3")
     assert (r.duration_min, r.number) == (90, 3)  # not 1 hour, not 10 replicas
+    # measurements, times and versions are no counts; thousands are
+    for said in (
+        "scale checkout up, p99 is 40",
+        "scale checkout, cpu at 40%",
+        "scale checkout at 10 pm",
+        "scale checkout up, error rate is 0.5",
+        "scale checkout to ½ replicas",
+        "scale checkout to 10²",
+    ):
+        assert read_request(said).number is None, said
+    assert read_request("scale checkout to 1,000").number == 1000
+    assert read_request("scale checkout to 3.0 replicas").count == 3
+    assert read_request("scale checkout up by 2 replicas").relative
+    r = read_request("roll back checkout to version 1.8.7")
+    assert (r.revision, r.version_tag) == (None, "1.8.7")
     r = read_request("what changed in the past 30 minutes?")
     assert r.window_min == 30 and r.question and not r.asks
     r = read_request("can you roll checkout back to the previous version?")
@@ -376,6 +391,37 @@ def test_a_change_naming_two_targets_is_not_half_done(request_: str) -> None:
     assert "You named" in message["content"] and "nothing was proposed" in message["content"]
 
 
+@pytest.mark.parametrize(
+    "request_",
+    ["restart payments, orders is failing", "restart payments (checkout is fine)"],
+)
+def test_a_second_name_said_in_passing_is_no_second_target(request_: str) -> None:
+    message, _ = converse(Incident(None), request_)
+    assert changes(message) == [("sandbox.restart_service", {"service": "payments"})]
+
+
+def test_a_release_named_by_its_tag_is_rolled_back_to_its_revision_or_asked_for() -> None:
+    message, _ = converse(Incident(None), "roll back checkout to 1.8.5")
+    ((name, args),) = changes(message)
+    assert name == "sandbox.rollback_deployment" and args["to_revision"] == 42
+    message, _ = converse(Incident(None), "roll back checkout to version 1.2.3")
+    assert not changes(message)  # never "the previous one" in its place
+    assert "No deployment read shows a release tagged 1.2.3" in message["content"]
+
+
+@pytest.mark.parametrize(
+    ("request_", "said"),
+    [
+        ("scale checkout up by 2 replicas", "say how many in all"),  # was a card for 2
+        ("scale checkout to ½ replicas", "I need replicas"),  # NFKC made it "1⁄2": 2
+        ("silence HighErrorRate for 0 minutes", "duration is longer than zero"),
+    ],
+)
+def test_a_value_that_is_no_value_to_set_is_asked_for_or_refused(request_: str, said: str) -> None:
+    message, _ = converse(Incident(None), request_)
+    assert not changes(message) and said in message["content"], message["content"]
+
+
 def test_a_change_the_state_already_has_is_not_carded() -> None:
     incident = Incident(None)
     status = incident.read("sandbox.service_status", {"service": "orders"})
@@ -402,3 +448,15 @@ def test_on_call_questions_read_what_they_name_and_answer_from_it() -> None:
     message, reads = converse(Incident("bad_deploy"), "what's firing?")
     assert [t for t, _ in reads] == ["sandbox.alerts"]
     assert "firing SandboxHighErrorRate" in message["content"]
+
+
+def test_a_question_about_nothing_named_now_is_not_answered_with_an_earlier_turns_status() -> None:
+    incident = Incident(None)
+    incident.read("sandbox.service_status", {})  # every service's name is known
+    history = [
+        HistoryTurn(role="user", text="restart checkout"),
+        HistoryTurn(role="assistant", text="Proposed sandbox.restart_service(service=checkout)"),
+    ]
+    message, reads = converse(incident, "who is on call this week?", history=history)
+    assert not reads and "service checkout" not in message["content"]
+    assert "No runbook covers this request" in message["content"]

@@ -116,6 +116,7 @@ class Known:
     alerts: list[str] = field(default_factory=list)
     keyed: dict[str, set[str]] = field(default_factory=dict)  # "flags" → {"new_tax_engine"}
     named: dict[str, set[str]] = field(default_factory=dict)  # "name" → secret names ...
+    tags: dict[str, int] = field(default_factory=dict)  # "1.8.5" → its revision (deployments)
     requester: str = ""
 
 
@@ -183,9 +184,13 @@ def _value(name: str, schema: dict[str, Any], req: Request, known: Known) -> Any
         return [{"name": "alertname", "value": alert}] if alert else None
     if "integer" in types or "number" in types:
         if "revision" in name:
+            if req.revision is None and req.version_tag:  # "to 1.8.5": its revision
+                return known.tags.get(req.version_tag)
             return req.revision
         if name in ("minutes", "window_minutes"):
             return req.window_min
+        if req.relative:  # "by 2": no count to set
+            return None
         if req.count is not None and stem(name) in (req.count_unit, stem(req.count_unit)):
             return req.count
         return None
@@ -230,15 +235,22 @@ def fill(entry: Entry, req: Request, known: Known) -> Filled:
             args[name] = value
     # a required count the request gives bare ("scale checkout to 5")
     ints = [n for n in entry.required if n not in args and "integer" in _types(entry.params[n])]
-    if len(ints) == 1 and req.number is not None and "revision" not in ints[0]:
+    if len(ints) == 1 and req.number is not None and "revision" not in ints[0] and not req.relative:
         args[ints[0]] = req.number
     missing = [n for n in entry.required if n not in args]
+    # a release named by its tag whose revision no read gave: ask, never take the default
+    # ("the previous one") in its place
+    missing += [n for n in entry.params if "revision" in n and req.version_tag and n not in args][
+        :1
+    ]
     stops = None
     for name, value in args.items():
         text = str(entry.params.get(name, {}).get("description", "")) + " " + entry.description
         if value == 0 and _STOPS.search(text):
             stops = f"{name}=0 takes it out of service ({entry.description.rstrip('.')})"
     bounds = []
+    if req.duration_min is not None and req.duration_min <= 0 and "duration" in args:
+        bounds.append(f"duration is longer than zero, not {args['duration']}")
     for name, value in args.items():
         schema = entry.params.get(name, {})
         if isinstance(value, float) and "integer" in _types(schema):

@@ -86,6 +86,10 @@ def direct_plan(ctx: PlannerContext, tools: Tools) -> Plan | None:
     if earlier and (not changes or chose):
         # "5" after "how many replicas?"; "use X" after "which one do you mean?"
         req = read_request(f"{earlier} {ctx.request}")
+        answer = read_request(ctx.request)
+        if answer.number is not None:  # the value asked for is the answer's ("8")
+            req.number, req.count, req.count_unit = answer.number, answer.count, answer.count_unit
+            req.relative = answer.relative
         changes = _change_candidates(catalogue, req)
     known = known_names(ctx)
     if changes:
@@ -146,8 +150,20 @@ def known_names(ctx: PlannerContext) -> Known:
                 else:
                     known.named.setdefault(key, set()).add(value)
         _collect_keys(fact.data, known.keyed)
+        _collect_tags(fact, known)
     known.alerts = sorted(alerts)
     return known
+
+
+def _collect_tags(fact: Any, known: Known) -> None:
+    """Release tags of the named service's deployments ("checkout:1.8.5" → revision 42)."""
+    service = known.entities.get("service")
+    if not service or fact.arguments.get("service") != service:
+        return
+    for row in rows(fact.data):
+        image, revision = row.get("image"), row.get("revision")
+        if isinstance(image, str) and ":" in image and isinstance(revision, int):
+            known.tags[image.rsplit(":", 1)[1].lstrip("v")] = revision
 
 
 def _collect_keys(data: Any, out: dict[str, set[str]]) -> None:
@@ -233,6 +249,13 @@ def _ask_missing(ctx: PlannerContext, entry: Entry, filled: Filled, req: Request
         if close:
             text += f" Did you mean {' or '.join(sorted(close))}?"
         text += f" Known {param}s: {', '.join(names[:12])}."
+    if req.version_tag and any("revision" in p for p in filled.missing):
+        text += (
+            f" No deployment read shows a release tagged {req.version_tag}; name the revision"
+            " (“revision 41”)."
+        )
+    if req.relative:
+        text += " I set a count, not a change by some: say how many in all."
     return Plan(text + " What should it be? Tell me and I will propose it.")
 
 
@@ -263,17 +286,34 @@ def _related_reads(
 
 
 def _several_targets(ctx: PlannerContext, req: Request, args: dict[str, Any]) -> list[str]:
-    """Names of the kind the change acts on, when the request says more than one ("roll
-    back payments and checkout", "scale checkout to 5 and payments to 0")."""
+    """Names of the kind the change acts on that the request lists together with its target
+    ("roll back payments and checkout", "scale checkout to 5 and payments to 0"). A name
+    said otherwise ("restart payments, orders is failing") is no second target."""
     known = entity_candidates(ctx.facts, {"service": [s for r in ctx.runbooks for s in r.services]})
-    for param in args:
+    for param, target in args.items():
+        if not isinstance(target, str):
+            continue
         for kind in ENTITY_PARAMS.get(param, ()):
-            said = [n for n in known.get(kind, []) if word_in(req.text, n)]
-            # "api.shop.example.com" says one domain, not also "shop.example.com"
-            said = [n for n in said if not any(n != m and n in m for m in said)]
-            if len(said) > 1:
-                return sorted(said, key=lambda n: req.text.lower().find(n.lower()))
+            others = [n for n in known.get(kind, []) if n != target and target not in n]
+            listed = [n for n in others if _listed_with(req.text, target, n)]
+            if listed:
+                return [target, *listed]
     return []
+
+
+# "X and Y", "X, Y and Z", "X & Y", "X to 5 and Y to 0" — Y not followed by a verb that
+# makes it the subject of another clause ("and payments is fine")
+_JOIN = r"(?:\s+to\s+\S+(?:\s+\w+)?)?\s*(?:,\s*(?:and\s+)?|\s+and\s+|\s*&\s*|\s+plus\s+)(?:the\s+)?"
+_CLAUSE = r"(?!\s+(?:is|are|was|were|has|have|shows?|looks?|seems?|keeps?|its|it)\b)"
+
+
+def _listed_with(text: str, a: str, b: str) -> bool:
+    x, y = re.escape(a), re.escape(b)
+    edge, end = r"(?<![\w.-])", r"(?![\w-])"
+    return bool(
+        re.search(rf"{edge}{x}{end}{_JOIN}{y}{end}{_CLAUSE}", text, re.I)
+        or re.search(rf"{edge}{y}{end}{_JOIN}{x}{end}{_CLAUSE}", text, re.I)
+    )
 
 
 def _propose(
@@ -289,8 +329,7 @@ def _propose(
     if several:
         return Plan(
             f"You named {' and '.join(several)}; a card changes one, so nothing was proposed "
-            f"(one of them would have been dropped). Ask for each on its own: {entry.name} "
-            f"for {several[0]}, then for {', '.join(several[1:])}."
+            "(one of them would have been dropped). Ask for each on its own."
         )
     if filled.force:
         return Plan(

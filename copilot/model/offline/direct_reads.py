@@ -183,7 +183,9 @@ def _lines(listed: list[dict[str, Any]]) -> list[str]:
     first: dict[str, str] = {}
     counts: dict[str, int] = {}
     for row in listed:
-        kind = str(row.get("level") or row.get("action") or row.get("state") or "")
+        # an alert's state leads its line ("firing SandboxHighErrorRate: ...")
+        state = row.get("state") if row.get("alertname") else None
+        kind = str(row.get("level") or row.get("action") or state or "")
         name = next((str(row[k]) for k in _NAME_FIELDS if row.get(k)), "")
         text = _row_text(row)
         about = f"{name}: " if name and name not in text else ""

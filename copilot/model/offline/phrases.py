@@ -88,15 +88,37 @@ _WHY = re.compile(
     re.I,
 )
 # Numbers keep their sign and every digit: "-3 replicas" or "99999999999 replicas" must
-# reach the tool's bounds and be refused there, never be read as 3 or as nothing.
+# reach the tool's bounds and be refused there, never be read as 3 or as nothing; "1,000"
+# is a thousand; "0.5" stays a fraction (refused where a whole number is needed).
+_NUM = r"-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
 _COUNT = re.compile(
-    r"(?<![\w.])(-?\d{1,15}(?:\.\d+)?)\s*(replicas?|pods?|instances?|copies|workers?|nodes?)\b",
+    rf"(?<![\w.,])({_NUM})\s*(replicas?|pods?|instances?|copies|workers?|nodes?)\b", re.I
+)
+# "to 5" / "= 5"; not a time ("to 10:30"), a version ("to 1.8.5"), a share ("to 40%"),
+# a latency or an hour of the day ("to 300ms", "at 10 pm")
+_TO_NUMBER = re.compile(
+    rf"\b(?:to|=)\s*({_NUM})(?![\d.:,]*\d)(?!\s*(?:%|ms|s\b|m\b|h\b|d\b|min|minutes?|hours?"
+    r"|am\b|pm\b|gb|mb|percent))",
     re.I,
 )
-_TO_NUMBER = re.compile(
-    r"\b(?:to|=|at)\s*(-?\d{1,15}(?:\.\d+)?)\b(?![.:]\d)(?!\s*(?:ms|s|m|h|d|min|minutes?|hours?))"
+# A bare whole number ("scale checkout 5"), unless it states a measurement ("p99 is 40",
+# "cpu at 40%", "error rate is 0.5")
+_BARE_NUMBER = re.compile(
+    r"(?<![\w.:/,-])(?<!\bis )(?<!\bat )(?<!\bof )(?<!\bare )(?<!\bwas )"
+    r"(-?(?:\d{1,3}(?:,\d{3})+|\d+))(?![\w.:/%,-])(?!\s*(?:%|ms\b|am\b|pm\b|percent))",
+    re.I,
 )
-_BARE_NUMBER = re.compile(r"(?<![\w.:/-])(-?\d{1,15}(?:\.\d+)?)(?![\w.:/-])")
+# "by 2", "2 more", "add 3": a change relative to now, which a count to set is not
+_RELATIVE = re.compile(
+    r"\bby\s+-?\d|\b\d+\s+(?:more|fewer|less|extra|additional)\b|\b(?:add|remove)\s+\d", re.I
+)
+# A release named by its tag ("to version 1.8.5", "to 1.8.5", "v2.3"): never a revision
+# number, and never "the previous one" either
+_TAG = r"v?(\d+(?:\.\d+)+(?:-[\w.]+)?)(?![\w.])"
+_VERSION_TAG = re.compile(
+    rf"\b(?:version|release|tag|image|build|to)\s+{_TAG}|(?<![\w.])v?(\d+\.\d+\.\d+[\w.-]*)",
+    re.I,
+)
 _DURATION = re.compile(
     r"\bfor\s+(?:the\s+next\s+)?(an?|\d{1,4}(?:\.\d+)?)\s*"
     r"(h|hrs?|hours?|m|mins?|minutes?|d|days?|w|weeks?)\b",
@@ -107,7 +129,7 @@ _WINDOW = re.compile(
     r"(h|hrs?|hours?|m|mins?|minutes?|d|days?)\b",
     re.I,
 )
-_REVISION = re.compile(r"\b(?:revision|rev|version|release)\s*#?\s*v?(\d{1,9})\b", re.I)
+_REVISION = re.compile(r"\b(?:revision|rev|version|release)\s*#?\s*v?(\d{1,9})\b(?![.,]\d)", re.I)
 _PREVIOUS = re.compile(
     r"\b(?:previous|prior|last\s+(?:good|known[\s-]good|working)|earlier)\s+"
     r"(?:version|revision|release|deploy\w*|build|image)\b",
@@ -171,6 +193,8 @@ def _unit_minutes(amount: str, unit: str) -> int:
 
 def as_duration(minutes: int) -> str:
     """``90`` → ``"90m"``, ``60`` → ``"1h"``, ``1440`` → ``"1d"`` (Prometheus style)."""
+    if minutes <= 0:
+        return f"{minutes}m"
     if minutes % 1440 == 0:
         return f"{minutes // 1440}d"
     if minutes % 60 == 0:
@@ -194,6 +218,8 @@ class Request:
     duration_min: int | None = None  # "for 1 hour"
     window_min: int | None = None  # "in the last hour"
     revision: int | None = None  # "revision 41"
+    version_tag: str | None = None  # "version 1.8.5": a release's tag, to find its revision
+    relative: bool = False  # "by 2", "2 more": no count to set
     previous: bool = False  # "the previous version"
     on_off: bool | None = None  # "turn off" → False
     force: bool = False
@@ -206,8 +232,9 @@ class Request:
 
 def read_request(text: str) -> Request:
     """Everything :class:`Request` holds, from one message a person typed."""
-    # Full-width and other compatibility forms ("ｃｈｅｃｋｏｕｔ", "５") read as what they show.
-    text = unicodedata.normalize("NFKC", text)
+    # "½", "10²": no count is read from a text holding them (see as_shown)
+    text = as_shown(text)
+    odd_numbers = ODD in text
     req = Request(text=text, stems=words(text), verbs=base_verbs(text))
     req.question = bool(_QUESTION.search(text))
     req.asks = not req.question or bool(_POLITE.search(text))
@@ -220,6 +247,9 @@ def read_request(text: str) -> Request:
         req.window_min = _unit_minutes(m.group(1) or "1", m.group(2))
     if m := _REVISION.search(text):
         req.revision = int(m.group(1))
+    elif m := _VERSION_TAG.search(_without_values(text)):
+        req.version_tag = m.group(1) or m.group(2)
+    req.relative = bool(_RELATIVE.search(text))
     req.previous = bool(_PREVIOUS.search(text))
     if _OFF.search(text):
         req.on_off = False
@@ -237,12 +267,30 @@ def read_request(text: str) -> Request:
             req.number = bare[0]
     if req.number is None and req.count is not None:
         req.number = req.count
+    if odd_numbers:
+        req.number = req.count = None
     return req
 
 
+ODD = "\ufffd"  # what as_shown leaves of a fraction or superscript
+
+
+def as_shown(text: str) -> str:
+    """The text as a person sees it: full-width and other compatibility forms
+    ("ｃｈｅｃｋｏｕｔ", "５") as plain letters and digits. Fractions and superscripts
+    ("½", "10²") are not numbers a count can be read from: NFKC would make "1⁄2" and "102"."""
+    text = "".join(ODD if unicodedata.category(c) == "No" else c for c in text)
+    return unicodedata.normalize("NFKC", text)
+
+
 def _number(text: str) -> int | float:
-    """A whole number as an int; "0.5" stays a float so the tool's integer is refused."""
-    return float(text) if "." in text else int(text)
+    """A whole number as an int ("3.0" too); "0.5" stays a float, so a tool's integer
+    parameter refuses it."""
+    clean = text.replace(",", "")
+    if "." not in clean:
+        return int(clean)
+    value = float(clean)
+    return int(value) if value.is_integer() else value
 
 
 def _without_values(text: str) -> str:

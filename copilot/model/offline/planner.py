@@ -4,9 +4,9 @@ honest "no runbook covers this", or the next steps of the best runbook's playboo
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import Any
 
+from copilot.knowledge.playbooks import entities_from_text, entity_candidates
 from copilot.model.context import Citation, PlannerContext
 from copilot.model.offline.answers import (
     Plan,
@@ -18,6 +18,7 @@ from copilot.model.offline.answers import (
     entity_status,
 )
 from copilot.model.offline.direct import direct_plan
+from copilot.model.offline.phrases import as_shown
 from copilot.model.offline.playbook import (
     Tools,
     best_runbook,
@@ -77,7 +78,7 @@ def plan(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> 
         )
     # Read what the person sees: full-width and other compatibility forms ("ｃｈｅｃｋｏｕｔ",
     # "ｆｏｒｃｅ") as the plain letters they show, so names match and refusals hold.
-    ctx = ctx.model_copy(update={"request": unicodedata.normalize("NFKC", ctx.request)})
+    ctx = ctx.model_copy(update={"request": as_shown(ctx.request)})
     offered = Tools(
         descriptions=tool_descriptions(tools),
         parameters=tool_parameters(tools),
@@ -93,7 +94,7 @@ def plan(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> 
     if direct is not None:  # asked in so many words: the catalogue names the tool
         return repair(direct, ctx.repair, offered) if ctx.repair else direct
     if ctx.no_runbook or not ctx.runbooks:
-        if _QUESTION.search(ctx.request) and incident_entities(ctx, []):
+        if _QUESTION.search(ctx.request) and _named_now(ctx):
             # "how many replicas does payments have?": no tool's words, no runbook, but a
             # question about something named: its status answers it
             return _status(ctx, offered)
@@ -141,6 +142,14 @@ def _status(ctx: PlannerContext, tools: Tools) -> Plan:
             names = ", ".join(call_text(c.tool, c.arguments) for c in listings)
             return Plan(f"{service} is no service; reading {names} to find it.", listings)
     return answer_status(ctx, entities)
+
+
+def _named_now(ctx: PlannerContext) -> dict[str, str]:
+    """What this message names (not the earlier turns: "who is on call?" after "restart
+    checkout" is no question about checkout)."""
+    extra = {"service": [s for r in ctx.runbooks for s in r.services]}
+    found = entities_from_text(ctx.request, entity_candidates(ctx.facts, extra))
+    return {k: v for k, v in found.items() if k != "revision"}
 
 
 def _status_listings(ctx: PlannerContext, tools: Tools, name: str) -> list[PlannedCall]:
