@@ -66,6 +66,10 @@ def demo(
         'Try: sign in as alice, say "checkout is returning 500s"; then, in a second browser '
         "(or a private window), sign in as bob and approve the card."
     )
+    lines.append(
+        'Or ask as you would a colleague, no model needed: "what changed in the last hour?", '
+        '"scale checkout to 5 replicas", "is orders-db healthy?", "what\'s firing?".'
+    )
     if incident is not None:
         lines.append(
             f"The alert opened {incident.id}: Incidents → {incident.id} has its timeline, "
