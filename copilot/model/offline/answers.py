@@ -67,6 +67,11 @@ def show(value: Any) -> str:
     return str(value)
 
 
+def said_whole(error: str) -> str:
+    """The door's own words, whole: "a silence lasts ..." told the person nothing."""
+    return error if len(error) <= 400 else error[:397] + "..."
+
+
 def call_text(tool: str, arguments: dict[str, Any]) -> str:
     args = ", ".join(f"{k}={show(v)}" for k, v in arguments.items())
     return f"{tool}({args})"

@@ -90,7 +90,8 @@ _WHY = re.compile(
 # Numbers keep their sign and every digit: "-3 replicas" or "99999999999 replicas" must
 # reach the tool's bounds and be refused there, never be read as 3 or as nothing; "1,000"
 # is a thousand; "0.5" stays a fraction (refused where a whole number is needed).
-_NUM = r"-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
+_WHOLE = r"-?(?:\d{1,3}(?:,\d{3})+|\d+)"
+_NUM = _WHOLE + r"(?:\.\d+)?"
 _COUNT = re.compile(
     rf"(?<![\w.,])({_NUM})\s*(replicas?|pods?|instances?|copies|workers?|nodes?)\b", re.I
 )
@@ -105,7 +106,7 @@ _TO_NUMBER = re.compile(
 # "cpu at 40%", "error rate is 0.5")
 _BARE_NUMBER = re.compile(
     r"(?<![\w.:/,-])(?<!\bis )(?<!\bat )(?<!\bof )(?<!\bare )(?<!\bwas )"
-    r"(-?(?:\d{1,3}(?:,\d{3})+|\d+))(?![\w.:/%,-])(?!\s*(?:%|ms\b|am\b|pm\b|percent))",
+    rf"({_WHOLE})(?![\w.:/%,-])(?!\s*(?:%|ms\b|am\b|pm\b|percent))",
     re.I,
 )
 # "by 2", "2 more", "add 3": a change relative to now, which a count to set is not

@@ -32,6 +32,7 @@ from copilot.model.offline.answers import (
     call_text,
     failed_facts,
     notable,
+    said_whole,
 )
 
 
@@ -365,18 +366,13 @@ def _complaints(error: str, calls: list[PlannedCall]) -> dict[str, set[str]]:
     return found
 
 
-def _reason(error: str) -> str:
-    """The door's own words, whole: "a silence lasts ..." told the person nothing."""
-    return error if len(error) <= 400 else error[:397] + "..."
-
-
 def repair(plan: Plan, error: str, tools: Tools) -> Plan:
     """Fix what the rejection names: drop an optional argument it complains about, else
     drop the call it names; give up (no calls) when it names none of them."""
     complaints = _complaints(error, plan.calls)
     if not complaints:
         return Plan(
-            f"My previous calls were rejected ({_reason(error)}) and I cannot tell how to fix "
+            f"My previous calls were rejected ({said_whole(error)}) and I cannot tell how to fix "
             "them: I propose nothing more this turn."
         )
     kept: list[PlannedCall] = []
@@ -395,7 +391,7 @@ def repair(plan: Plan, error: str, tools: Tools) -> Plan:
             notes.append(f"dropped {call_text(call.tool, call.arguments)}")
     if not kept:
         return Plan(
-            f"My previous calls were rejected ({_reason(error)}); I cannot fix them, so I propose "
-            "nothing more this turn."
+            f"My previous calls were rejected ({said_whole(error)}); I cannot fix them, so I "
+            "propose nothing more this turn."
         )
     return Plan(f"Repaired after a rejection: {'; '.join(notes)}.\n{plan.text}", kept)
